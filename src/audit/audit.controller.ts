@@ -1,0 +1,66 @@
+import { Controller, Get, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { CursorPage, cursorPageOf } from '../core/http/pagination';
+import { Authenticated } from '../core/security/access.decorators';
+import { AuditService } from './audit.service';
+import {
+  AuditEntryResponse,
+  AuditQuery,
+  AuditVerifyQuery,
+  AuditVerifyResponse,
+  UsageQuery,
+  UsageResponse,
+} from './dto/audit.dto';
+import { UsageService } from './usage.service';
+
+@ApiTags('audit')
+@ApiBearerAuth()
+@Controller()
+export class AuditController {
+  constructor(
+    private readonly audit: AuditService,
+    private readonly usage: UsageService,
+  ) {}
+
+  @Get('audit')
+  @Authenticated({ permission: 'audit:read' })
+  async list(@Query() query: AuditQuery): Promise<CursorPage<AuditEntryResponse>> {
+    const rows = await this.audit.list(
+      {
+        ...query,
+        from: query.from ? new Date(query.from) : undefined,
+        to: query.to ? new Date(query.to) : undefined,
+      },
+      query.limit,
+    );
+    return cursorPageOf(rows.map(AuditEntryResponse.from), query.limit);
+  }
+
+  @Get('audit/verify')
+  @Authenticated({ permission: 'audit:read' })
+  @ApiOkResponse({ type: AuditVerifyResponse })
+  verify(@Query() query: AuditVerifyQuery): Promise<AuditVerifyResponse> {
+    return this.audit.verify({
+      from: query.from ? new Date(query.from) : undefined,
+      to: query.to ? new Date(query.to) : undefined,
+    });
+  }
+
+  @Get('stats/usage')
+  @Authenticated({ permission: 'stats:read' })
+  @ApiOkResponse({ type: UsageResponse })
+  async usageOf(@Query() query: UsageQuery): Promise<UsageResponse> {
+    const row = await this.usage.find(query.userId, `${query.month}-01`);
+    return {
+      userId: query.userId,
+      month: query.month,
+      filesUploaded: row?.filesUploaded ?? 0,
+      bytesUploaded: Number(row?.bytesUploaded ?? 0),
+      audioSeconds: row?.audioSeconds ?? 0,
+      transcriptions: row?.transcriptions ?? 0,
+      jobsSucceeded: row?.jobsSucceeded ?? 0,
+      jobsFailed: row?.jobsFailed ?? 0,
+      turnsIngested: Number(row?.turnsIngested ?? 0),
+    };
+  }
+}

@@ -1,0 +1,123 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import { ChainedContent, chainHash, GENESIS_HASH } from './audit-chain';
+import { AuditLogEntity } from './entities/audit-log.entity';
+
+/** Serialises chain appends across every process; the value is arbitrary but fixed. */
+const AUDIT_CHAIN_LOCK = 7_314_159_265;
+
+export type NewAuditEntry = Omit<ChainedContent, 'id'>;
+export type ChainRow = ChainedContent & { prevHash: string; hash: string };
+
+export interface AuditFilter {
+  actorId?: string;
+  action?: string;
+  resourceType?: string;
+  resourceId?: string;
+  caseId?: string;
+  outcome?: 'success' | 'failure';
+  from?: Date;
+  to?: Date;
+  after?: string;
+}
+
+@Injectable()
+export class AuditRepository {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  /**
+   * Appends one entry to the chain inside `manager`'s transaction. The advisory lock
+   * makes "read the last hash, allocate the id, insert" atomic across writers, so the
+   * chain never forks; it is released when the surrounding transaction ends.
+   */
+  async append(entry: NewAuditEntry, manager: EntityManager): Promise<ChainRow> {
+    await manager.query('SELECT pg_advisory_xact_lock($1)', [AUDIT_CHAIN_LOCK]);
+    const [head] = await manager.query<{ id: string; prev: string | null }[]>(
+      `SELECT nextval('audit_logs_id_seq')::text AS id,
+              (SELECT hash FROM audit_logs ORDER BY id DESC LIMIT 1) AS prev`,
+    );
+    const id = head!.id;
+    const prevHash = head!.prev ?? GENESIS_HASH;
+    const hash = chainHash(prevHash, { ...entry, id });
+    await manager.query(
+      `INSERT INTO audit_logs (id, occurred_at, actor_id, actor_ip, user_agent, action, resource_type,
+                               resource_id, case_id, outcome, details, request_id, prev_hash, hash)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+      [
+        id,
+        entry.occurredAt,
+        entry.actorId,
+        entry.actorIp,
+        entry.userAgent,
+        entry.action,
+        entry.resourceType,
+        entry.resourceId,
+        entry.caseId,
+        entry.outcome,
+        JSON.stringify(entry.details),
+        entry.requestId,
+        prevHash,
+        hash,
+      ],
+    );
+    return { ...entry, id, prevHash, hash };
+  }
+
+  /** Runs `work` in a transaction of its own, for entries not tied to another change. */
+  inTransaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
+    return this.dataSource.transaction(work);
+  }
+
+  async list(filter: AuditFilter, limit: number): Promise<AuditLogEntity[]> {
+    const query = this.dataSource.getRepository(AuditLogEntity).createQueryBuilder('a');
+    if (filter.actorId) query.andWhere('a.actorId = :actorId', { actorId: filter.actorId });
+    if (filter.action) query.andWhere('a.action = :action', { action: filter.action });
+    if (filter.resourceType)
+      query.andWhere('a.resourceType = :resourceType', { resourceType: filter.resourceType });
+    if (filter.resourceId)
+      query.andWhere('a.resourceId = :resourceId', { resourceId: filter.resourceId });
+    if (filter.caseId) query.andWhere('a.caseId = :caseId', { caseId: filter.caseId });
+    if (filter.outcome) query.andWhere('a.outcome = :outcome', { outcome: filter.outcome });
+    if (filter.from) query.andWhere('a.occurredAt >= :from', { from: filter.from });
+    if (filter.to) query.andWhere('a.occurredAt < :to', { to: filter.to });
+    if (filter.after) query.andWhere('a.id > :after', { after: filter.after });
+    return query.orderBy('a.id', 'ASC').limit(limit).getMany();
+  }
+
+  /**
+   * The entries to verify, in chain order, a batch at a time (keyset pagination).
+   * Raw rows rather than entities: hydration would dominate the cost of verification.
+   */
+  async *walk(range: { from?: Date; to?: Date }, batchSize = 10_000): AsyncGenerator<ChainRow[]> {
+    let after = '0';
+    for (;;) {
+      const batch = await this.dataSource.query<ChainRow[]>(
+        `SELECT id::text AS id, occurred_at AS "occurredAt", actor_id AS "actorId",
+                actor_ip AS "actorIp", user_agent AS "userAgent", action,
+                resource_type AS "resourceType", resource_id AS "resourceId", case_id AS "caseId",
+                outcome, details, request_id AS "requestId", prev_hash AS "prevHash", hash
+           FROM audit_logs
+          WHERE id > $1
+            AND ($2::timestamptz IS NULL OR occurred_at >= $2)
+            AND ($3::timestamptz IS NULL OR occurred_at < $3)
+          ORDER BY id
+          LIMIT $4`,
+        [after, range.from ?? null, range.to ?? null, batchSize],
+      );
+      if (batch.length === 0) return;
+      yield batch;
+      after = batch[batch.length - 1]!.id;
+      if (batch.length < batchSize) return;
+    }
+  }
+
+  /** Hash of the entry just before `id`, or the genesis hash for the first entry. */
+  async hashBefore(id: string): Promise<string> {
+    const [row] = await this.dataSource.query<{ hash: string }[]>(
+      'SELECT hash FROM audit_logs WHERE id < $1 ORDER BY id DESC LIMIT 1',
+      [id],
+    );
+    return row?.hash ?? GENESIS_HASH;
+  }
+}

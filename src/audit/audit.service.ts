@@ -1,0 +1,72 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { EntityManager } from 'typeorm';
+import { RequestContext } from '../core/http/request-context';
+import { ChainVerdict, ChainWalker } from './audit-chain';
+import { AuditFilter, AuditRepository } from './audit.repository';
+import { AuditLogEntity } from './entities/audit-log.entity';
+
+export interface AuditEvent {
+  action: string;
+  resourceType?: string;
+  resourceId?: string;
+  caseId?: string;
+  outcome?: 'success' | 'failure';
+  /** Context for readers; never secrets. */
+  details?: Record<string, unknown>;
+  /** Defaults to the authenticated actor of the current request. */
+  actorId?: string | null;
+}
+
+/**
+ * The one line every module uses to audit: `await audit.record({ action, ... }, manager)`.
+ * Actor, IP, user agent and request id come from the request context. Pass the
+ * transaction's manager so the entry commits (or rolls back) with the change it records.
+ */
+@Injectable()
+export class AuditService {
+  private readonly logger = new Logger(AuditService.name);
+
+  constructor(
+    private readonly repository: AuditRepository,
+    private readonly context: RequestContext,
+  ) {}
+
+  async record(event: AuditEvent, manager?: EntityManager): Promise<void> {
+    const entry = {
+      occurredAt: new Date(),
+      actorId: event.actorId !== undefined ? event.actorId : (this.context.actor?.userId ?? null),
+      actorIp: this.context.ip ?? null,
+      userAgent: this.context.userAgent ?? null,
+      action: event.action,
+      resourceType: event.resourceType ?? null,
+      resourceId: event.resourceId ?? null,
+      caseId: event.caseId ?? null,
+      outcome: event.outcome ?? 'success',
+      details: event.details ?? {},
+      requestId: this.context.requestId ?? null,
+    };
+    if (manager) {
+      await this.repository.append(entry, manager);
+    } else {
+      await this.repository.inTransaction((tx) => this.repository.append(entry, tx));
+    }
+  }
+
+  list(filter: AuditFilter, limit: number): Promise<AuditLogEntity[]> {
+    return this.repository.list(filter, limit + 1);
+  }
+
+  async verify(range: { from?: Date; to?: Date }): Promise<ChainVerdict> {
+    let walker: ChainWalker | undefined;
+    for await (const batch of this.repository.walk(range)) {
+      walker ??= new ChainWalker(await this.repository.hashBefore(batch[0]!.id));
+      for (const entry of batch) {
+        if (!walker.next(entry)) {
+          this.logger.warn({ firstBrokenId: walker.verdict.firstBrokenId }, 'audit chain broken');
+          return walker.verdict;
+        }
+      }
+    }
+    return walker?.verdict ?? { valid: true, checked: 0 };
+  }
+}

@@ -1,0 +1,122 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsDateString, IsIn, IsOptional, IsUUID, Matches, MaxLength } from 'class-validator';
+import { CursorQuery } from '../../core/http/pagination';
+import { AuditLogEntity } from '../entities/audit-log.entity';
+
+export class AuditQuery extends CursorQuery {
+  @ApiPropertyOptional({ format: 'uuid' })
+  @IsOptional()
+  @IsUUID()
+  actorId?: string;
+
+  @ApiPropertyOptional({ example: 'auth.login' })
+  @IsOptional()
+  @Matches(/^[a-z_]+\.[a-z_]+$/)
+  action?: string;
+
+  @ApiPropertyOptional({ example: 'user' })
+  @IsOptional()
+  @MaxLength(64)
+  resourceType?: string;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @MaxLength(128)
+  resourceId?: string;
+
+  @ApiPropertyOptional({ format: 'uuid' })
+  @IsOptional()
+  @IsUUID()
+  caseId?: string;
+
+  @ApiPropertyOptional({ enum: ['success', 'failure'] })
+  @IsOptional()
+  @IsIn(['success', 'failure'])
+  outcome?: 'success' | 'failure';
+
+  @ApiPropertyOptional({ format: 'date-time' })
+  @IsOptional()
+  @IsDateString({ strict: true })
+  from?: string;
+
+  @ApiPropertyOptional({ format: 'date-time' })
+  @IsOptional()
+  @IsDateString({ strict: true })
+  to?: string;
+}
+
+export class AuditVerifyQuery {
+  @ApiPropertyOptional({ format: 'date-time' })
+  @IsOptional()
+  @IsDateString({ strict: true })
+  from?: string;
+
+  @ApiPropertyOptional({ format: 'date-time' })
+  @IsOptional()
+  @IsDateString({ strict: true })
+  to?: string;
+}
+
+export class AuditEntryResponse {
+  @ApiProperty({ example: '42' }) id!: string;
+  @ApiProperty() occurredAt!: string;
+  @ApiProperty({ nullable: true, type: String }) actorId!: string | null;
+  @ApiProperty({ nullable: true, type: String }) actorIp!: string | null;
+  @ApiProperty({ nullable: true, type: String }) userAgent!: string | null;
+  @ApiProperty() action!: string;
+  @ApiProperty({ nullable: true, type: String }) resourceType!: string | null;
+  @ApiProperty({ nullable: true, type: String }) resourceId!: string | null;
+  @ApiProperty({ nullable: true, type: String }) caseId!: string | null;
+  @ApiProperty({ enum: ['success', 'failure'] }) outcome!: string;
+  @ApiProperty({ type: Object }) details!: Record<string, unknown>;
+  @ApiProperty({ nullable: true, type: String }) requestId!: string | null;
+  @ApiProperty() prevHash!: string;
+  @ApiProperty() hash!: string;
+
+  static from(entry: AuditLogEntity): AuditEntryResponse {
+    return {
+      id: entry.id,
+      occurredAt: entry.occurredAt.toISOString(),
+      actorId: entry.actorId,
+      actorIp: entry.actorIp,
+      userAgent: entry.userAgent,
+      action: entry.action,
+      resourceType: entry.resourceType,
+      resourceId: entry.resourceId,
+      caseId: entry.caseId,
+      outcome: entry.outcome,
+      details: entry.details,
+      requestId: entry.requestId,
+      prevHash: entry.prevHash,
+      hash: entry.hash,
+    };
+  }
+}
+
+export class AuditVerifyResponse {
+  @ApiProperty() valid!: boolean;
+  @ApiProperty() checked!: number;
+  @ApiPropertyOptional() firstBrokenId?: string;
+}
+
+export class UsageQuery {
+  @ApiProperty({ format: 'uuid' })
+  @IsUUID()
+  userId!: string;
+
+  @ApiProperty({ example: '2026-11' })
+  @Matches(/^\d{4}-(0[1-9]|1[0-2])$/, { message: 'month must be YYYY-MM' })
+  month!: string;
+}
+
+export class UsageResponse {
+  @ApiProperty() userId!: string;
+  @ApiProperty({ example: '2026-11' }) month!: string;
+  @ApiProperty() filesUploaded!: number;
+  @ApiProperty() bytesUploaded!: number;
+  @ApiProperty() audioSeconds!: number;
+  @ApiProperty() transcriptions!: number;
+  @ApiProperty() jobsSucceeded!: number;
+  @ApiProperty() jobsFailed!: number;
+  @ApiProperty() turnsIngested!: number;
+}

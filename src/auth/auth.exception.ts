@@ -1,0 +1,92 @@
+import { ProblemException } from '../core/http/problem.exception';
+
+export enum AuthErrorCode {
+  InvalidCredentials = 'invalid-credentials',
+  LoginLocked = 'login-locked',
+  InvalidRefreshToken = 'invalid-refresh-token',
+  RefreshTokenReused = 'refresh-token-reused',
+  WrongCurrentPassword = 'wrong-current-password',
+  UserExists = 'user-exists',
+  RoleExists = 'role-exists',
+  UnknownRole = 'unknown-role',
+  RoleCycle = 'role-cycle',
+  RoleInUse = 'role-in-use',
+  BuiltInRole = 'built-in-role',
+  InvalidPermission = 'invalid-permission',
+  CannotChangeSelf = 'cannot-change-self',
+}
+
+const DEFINITIONS: Record<AuthErrorCode, { status: number; title: string; detail: string }> = {
+  [AuthErrorCode.InvalidCredentials]: {
+    status: 401,
+    title: 'Unauthorized',
+    detail: 'The login or password is wrong.',
+  },
+  [AuthErrorCode.LoginLocked]: {
+    status: 429,
+    title: 'Too Many Requests',
+    detail: 'Too many failed logins. Try again later.',
+  },
+  [AuthErrorCode.InvalidRefreshToken]: {
+    status: 401,
+    title: 'Unauthorized',
+    detail: 'The refresh token is invalid, expired or revoked.',
+  },
+  [AuthErrorCode.RefreshTokenReused]: {
+    status: 401,
+    title: 'Unauthorized',
+    detail: 'The refresh token was already used; the session has been revoked.',
+  },
+  [AuthErrorCode.WrongCurrentPassword]: {
+    status: 403,
+    title: 'Forbidden',
+    detail: 'The current password is wrong.',
+  },
+  [AuthErrorCode.UserExists]: {
+    status: 409,
+    title: 'Conflict',
+    detail: 'A user with this username or email already exists.',
+  },
+  [AuthErrorCode.RoleExists]: {
+    status: 409,
+    title: 'Conflict',
+    detail: 'A role with this name already exists.',
+  },
+  [AuthErrorCode.UnknownRole]: {
+    status: 422,
+    title: 'Unprocessable Content',
+    detail: 'The named role does not exist.',
+  },
+  [AuthErrorCode.RoleCycle]: {
+    status: 422,
+    title: 'Unprocessable Content',
+    detail: 'The parent role would create a cycle in the role hierarchy.',
+  },
+  [AuthErrorCode.RoleInUse]: {
+    status: 409,
+    title: 'Conflict',
+    detail: 'The role is assigned to users or is the parent of another role.',
+  },
+  [AuthErrorCode.BuiltInRole]: {
+    status: 409,
+    title: 'Conflict',
+    detail: 'Built-in roles cannot be deleted and the admin role cannot be changed.',
+  },
+  [AuthErrorCode.InvalidPermission]: {
+    status: 422,
+    title: 'Unprocessable Content',
+    detail: 'A permission is not in the catalogue (GET /permissions).',
+  },
+  [AuthErrorCode.CannotChangeSelf]: {
+    status: 409,
+    title: 'Conflict',
+    detail: 'You cannot deactivate yourself or change your own role.',
+  },
+};
+
+export class AuthException extends ProblemException {
+  constructor(code: AuthErrorCode, detail?: string, headers?: Record<string, string>) {
+    const definition = DEFINITIONS[code];
+    super({ ...definition, code, detail: detail ?? definition.detail, headers });
+  }
+}

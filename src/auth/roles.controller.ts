@@ -1,0 +1,76 @@
+import { Body, Controller, Delete, Get, HttpCode, Patch, Post, Query, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { etagOf, IfMatchVersion } from '../core/http/etag';
+import { Page, PageQuery, pageOf } from '../core/http/pagination';
+import { UuidParam } from '../core/http/uuid-param';
+import { Authenticated } from '../core/security/access.decorators';
+import { PERMISSION_CATALOGUE, PERMISSIONS } from '../core/security/permissions';
+import { CreateRoleDto, PermissionResponse, RoleResponse, UpdateRoleDto } from './dto/role.dto';
+import { RolesService } from './roles.service';
+
+@ApiTags('roles')
+@ApiBearerAuth()
+@Controller()
+export class RolesController {
+  constructor(private readonly roles: RolesService) {}
+
+  @Get('permissions')
+  @Authenticated()
+  @ApiOkResponse({ type: [PermissionResponse] })
+  permissions(): { data: PermissionResponse[] } {
+    return { data: PERMISSIONS.map((name) => ({ name, description: PERMISSION_CATALOGUE[name] })) };
+  }
+
+  @Get('roles')
+  @Authenticated({ permission: 'roles:manage' })
+  async list(@Query() query: PageQuery): Promise<Page<RoleResponse>> {
+    const [roles, total] = await this.roles.list(query.offset, query.limit);
+    return pageOf(roles.map(RoleResponse.from), total, query);
+  }
+
+  @Post('roles')
+  @Authenticated({ permission: 'roles:manage' })
+  @ApiCreatedResponse({ type: RoleResponse })
+  async create(
+    @Body() dto: CreateRoleDto,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<RoleResponse> {
+    const role = await this.roles.create(dto);
+    void reply.header('location', `/api/v1/roles/${role.id}`).header('etag', etagOf(role.version));
+    return RoleResponse.from(role);
+  }
+
+  @Get('roles/:id')
+  @Authenticated({ permission: 'roles:manage' })
+  @ApiOkResponse({ type: RoleResponse })
+  async get(
+    @UuidParam() id: string,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<RoleResponse> {
+    const role = await this.roles.get(id);
+    void reply.header('etag', etagOf(role.version));
+    return RoleResponse.from(role);
+  }
+
+  @Patch('roles/:id')
+  @Authenticated({ permission: 'roles:manage' })
+  @ApiOkResponse({ type: RoleResponse })
+  async update(
+    @UuidParam() id: string,
+    @Body() dto: UpdateRoleDto,
+    @IfMatchVersion() version: number | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<RoleResponse> {
+    const role = await this.roles.update(id, dto, version);
+    void reply.header('etag', etagOf(role.version));
+    return RoleResponse.from(role);
+  }
+
+  @Delete('roles/:id')
+  @Authenticated({ permission: 'roles:manage' })
+  @HttpCode(204)
+  delete(@UuidParam() id: string): Promise<void> {
+    return this.roles.delete(id);
+  }
+}

@@ -1,0 +1,132 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { AuditService } from '../audit/audit.service';
+import { postgresErrorCode, UNIQUE_VIOLATION } from '../core/database/postgres-errors';
+import { NotFoundProblem, PreconditionFailedProblem } from '../core/http/problem.exception';
+import type { Actor } from '../core/security/actor';
+import { AuthErrorCode, AuthException } from './auth.exception';
+import { CreateUserDto, UpdateUserDto } from './dto/user.dto';
+import { UserEntity } from './entities/user.entity';
+import { PasswordHasher } from './password-hasher';
+import { RolesRepository } from './roles.repository';
+import { SessionsRepository } from './sessions.repository';
+import { UserChanges, UsersRepository } from './users.repository';
+
+@Injectable()
+export class UsersService {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly users: UsersRepository,
+    private readonly roles: RolesRepository,
+    private readonly sessions: SessionsRepository,
+    private readonly hasher: PasswordHasher,
+    private readonly audit: AuditService,
+  ) {}
+
+  list(offset: number, limit: number): Promise<[UserEntity[], number]> {
+    return this.users.list(offset, limit);
+  }
+
+  async get(id: string): Promise<UserEntity> {
+    const user = await this.users.findById(id);
+    if (!user) throw new NotFoundProblem('user');
+    return user;
+  }
+
+  async create(dto: CreateUserDto): Promise<UserEntity> {
+    await this.assertRoleExists(dto.role);
+    const passwordHash = await this.hasher.hash(dto.password);
+    try {
+      return await this.dataSource.transaction(async (manager) => {
+        if (await this.users.existsWithLogin(dto.username, dto.email, manager)) {
+          throw new AuthException(AuthErrorCode.UserExists);
+        }
+        const user = await this.users.create(
+          {
+            username: dto.username,
+            email: dto.email,
+            fullName: dto.fullName,
+            role: dto.role,
+            passwordHash,
+          },
+          manager,
+        );
+        await this.audit.record(
+          {
+            action: 'user.create',
+            resourceType: 'user',
+            resourceId: user.id,
+            details: { username: user.username, role: user.role },
+          },
+          manager,
+        );
+        return user;
+      });
+    } catch (error) {
+      if (postgresErrorCode(error) === UNIQUE_VIOLATION)
+        throw new AuthException(AuthErrorCode.UserExists);
+      throw error;
+    }
+  }
+
+  /**
+   * Changes a user. A role change, deactivation or password reset bumps the user's
+   * tokenVersion (older access tokens fail at once); the latter two also end sessions.
+   */
+  async update(
+    actor: Actor,
+    id: string,
+    dto: UpdateUserDto,
+    expectedVersion?: number,
+  ): Promise<UserEntity> {
+    const current = await this.get(id);
+    if (
+      id === actor.userId &&
+      (dto.isActive === false || (dto.role !== undefined && dto.role !== current.role))
+    ) {
+      throw new AuthException(AuthErrorCode.CannotChangeSelf);
+    }
+    if (dto.role !== undefined && dto.role !== current.role) await this.assertRoleExists(dto.role);
+    const changes: UserChanges = {
+      ...(dto.email !== undefined ? { email: dto.email } : {}),
+      ...(dto.fullName !== undefined ? { fullName: dto.fullName } : {}),
+      ...(dto.role !== undefined ? { role: dto.role } : {}),
+      ...(dto.isActive !== undefined ? { isActive: dto.isActive } : {}),
+      ...(dto.password !== undefined ? { passwordHash: await this.hasher.hash(dto.password) } : {}),
+    };
+    const endsSessions = dto.isActive === false || dto.password !== undefined;
+    changes.bumpTokenVersion =
+      endsSessions || (dto.role !== undefined && dto.role !== current.role);
+    try {
+      return await this.dataSource.transaction(async (manager) => {
+        const updated = await this.users.update(id, changes, expectedVersion, manager);
+        if (!updated) throw new PreconditionFailedProblem();
+        if (endsSessions) await this.sessions.revokeAllOfUser(id, manager);
+        await this.audit.record(
+          {
+            action: 'user.update',
+            resourceType: 'user',
+            resourceId: id,
+            details: {
+              fields: Object.keys(dto).filter((k) => k !== 'password'),
+              passwordReset: dto.password !== undefined,
+            },
+          },
+          manager,
+        );
+        return updated;
+      });
+    } catch (error) {
+      if (postgresErrorCode(error) === UNIQUE_VIOLATION)
+        throw new AuthException(AuthErrorCode.UserExists);
+      throw error;
+    }
+  }
+
+  private async assertRoleExists(role: string): Promise<void> {
+    if (!(await this.roles.findByName(role))) {
+      throw new AuthException(AuthErrorCode.UnknownRole, `The role "${role}" does not exist.`);
+    }
+  }
+}

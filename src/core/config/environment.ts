@@ -1,0 +1,157 @@
+import { plainToInstance, Transform } from 'class-transformer';
+import {
+  IsBoolean,
+  IsEmail,
+  IsIn,
+  IsInt,
+  IsNumber,
+  IsOptional,
+  IsPositive,
+  IsString,
+  Matches,
+  Max,
+  Min,
+  MinLength,
+  ValidateIf,
+  validateSync,
+} from 'class-validator';
+
+const toBoolean = ({ value }: { value: unknown }): unknown =>
+  typeof value === 'string' ? ['1', 'true', 'yes', 'on'].includes(value.toLowerCase()) : value;
+const toNumber = ({ value }: { value: unknown }): unknown =>
+  typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+
+/**
+ * Every environment variable the service reads. Validated once at start-up so a
+ * misconfigured deployment fails fast with a message naming the variable.
+ * `.env.example` lists the same variables with the same defaults.
+ */
+export class Environment {
+  @IsIn(['development', 'production', 'test'])
+  NODE_ENV: 'development' | 'production' | 'test' = 'development';
+
+  @Transform(toNumber)
+  @IsInt()
+  @Min(0)
+  @Max(65535)
+  PORT = 3000;
+
+  @IsString()
+  HOST = '0.0.0.0';
+
+  @Matches(/^postgres(ql)?:\/\//, { message: 'DATABASE_URL must be a postgres:// URL' })
+  DATABASE_URL = 'postgres://postgres:postgres@127.0.0.1:5432/verbatim';
+
+  @Transform(toNumber)
+  @IsInt()
+  @Min(1)
+  @Max(200)
+  DATABASE_POOL_SIZE = 10;
+
+  @Matches(/^rediss?:\/\//, { message: 'REDIS_URL must be a redis:// URL' })
+  REDIS_URL = 'redis://127.0.0.1:6379/0';
+
+  /** Prefix of every Redis key; wrap it in {braces} to pin keys to one Redis Cluster slot. */
+  @Matches(/^[A-Za-z0-9_{}:-]{1,64}$/, {
+    message: 'REDIS_PREFIX may hold letters, digits and _{}:-',
+  })
+  REDIS_PREFIX = 'verbatim';
+
+  @IsIn(['HS256', 'RS256'])
+  JWT_ALGORITHM: 'HS256' | 'RS256' = 'HS256';
+
+  @ValidateIf((env: Environment) => env.JWT_ALGORITHM === 'HS256')
+  @IsString()
+  @MinLength(32, { message: 'JWT_SECRET must be at least 32 characters' })
+  JWT_SECRET?: string;
+
+  @ValidateIf((env: Environment) => env.JWT_ALGORITHM === 'RS256')
+  @IsString({ message: 'JWT_PRIVATE_KEY (PEM) is required with RS256' })
+  JWT_PRIVATE_KEY?: string;
+
+  @ValidateIf((env: Environment) => env.JWT_ALGORITHM === 'RS256')
+  @IsString({ message: 'JWT_PUBLIC_KEY (PEM) is required with RS256' })
+  JWT_PUBLIC_KEY?: string;
+
+  @Transform(toNumber)
+  @IsInt()
+  @Min(30)
+  @Max(86400)
+  ACCESS_TOKEN_TTL_SECONDS = 900;
+
+  @Transform(toNumber)
+  @IsNumber()
+  @IsPositive()
+  @Max(365)
+  REFRESH_TOKEN_TTL_DAYS = 30;
+
+  @Transform(toNumber)
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  LOGIN_MAX_FAILURES = 5;
+
+  /** Fractions are allowed so tests can watch a lock expire. */
+  @Transform(toNumber)
+  @IsNumber()
+  @IsPositive()
+  @Max(1440)
+  LOGIN_LOCK_MINUTES = 15;
+
+  @Transform(toNumber)
+  @IsInt()
+  @Min(1)
+  RATE_LIMIT_TTL_SECONDS = 60;
+
+  @Transform(toNumber)
+  @IsInt()
+  @Min(1)
+  RATE_LIMIT_MAX = 6000;
+
+  /** Comma-separated origins, `*` for any; empty disables CORS. */
+  @IsString()
+  CORS_ORIGINS = '';
+
+  /** Trust X-Forwarded-For (only behind a proxy you control). */
+  @Transform(toBoolean)
+  @IsBoolean()
+  TRUST_PROXY = false;
+
+  @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+  LOG_LEVEL = 'info';
+
+  /** Write JSON logs to this file instead of stdout. */
+  @IsOptional()
+  @IsString()
+  LOG_FILE?: string;
+
+  @Transform(toBoolean)
+  @IsBoolean()
+  WORKERS_ENABLED = true;
+
+  @Matches(/^[a-z0-9_.-]{3,64}$/i, {
+    message: 'ADMIN_USERNAME must be 3-64 letters, digits, _ . -',
+  })
+  ADMIN_USERNAME = 'admin';
+
+  @IsEmail()
+  ADMIN_EMAIL = 'admin@verbatim.local';
+
+  @IsOptional()
+  @IsString()
+  @MinLength(12, { message: 'ADMIN_PASSWORD must be at least 12 characters' })
+  ADMIN_PASSWORD?: string;
+}
+
+export function validateEnvironment(raw: Record<string, unknown>): Environment {
+  const cleaned = Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== ''));
+  const env = plainToInstance(Environment, cleaned, { exposeDefaultValues: true });
+  const errors = validateSync(env, { whitelist: false, forbidUnknownValues: false });
+  if (errors.length > 0) {
+    const lines = errors.flatMap((e) =>
+      Object.values(e.constraints ?? {}).map((message) => `  - ${e.property}: ${message}`),
+    );
+    throw new Error(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  return env;
+}

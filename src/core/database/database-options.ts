@@ -1,0 +1,31 @@
+import { join } from 'node:path';
+import { SnakeNamingStrategy } from 'typeorm-naming-strategies';
+import type { DataSourceOptions } from 'typeorm';
+
+/** Root of the compiled or source tree: `src/core/database` → project (or dist) root. */
+const root = join(__dirname, '..', '..', '..');
+
+export interface DatabaseSettings {
+  url: string;
+  poolSize: number;
+}
+
+/**
+ * One definition of how the service talks to Postgres, shared by the app, the
+ * migration CLI and the tests. `synchronize` is off: migrations alone change the schema.
+ */
+export function databaseOptions({ url, poolSize }: DatabaseSettings): DataSourceOptions {
+  return {
+    type: 'postgres',
+    url,
+    uuidExtension: 'pgcrypto',
+    entities: [join(root, 'src', '**', '*.entity.{ts,js}')],
+    migrations: [join(root, 'migrations', '*.{ts,js}')],
+    migrationsTableName: 'schema_migrations',
+    namingStrategy: new SnakeNamingStrategy(),
+    synchronize: false,
+    migrationsRun: false,
+    logging: ['error'],
+    extra: { max: poolSize, application_name: 'verbatim' },
+  };
+}

@@ -1,0 +1,26 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+
+const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * Echo the client's X-Request-Id when it is a plain token (no log injection),
+ * otherwise mint one. Stored on the raw request so pino-http and CLS reuse it.
+ */
+export function requestIdFor(raw: IncomingMessage): string {
+  const header = raw.headers['x-request-id'];
+  const given = Array.isArray(header) ? header[0] : header;
+  const id = given && SAFE_REQUEST_ID.test(given) ? given : randomUUID();
+  (raw as IncomingMessage & { id?: string }).id = id;
+  return id;
+}
+
+/** The caller's address, honouring X-Forwarded-For only when the proxy is trusted. */
+export function clientIpOf(raw: IncomingMessage, trustProxy: boolean): string | undefined {
+  if (trustProxy) {
+    const forwarded = raw.headers['x-forwarded-for'];
+    const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim();
+    if (first) return first;
+  }
+  return raw.socket?.remoteAddress;
+}

@@ -1,0 +1,38 @@
+import { createParamDecorator, ExecutionContext, SetMetadata } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
+import type { Actor } from './actor';
+import type { Permission } from './permissions';
+
+export const PUBLIC_ROUTE = 'verbatim:public';
+export const ACCESS_RULE = 'verbatim:access';
+
+/** How much of a case a route needs: read it, change it, or manage its membership. */
+export type CaseAccessLevel = 'read' | 'write' | 'manage';
+
+export interface AccessRule {
+  /** Permission(s) the caller's role must grant; all of them. */
+  permission?: Permission | Permission[];
+  /** Route parameter holding a case id; the caller must see that case. */
+  caseParam?: string;
+  /** Defaults to `read` for GET/HEAD and `write` otherwise. */
+  caseAccess?: CaseAccessLevel;
+}
+
+/** Opts a route out of authentication (login, health, docs). */
+export const Public = (): MethodDecorator & ClassDecorator => SetMetadata(PUBLIC_ROUTE, true);
+
+/**
+ * States what a route needs. Every route is authenticated unless `@Public()`;
+ * this adds the permission and, for case-scoped routes, the resource check.
+ */
+export const Authenticated = (rule: AccessRule = {}): MethodDecorator & ClassDecorator =>
+  SetMetadata(ACCESS_RULE, rule);
+
+export type AuthenticatedRequest = FastifyRequest & { user?: Actor };
+
+/** The caller resolved by the access guard. */
+export const CurrentActor = createParamDecorator((_: unknown, context: ExecutionContext): Actor => {
+  const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
+  if (!request.user) throw new Error('CurrentActor used on a public route');
+  return request.user;
+});

@@ -1,0 +1,14 @@
+import type { Permission } from './permissions';
+
+/** The authenticated caller of a request, resolved once by the access guard. */
+export interface Actor {
+  userId: string;
+  username: string;
+  role: string;
+  /** Effective grants: the role's and its ancestors', wildcards kept as written. */
+  grants: readonly string[];
+  via: 'access-token' | 'api-key';
+  apiKeyId?: string;
+}
+
+export type { Permission };

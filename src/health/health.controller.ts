@@ -1,0 +1,53 @@
+import { Controller, Get, Inject } from '@nestjs/common';
+import { ApiExcludeController } from '@nestjs/swagger';
+import {
+  HealthCheck,
+  HealthCheckResult,
+  HealthCheckService,
+  HealthIndicatorService,
+  TypeOrmHealthIndicator,
+} from '@nestjs/terminus';
+import Redis from 'ioredis';
+import { REDIS } from '../core/redis/redis.module';
+import { Public } from '../core/security/access.decorators';
+
+@ApiExcludeController()
+@Controller('health')
+@Public()
+export class HealthController {
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly database: TypeOrmHealthIndicator,
+    private readonly indicators: HealthIndicatorService,
+    @Inject(REDIS) private readonly redis: Redis,
+  ) {}
+
+  /** The process is up; says nothing about its dependencies. */
+  @Get('live')
+  live(): { status: 'ok' } {
+    return { status: 'ok' };
+  }
+
+  /** Ready to serve: Postgres and Redis answer. 503 with details otherwise. */
+  @Get('ready')
+  @HealthCheck()
+  ready(): Promise<HealthCheckResult> {
+    return this.health.check([
+      () => this.database.pingCheck('postgres', { timeout: 1500 }),
+      async () => {
+        const indicator = this.indicators.check('redis');
+        try {
+          const pong = await Promise.race([
+            this.redis.ping(),
+            new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), 1500)),
+          ]);
+          return pong === 'PONG' ? indicator.up() : indicator.down({ message: 'unexpected reply' });
+        } catch (error) {
+          return indicator.down({
+            message: error instanceof Error ? error.message : 'unreachable',
+          });
+        }
+      },
+    ]);
+  }
+}

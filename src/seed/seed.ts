@@ -1,0 +1,70 @@
+import { randomBytes } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { AuditRepository } from '../audit/audit.repository';
+import { ADMIN_ROLE, BUILT_IN_ROLES } from '../auth/built-in-roles';
+import { PasswordHasher } from '../auth/password-hasher';
+import { ACTIVITY_TYPES } from './lookups';
+
+export interface AdminSeed {
+  username: string;
+  email: string;
+  /** When absent and no admin exists yet, a strong password is generated and returned once. */
+  password?: string;
+}
+
+export interface SeedResult {
+  adminCreated: boolean;
+  generatedPassword?: string;
+}
+
+/**
+ * Inserts lookups, built-in roles and the first admin. Idempotent: existing rows are
+ * left as they are, so seeding twice changes nothing.
+ */
+export async function seedDatabase(dataSource: DataSource, admin: AdminSeed): Promise<SeedResult> {
+  return dataSource.transaction(async (manager) => {
+    for (const [code, description] of Object.entries(ACTIVITY_TYPES)) {
+      await manager.query(
+        'INSERT INTO activity_types (code, description) VALUES ($1, $2) ON CONFLICT (code) DO NOTHING',
+        [code, description],
+      );
+    }
+    for (const role of BUILT_IN_ROLES) {
+      await manager.query(
+        `INSERT INTO roles (name, description, permissions, is_built_in) VALUES ($1, $2, $3, true)
+         ON CONFLICT (name) DO NOTHING`,
+        [role.name, role.description, JSON.stringify(role.permissions)],
+      );
+    }
+    const [existing] = await manager.query<{ id: string }[]>(
+      'SELECT id FROM users WHERE lower(username) = lower($1) OR role = $2 LIMIT 1',
+      [admin.username, ADMIN_ROLE],
+    );
+    if (existing) return { adminCreated: false };
+
+    const generatedPassword = admin.password ? undefined : randomBytes(18).toString('base64url');
+    const passwordHash = await new PasswordHasher().hash(admin.password ?? generatedPassword!);
+    const [created] = await manager.query<{ id: string }[]>(
+      `INSERT INTO users (username, email, full_name, password_hash, role)
+       VALUES ($1, $2, 'Administrator', $3, $4) RETURNING id`,
+      [admin.username, admin.email, passwordHash, ADMIN_ROLE],
+    );
+    await new AuditRepository(dataSource).append(
+      {
+        occurredAt: new Date(),
+        actorId: null,
+        actorIp: null,
+        userAgent: 'seed',
+        action: 'user.create',
+        resourceType: 'user',
+        resourceId: created!.id,
+        caseId: null,
+        outcome: 'success',
+        details: { username: admin.username, role: ADMIN_ROLE, seeded: true },
+        requestId: null,
+      },
+      manager,
+    );
+    return { adminCreated: true, generatedPassword };
+  });
+}
