@@ -24,7 +24,6 @@ export async function createApp(): Promise<NestFastifyApplication> {
     bodyLimit: 4 * 1024 * 1024,
     genReqId: requestIdFor,
     requestIdHeader: false,
-    disableRequestLogging: true,
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule, adapter, {
     bufferLogs: true,

@@ -1,0 +1,22 @@
+// Unit specs live beside the code (src/**/*.spec.ts); e2e specs under test/e2e boot the real app.
+// A few transitive dependencies ship ESM only; they are compiled to CommonJS for Jest.
+const ESM_ONLY = ['content-disposition'];
+
+module.exports = {
+  rootDir: '.',
+  moduleFileExtensions: ['ts', 'js', 'json'],
+  testRegex: '(src/.+\\.spec\\.ts|test/.+\\.e2e-spec\\.ts)$',
+  transform: {
+    '^.+\\.ts$': 'ts-jest',
+    [`/node_modules/(${ESM_ONLY.join('|')})/.+\\.js$`]: [
+      'ts-jest',
+      { tsconfig: { allowJs: true, module: 'commonjs', isolatedModules: true } },
+    ],
+  },
+  transformIgnorePatterns: [`/node_modules/(?!(${ESM_ONLY.join('|')})/)`],
+  testEnvironment: 'node',
+  globalSetup: '<rootDir>/test/support/global-setup.ts',
+  globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+  maxWorkers: 2,
+  testTimeout: 60000,
+};

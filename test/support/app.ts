@@ -1,0 +1,116 @@
+import { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { randomInt } from 'node:crypto';
+import request from 'supertest';
+import TestAgent from 'supertest/lib/agent';
+import { DataSource } from 'typeorm';
+import { createApp } from '../../src/app.factory';
+import { ADMIN } from './test-run';
+
+export interface TestApp {
+  app: NestFastifyApplication;
+  /** Real HTTP against the listening server. */
+  http: TestAgent;
+  db: DataSource;
+  close(): Promise<void>;
+}
+
+/**
+ * Boots the application exactly as production does, listening on an ephemeral
+ * loopback port. `env` overrides apply to this app only and are restored on close.
+ */
+export async function startApp(env: Record<string, string> = {}): Promise<TestApp> {
+  const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, env);
+  const app = await createApp();
+  await app.listen(0, '127.0.0.1');
+  return {
+    app,
+    http: request(app.getHttpServer()),
+    db: app.get(DataSource),
+    async close() {
+      await app.close();
+      for (const [key, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[key];
+        else process.env[key] = value;
+      }
+    },
+  };
+}
+
+/** A random client address, so login-failure counters of one test never lock out another. */
+export function randomIp(): string {
+  return `10.${randomInt(256)}.${randomInt(256)}.${randomInt(1, 255)}`;
+}
+
+export interface Session {
+  accessToken: string;
+  refreshToken: string;
+  userId: string;
+  auth: { Authorization: string };
+}
+
+export async function login(
+  http: TestAgent,
+  loginName: string,
+  password: string,
+): Promise<Session> {
+  const response = await http
+    .post('/api/v1/auth/login')
+    .set('X-Forwarded-For', randomIp())
+    .send({ login: loginName, password })
+    .expect(200);
+  const body = response.body as { accessToken: string; refreshToken: string; user: { id: string } };
+  return {
+    accessToken: body.accessToken,
+    refreshToken: body.refreshToken,
+    userId: body.user.id,
+    auth: { Authorization: `Bearer ${body.accessToken}` },
+  };
+}
+
+export function loginAsAdmin(http: TestAgent): Promise<Session> {
+  return login(http, ADMIN.username, ADMIN.password);
+}
+
+let counter = 0;
+
+export interface CreatedUser {
+  id: string;
+  username: string;
+  email: string;
+  password: string;
+}
+
+/** Creates a user with a unique name through the admin API. */
+export async function createUser(
+  http: TestAgent,
+  admin: Session,
+  role: string,
+): Promise<CreatedUser> {
+  counter += 1;
+  const username = `u${Date.now().toString(36)}${process.pid}${counter}`;
+  const user = {
+    username,
+    email: `${username}@example.test`,
+    fullName: `User ${username}`,
+    password: `password-${username}`,
+    role,
+  };
+  const response = await http.post('/api/v1/users').set(admin.auth).send(user).expect(201);
+  return {
+    id: (response.body as { id: string }).id,
+    username,
+    email: user.email,
+    password: user.password,
+  };
+}
+
+/** A user of `role`, logged in. */
+export async function userSession(
+  http: TestAgent,
+  admin: Session,
+  role: string,
+): Promise<Session & { user: CreatedUser }> {
+  const user = await createUser(http, admin, role);
+  return { ...(await login(http, user.username, user.password)), user };
+}

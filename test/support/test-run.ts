@@ -1,0 +1,56 @@
+import { randomBytes } from 'node:crypto';
+
+/** Where this test run's throwaway database and Redis keys live. */
+export interface TestRun {
+  id: string;
+  serverUrl: string;
+  databaseName: string;
+  databaseUrl: string;
+  redisUrl: string;
+  redisPrefix: string;
+}
+
+export const ADMIN = {
+  username: 'admin',
+  email: 'admin@verbatim.test',
+  password: 'admin-password-for-tests-1',
+};
+
+export function planTestRun(): TestRun {
+  const id = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+  const configured = new URL(
+    process.env.DATABASE_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/postgres',
+  );
+  const databaseName = `verbatim_test_${id}`;
+  const server = new URL(configured.toString());
+  server.pathname = '/postgres';
+  const database = new URL(configured.toString());
+  database.pathname = `/${databaseName}`;
+  return {
+    id,
+    serverUrl: server.toString(),
+    databaseName,
+    databaseUrl: database.toString(),
+    redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0',
+    redisPrefix: `vbt-${id}`,
+  };
+}
+
+/** The environment every test process of the run uses. */
+export function testEnvironment(run: TestRun): Record<string, string> {
+  return {
+    NODE_ENV: 'test',
+    DATABASE_URL: run.databaseUrl,
+    DATABASE_POOL_SIZE: '5',
+    REDIS_URL: run.redisUrl,
+    REDIS_PREFIX: run.redisPrefix,
+    JWT_ALGORITHM: 'HS256',
+    JWT_SECRET: `test-secret-${run.id}-${'x'.repeat(32)}`,
+    TRUST_PROXY: 'true',
+    RATE_LIMIT_MAX: '1000000',
+    LOG_LEVEL: 'silent',
+    ADMIN_USERNAME: ADMIN.username,
+    ADMIN_EMAIL: ADMIN.email,
+    ADMIN_PASSWORD: ADMIN.password,
+  };
+}
