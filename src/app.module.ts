@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
+import { CasesModule } from './cases/cases.module';
 import { ConfigModule } from './core/config/config.module';
 import { DatabaseModule } from './core/database/database.module';
 import { HttpModule } from './core/http/http.module';
@@ -19,6 +20,7 @@ import { HealthModule } from './health/health.module';
     SecurityModule,
     AuditModule,
     AuthModule,
+    CasesModule,
     HealthModule,
   ],
 })

@@ -1,4 +1,6 @@
 import { AUTH_ACTIVITY_TYPES } from '../auth/auth.activity-types';
+import { CASES_ACTIVITY_TYPES } from '../cases/cases.activity-types';
+import { CASE_PRIORITIES, CASE_STATUSES, LANGUAGES } from '../cases/cases.lookups';
 
 /**
  * Every audit action, gathered from the modules that own them. A module adding an
@@ -6,4 +8,12 @@ import { AUTH_ACTIVITY_TYPES } from '../auth/auth.activity-types';
  */
 export const ACTIVITY_TYPES: Record<string, string> = {
   ...AUTH_ACTIVITY_TYPES,
+  ...CASES_ACTIVITY_TYPES,
 };
+
+/** Lookup tables and their rows, inserted with ON CONFLICT DO NOTHING. */
+export const LOOKUP_ROWS: { table: string; rows: Record<string, string | number | boolean>[] }[] = [
+  { table: 'case_statuses', rows: CASE_STATUSES },
+  { table: 'case_priorities', rows: CASE_PRIORITIES },
+  { table: 'languages', rows: LANGUAGES },
+];

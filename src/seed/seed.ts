@@ -3,7 +3,9 @@ import { DataSource } from 'typeorm';
 import { AuditRepository } from '../audit/audit.repository';
 import { ADMIN_ROLE, BUILT_IN_ROLES } from '../auth/built-in-roles';
 import { PasswordHasher } from '../auth/password-hasher';
-import { ACTIVITY_TYPES } from './lookups';
+import { ACTIVITY_TYPES, LOOKUP_ROWS } from './lookups';
+
+const snake = (name: string): string => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
 export interface AdminSeed {
   username: string;
@@ -28,6 +30,16 @@ export async function seedDatabase(dataSource: DataSource, admin: AdminSeed): Pr
         'INSERT INTO activity_types (code, description) VALUES ($1, $2) ON CONFLICT (code) DO NOTHING',
         [code, description],
       );
+    }
+    for (const { table, rows } of LOOKUP_ROWS) {
+      for (const row of rows) {
+        const columns = Object.keys(row);
+        await manager.query(
+          `INSERT INTO ${table} (${columns.map(snake).join(', ')})
+           VALUES (${columns.map((_, i) => `$${i + 1}`).join(', ')}) ON CONFLICT DO NOTHING`,
+          Object.values(row),
+        );
+      }
     }
     for (const role of BUILT_IN_ROLES) {
       await manager.query(

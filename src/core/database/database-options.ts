@@ -25,7 +25,9 @@ export function databaseOptions({ url, poolSize }: DatabaseSettings): DataSource
     namingStrategy: new SnakeNamingStrategy(),
     synchronize: false,
     migrationsRun: false,
-    logging: ['error'],
+    // Off: TypeORM would print failing queries with their parameters (hashes, tokens).
+    // Unexpected errors are logged, without parameters, by the problem filter.
+    logging: false,
     extra: { max: poolSize, application_name: 'verbatim' },
   };
 }

@@ -54,6 +54,21 @@ function isDependencyOutage(error: unknown): boolean {
 }
 
 /**
+ * What of an unexpected error reaches the log: never the whole object, whose own
+ * properties may hold query parameters (password hashes, tokens) or request bodies.
+ */
+function describeError(error: unknown): Record<string, unknown> {
+  if (!(error instanceof Error)) return { message: String(error) };
+  const code = (error as { code?: unknown }).code;
+  return {
+    type: error.name,
+    message: error.message,
+    ...(typeof code === 'string' ? { code } : {}),
+    stack: error.stack,
+  };
+}
+
+/**
  * Every error leaves as RFC 9457 application/problem+json. Unexpected errors are
  * logged with their stack and answered with a bare 500: no stack or SQL reaches a client.
  */
@@ -67,10 +82,7 @@ export class ProblemFilter implements ExceptionFilter {
     const reply = context.getResponse<FastifyReply>();
     const { problem, headers } = this.toProblem(exception, request, reply);
     if (problem.status >= 500) {
-      this.logger.error(
-        { err: exception instanceof Error ? exception : String(exception), requestId: request.id },
-        'request failed',
-      );
+      this.logger.error({ err: describeError(exception), requestId: request.id }, 'request failed');
     }
     void reply
       .status(problem.status)

@@ -1,0 +1,11 @@
+/** Audit actions of the cases module. */
+export const CASES_ACTIVITY_TYPES = {
+  'case.create': 'Case created',
+  'case.update': 'Case changed',
+  'case.close': 'Case closed',
+  'case.reopen': 'Case reopened',
+  'case.delete': 'Case deleted (soft)',
+  'case.participant_add': 'Participant added to a case',
+  'case.participant_remove': 'Participant removed from a case',
+  'case.note_add': 'Note added to a case',
+} as const;

@@ -1,0 +1,171 @@
+import { Body, Controller, Delete, Get, HttpCode, Patch, Post, Query, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { AuditService } from '../audit/audit.service';
+import { AuditEntryResponse } from '../audit/dto/audit.dto';
+import { etagOf, IfMatchVersion } from '../core/http/etag';
+import {
+  CursorPage,
+  cursorPageOf,
+  CursorQuery,
+  Page,
+  PageQuery,
+  pageOf,
+} from '../core/http/pagination';
+import { UuidParam } from '../core/http/uuid-param';
+import { Authenticated, CurrentActor } from '../core/security/access.decorators';
+import type { Actor } from '../core/security/actor';
+import { CasesService } from './cases.service';
+import {
+  AddNoteDto,
+  AddParticipantDto,
+  CaseResponse,
+  CreateCaseDto,
+  ListCasesQuery,
+  NoteResponse,
+  ParticipantResponse,
+  UpdateCaseDto,
+} from './dto/case.dto';
+import { CaseEntity } from './entities/case.entity';
+
+function withEtag(reply: FastifyReply, entity: CaseEntity): CaseResponse {
+  void reply.header('etag', etagOf(entity.version));
+  return CaseResponse.from(entity);
+}
+
+@ApiTags('cases')
+@ApiBearerAuth()
+@Controller('cases')
+export class CasesController {
+  constructor(
+    private readonly cases: CasesService,
+    private readonly audit: AuditService,
+  ) {}
+
+  @Get()
+  @Authenticated({ permission: 'cases:read' })
+  async list(
+    @CurrentActor() actor: Actor,
+    @Query() query: ListCasesQuery,
+  ): Promise<Page<CaseResponse>> {
+    const [rows, total] = await this.cases.list(actor, query);
+    return pageOf(rows.map(CaseResponse.from), total, query);
+  }
+
+  @Post()
+  @Authenticated({ permission: 'cases:write' })
+  @ApiCreatedResponse({ type: CaseResponse })
+  async create(
+    @CurrentActor() actor: Actor,
+    @Body() dto: CreateCaseDto,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<CaseResponse> {
+    const created = await this.cases.create(actor, dto);
+    void reply.header('location', `/api/v1/cases/${created.id}`);
+    return withEtag(reply, created);
+  }
+
+  @Get(':id')
+  @Authenticated({ permission: 'cases:read', caseParam: 'id' })
+  @ApiOkResponse({ type: CaseResponse })
+  async get(
+    @UuidParam() id: string,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<CaseResponse> {
+    return withEtag(reply, await this.cases.get(id));
+  }
+
+  @Patch(':id')
+  @Authenticated({ permission: 'cases:write', caseParam: 'id' })
+  @ApiOkResponse({ type: CaseResponse })
+  async update(
+    @UuidParam() id: string,
+    @Body() dto: UpdateCaseDto,
+    @IfMatchVersion() version: number | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<CaseResponse> {
+    return withEtag(reply, await this.cases.update(id, dto, version));
+  }
+
+  @Post(':id/close')
+  @Authenticated({ permission: 'cases:write', caseParam: 'id' })
+  @HttpCode(200)
+  @ApiOkResponse({ type: CaseResponse })
+  async close(
+    @UuidParam() id: string,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<CaseResponse> {
+    return withEtag(reply, await this.cases.close(id));
+  }
+
+  @Post(':id/reopen')
+  @Authenticated({ permission: 'cases:write', caseParam: 'id' })
+  @HttpCode(200)
+  @ApiOkResponse({ type: CaseResponse })
+  async reopen(
+    @UuidParam() id: string,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<CaseResponse> {
+    return withEtag(reply, await this.cases.reopen(id));
+  }
+
+  @Delete(':id')
+  @Authenticated({ permission: 'cases:delete', caseParam: 'id' })
+  @HttpCode(204)
+  delete(@UuidParam() id: string): Promise<void> {
+    return this.cases.delete(id);
+  }
+
+  @Get(':id/participants')
+  @Authenticated({ permission: 'cases:read', caseParam: 'id' })
+  async participants(@UuidParam() id: string): Promise<{ data: ParticipantResponse[] }> {
+    return { data: (await this.cases.listParticipants(id)).map(ParticipantResponse.from) };
+  }
+
+  @Post(':id/participants')
+  @Authenticated({ permission: 'cases:write', caseParam: 'id', caseAccess: 'manage' })
+  @ApiCreatedResponse({ type: ParticipantResponse })
+  async addParticipant(
+    @CurrentActor() actor: Actor,
+    @UuidParam() id: string,
+    @Body() dto: AddParticipantDto,
+  ): Promise<ParticipantResponse> {
+    return ParticipantResponse.from(await this.cases.addParticipant(actor, id, dto));
+  }
+
+  @Delete(':id/participants/:userId')
+  @Authenticated({ permission: 'cases:write', caseParam: 'id', caseAccess: 'manage' })
+  @HttpCode(204)
+  removeParticipant(@UuidParam() id: string, @UuidParam('userId') userId: string): Promise<void> {
+    return this.cases.removeParticipant(id, userId);
+  }
+
+  @Get(':id/notes')
+  @Authenticated({ permission: 'cases:read', caseParam: 'id' })
+  async notes(@UuidParam() id: string, @Query() query: PageQuery): Promise<Page<NoteResponse>> {
+    const [notes, total] = await this.cases.listNotes(id, query.offset, query.limit);
+    return pageOf(notes.map(NoteResponse.from), total, query);
+  }
+
+  @Post(':id/notes')
+  @Authenticated({ permission: 'cases:write', caseParam: 'id' })
+  @ApiCreatedResponse({ type: NoteResponse })
+  async addNote(
+    @CurrentActor() actor: Actor,
+    @UuidParam() id: string,
+    @Body() dto: AddNoteDto,
+  ): Promise<NoteResponse> {
+    return NoteResponse.from(await this.cases.addNote(actor, id, dto));
+  }
+
+  /** The audit entries of this case, oldest first. */
+  @Get(':id/activity')
+  @Authenticated({ permission: 'cases:read', caseParam: 'id' })
+  async activity(
+    @UuidParam() id: string,
+    @Query() query: CursorQuery,
+  ): Promise<CursorPage<AuditEntryResponse>> {
+    const rows = await this.audit.list({ caseId: id, after: query.after }, query.limit);
+    return cursorPageOf(rows.map(AuditEntryResponse.from), query.limit);
+  }
+}
