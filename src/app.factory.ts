@@ -25,9 +25,11 @@ export async function createApp(): Promise<NestFastifyApplication> {
     genReqId: requestIdFor,
     requestIdHeader: false,
   });
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule, adapter, {
-    bufferLogs: true,
-  });
+  const app = await NestFactory.create<NestFastifyApplication>(
+    AppModule.forRoot({ workers: env.WORKERS_ENABLED }),
+    adapter,
+    { bufferLogs: true },
+  );
   app.useLogger(app.get(Logger));
   app.flushLogs();
   const config = app.get(AppConfig);

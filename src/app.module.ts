@@ -1,4 +1,4 @@
-import { Module } from '@nestjs/common';
+import { DynamicModule, Module } from '@nestjs/common';
 import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
 import { CasesModule } from './cases/cases.module';
@@ -6,22 +6,37 @@ import { ConfigModule } from './core/config/config.module';
 import { DatabaseModule } from './core/database/database.module';
 import { HttpModule } from './core/http/http.module';
 import { LoggingModule } from './core/logging/logging.module';
+import { QueueModule } from './core/queue/queue.module';
 import { RedisModule } from './core/redis/redis.module';
 import { SecurityModule } from './core/security/security.module';
 import { HealthModule } from './health/health.module';
+import { WorkersModule } from './workers.module';
 
-@Module({
-  imports: [
-    ConfigModule,
-    LoggingModule,
-    HttpModule,
-    DatabaseModule,
-    RedisModule,
-    SecurityModule,
-    AuditModule,
-    AuthModule,
-    CasesModule,
-    HealthModule,
-  ],
-})
-export class AppModule {}
+/** Infrastructure every process needs, API or worker. */
+export const CORE_MODULES = [
+  ConfigModule,
+  LoggingModule,
+  HttpModule,
+  DatabaseModule,
+  RedisModule,
+  QueueModule,
+  SecurityModule,
+  AuditModule,
+];
+
+@Module({})
+export class AppModule {
+  /** The API, with the queue processors in the same process when `workers` is true. */
+  static forRoot({ workers }: { workers: boolean }): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ...CORE_MODULES,
+        AuthModule,
+        CasesModule,
+        HealthModule,
+        ...(workers ? [WorkersModule] : []),
+      ],
+    };
+  }
+}

@@ -1,16 +1,9 @@
 import { Module } from '@nestjs/common';
-import { AuditModule } from './audit/audit.module';
-import { ConfigModule } from './core/config/config.module';
-import { DatabaseModule } from './core/database/database.module';
-import { HttpModule } from './core/http/http.module';
-import { LoggingModule } from './core/logging/logging.module';
-import { RedisModule } from './core/redis/redis.module';
+import { CORE_MODULES } from './app.module';
+import { WorkersModule } from './workers.module';
 
-/**
- * The worker process: everything queue processors need and no HTTP server.
- * Feature modules with processors add themselves here and to AppModule.
- */
+/** The worker process: every queue processor and no HTTP server. */
 @Module({
-  imports: [ConfigModule, LoggingModule, HttpModule, DatabaseModule, RedisModule, AuditModule],
+  imports: [...CORE_MODULES, WorkersModule],
 })
 export class WorkerModule {}

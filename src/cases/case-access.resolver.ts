@@ -1,14 +1,14 @@
 import { Injectable } from '@nestjs/common';
 import type { Actor } from '../core/security/actor';
-import { CaseAccessResolver, CaseParticipantRole } from '../core/security/case-access';
+import { Participation, ResourceAccessResolver } from '../core/security/resource-access';
 import { CasesRepository } from './cases.repository';
 
-/** Answers the access guard's resource check for routes that declare `caseParam`. */
+/** Answers the access guard's resource check for routes that declare `resource: 'case'`. */
 @Injectable()
-export class CasesAccessResolver implements CaseAccessResolver {
+export class CasesAccessResolver implements ResourceAccessResolver {
   constructor(private readonly cases: CasesRepository) {}
 
-  participation(actor: Actor, caseId: string): Promise<CaseParticipantRole | null | undefined> {
+  participation(actor: Actor, caseId: string): Promise<Participation | null | undefined> {
     return this.cases.participation(caseId, actor.userId);
   }
 }

@@ -66,7 +66,7 @@ export class CasesController {
   }
 
   @Get(':id')
-  @Authenticated({ permission: 'cases:read', caseParam: 'id' })
+  @Authenticated({ permission: 'cases:read', resource: 'case' })
   @ApiOkResponse({ type: CaseResponse })
   async get(
     @UuidParam() id: string,
@@ -76,7 +76,7 @@ export class CasesController {
   }
 
   @Patch(':id')
-  @Authenticated({ permission: 'cases:write', caseParam: 'id' })
+  @Authenticated({ permission: 'cases:write', resource: 'case' })
   @ApiOkResponse({ type: CaseResponse })
   async update(
     @UuidParam() id: string,
@@ -88,7 +88,7 @@ export class CasesController {
   }
 
   @Post(':id/close')
-  @Authenticated({ permission: 'cases:write', caseParam: 'id' })
+  @Authenticated({ permission: 'cases:write', resource: 'case' })
   @HttpCode(200)
   @ApiOkResponse({ type: CaseResponse })
   async close(
@@ -99,7 +99,7 @@ export class CasesController {
   }
 
   @Post(':id/reopen')
-  @Authenticated({ permission: 'cases:write', caseParam: 'id' })
+  @Authenticated({ permission: 'cases:write', resource: 'case' })
   @HttpCode(200)
   @ApiOkResponse({ type: CaseResponse })
   async reopen(
@@ -110,20 +110,20 @@ export class CasesController {
   }
 
   @Delete(':id')
-  @Authenticated({ permission: 'cases:delete', caseParam: 'id' })
+  @Authenticated({ permission: 'cases:delete', resource: 'case' })
   @HttpCode(204)
   delete(@UuidParam() id: string): Promise<void> {
     return this.cases.delete(id);
   }
 
   @Get(':id/participants')
-  @Authenticated({ permission: 'cases:read', caseParam: 'id' })
+  @Authenticated({ permission: 'cases:read', resource: 'case' })
   async participants(@UuidParam() id: string): Promise<{ data: ParticipantResponse[] }> {
     return { data: (await this.cases.listParticipants(id)).map(ParticipantResponse.from) };
   }
 
   @Post(':id/participants')
-  @Authenticated({ permission: 'cases:write', caseParam: 'id', caseAccess: 'manage' })
+  @Authenticated({ permission: 'cases:write', resource: 'case', access: 'manage' })
   @ApiCreatedResponse({ type: ParticipantResponse })
   async addParticipant(
     @CurrentActor() actor: Actor,
@@ -134,21 +134,21 @@ export class CasesController {
   }
 
   @Delete(':id/participants/:userId')
-  @Authenticated({ permission: 'cases:write', caseParam: 'id', caseAccess: 'manage' })
+  @Authenticated({ permission: 'cases:write', resource: 'case', access: 'manage' })
   @HttpCode(204)
   removeParticipant(@UuidParam() id: string, @UuidParam('userId') userId: string): Promise<void> {
     return this.cases.removeParticipant(id, userId);
   }
 
   @Get(':id/notes')
-  @Authenticated({ permission: 'cases:read', caseParam: 'id' })
+  @Authenticated({ permission: 'cases:read', resource: 'case' })
   async notes(@UuidParam() id: string, @Query() query: PageQuery): Promise<Page<NoteResponse>> {
     const [notes, total] = await this.cases.listNotes(id, query.offset, query.limit);
     return pageOf(notes.map(NoteResponse.from), total, query);
   }
 
   @Post(':id/notes')
-  @Authenticated({ permission: 'cases:write', caseParam: 'id' })
+  @Authenticated({ permission: 'cases:write', resource: 'case' })
   @ApiCreatedResponse({ type: NoteResponse })
   async addNote(
     @CurrentActor() actor: Actor,
@@ -160,7 +160,7 @@ export class CasesController {
 
   /** The audit entries of this case, oldest first. */
   @Get(':id/activity')
-  @Authenticated({ permission: 'cases:read', caseParam: 'id' })
+  @Authenticated({ permission: 'cases:read', resource: 'case' })
   async activity(
     @UuidParam() id: string,
     @Query() query: CursorQuery,

@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { AuthModule } from '../auth/auth.module';
-import { CASE_ACCESS } from '../core/security/case-access';
+import { RESOURCE_ACCESS } from '../core/security/resource-access';
 import { CasesAccessResolver } from './case-access.resolver';
 import { CasesController } from './cases.controller';
 import { CasesRepository } from './cases.repository';
@@ -13,8 +13,8 @@ import { LookupsController } from './lookups.controller';
   providers: [
     CasesRepository,
     CasesService,
-    { provide: CASE_ACCESS, useClass: CasesAccessResolver },
+    { provide: RESOURCE_ACCESS.case, useClass: CasesAccessResolver },
   ],
-  exports: [CasesRepository, CASE_ACCESS],
+  exports: [CasesRepository],
 })
 export class CasesModule {}

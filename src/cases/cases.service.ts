@@ -21,7 +21,7 @@ import { CaseEntity } from './entities/case.entity';
 
 /**
  * Case rules. Visibility and participation are already enforced by the access guard
- * (routes declare `caseParam`); lists filter in SQL through the repository.
+ * (routes declare `resource: 'case'`); lists filter in SQL through the repository.
  */
 @Injectable()
 export class CasesService {

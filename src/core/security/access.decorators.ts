@@ -2,20 +2,25 @@ import { createParamDecorator, ExecutionContext, SetMetadata } from '@nestjs/com
 import type { FastifyRequest } from 'fastify';
 import type { Actor } from './actor';
 import type { Permission } from './permissions';
+import type { ResourceKind } from './resource-access';
 
 export const PUBLIC_ROUTE = 'verbatim:public';
 export const ACCESS_RULE = 'verbatim:access';
 
-/** How much of a case a route needs: read it, change it, or manage its membership. */
-export type CaseAccessLevel = 'read' | 'write' | 'manage';
+/** How much of a resource a route needs: read it, change it, or manage its membership. */
+export type AccessLevel = 'read' | 'write' | 'manage';
 
 export interface AccessRule {
   /** Permission(s) the caller's role must grant; all of them. */
   permission?: Permission | Permission[];
-  /** Route parameter holding a case id; the caller must see that case. */
-  caseParam?: string;
+  /** At least one of these must be granted (e.g. ingest or write). */
+  anyPermission?: Permission[];
+  /** The route parameter names a resource the caller must be able to see. */
+  resource?: ResourceKind;
+  /** Which route parameter holds the resource id; `id` by default. */
+  param?: string;
   /** Defaults to `read` for GET/HEAD and `write` otherwise. */
-  caseAccess?: CaseAccessLevel;
+  access?: AccessLevel;
 }
 
 /** Opts a route out of authentication (login, health, docs). */
@@ -23,7 +28,8 @@ export const Public = (): MethodDecorator & ClassDecorator => SetMetadata(PUBLIC
 
 /**
  * States what a route needs. Every route is authenticated unless `@Public()`;
- * this adds the permission and, for case-scoped routes, the resource check.
+ * this adds the permission check and, for resource routes, the resource check:
+ * `@Authenticated({ permission: 'cases:write', resource: 'case' })`.
  */
 export const Authenticated = (rule: AccessRule = {}): MethodDecorator & ClassDecorator =>
   SetMetadata(ACCESS_RULE, rule);

@@ -10,17 +10,22 @@ import { RequestContext } from '../http/request-context';
 import {
   ACCESS_RULE,
   AccessRule,
+  AccessLevel,
   AuthenticatedRequest,
-  CaseAccessLevel,
   PUBLIC_ROUTE,
 } from './access.decorators';
 import type { Actor } from './actor';
-import { CASE_ACCESS, CaseAccessResolver, CaseParticipantRole } from './case-access';
 import { grants, Permission } from './permissions';
+import {
+  Participation,
+  RESOURCE_ACCESS,
+  ResourceAccessResolver,
+  ResourceKind,
+} from './resource-access';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-const LEVEL_ALLOWS: Record<CaseAccessLevel, readonly CaseParticipantRole[]> = {
+const LEVEL_ALLOWS: Record<AccessLevel, readonly Participation[]> = {
   read: ['lead', 'member', 'viewer'],
   write: ['lead', 'member'],
   manage: ['lead'],
@@ -34,7 +39,7 @@ const LEVEL_ALLOWS: Record<CaseAccessLevel, readonly CaseParticipantRole[]> = {
  */
 @Injectable()
 export class AccessGuard extends AuthGuard(['jwt', 'api-key']) {
-  private caseAccess?: CaseAccessResolver | null;
+  private readonly resolvers = new Map<ResourceKind, ResourceAccessResolver>();
 
   constructor(
     private readonly reflector: Reflector,
@@ -60,29 +65,46 @@ export class AccessGuard extends AuthGuard(['jwt', 'api-key']) {
     if (missing) {
       throw new ForbiddenProblem(`Your role does not grant ${missing}.`);
     }
-    if (rule.caseParam) {
+    if (
+      rule.anyPermission &&
+      !rule.anyPermission.some((permission) => grants(actor.grants, permission))
+    ) {
+      throw new ForbiddenProblem(`Your role grants none of ${rule.anyPermission.join(', ')}.`);
+    }
+    if (rule.resource) {
       const params = request.params as Record<string, string | undefined>;
-      const level =
-        rule.caseAccess ?? (['GET', 'HEAD'].includes(request.method) ? 'read' : 'write');
-      await this.checkCase(actor, params[rule.caseParam], level);
+      const level = rule.access ?? (['GET', 'HEAD'].includes(request.method) ? 'read' : 'write');
+      await this.checkResource(actor, rule.resource, params[rule.param ?? 'id'], level);
     }
     return true;
   }
 
-  private async checkCase(
+  private resolver(kind: ResourceKind): ResourceAccessResolver {
+    let resolver = this.resolvers.get(kind);
+    if (!resolver) {
+      resolver = this.moduleRef.get<ResourceAccessResolver>(RESOURCE_ACCESS[kind], {
+        strict: false,
+      });
+      this.resolvers.set(kind, resolver);
+    }
+    return resolver;
+  }
+
+  /** Invisible → 404 (existence never leaks); visible but not allowed → 403. */
+  private async checkResource(
     actor: Actor,
-    caseId: string | undefined,
-    level: CaseAccessLevel,
+    kind: ResourceKind,
+    id: string | undefined,
+    level: AccessLevel,
   ): Promise<void> {
-    if (!caseId || !UUID.test(caseId)) throw new NotFoundProblem('case');
-    this.caseAccess ??= this.moduleRef.get<CaseAccessResolver>(CASE_ACCESS, { strict: false });
-    const participation = await this.caseAccess.participation(actor, caseId);
-    if (participation === undefined) throw new NotFoundProblem('case');
+    if (!id || !UUID.test(id)) throw new NotFoundProblem(kind);
+    const participation = await this.resolver(kind).participation(actor, id);
+    if (participation === undefined) throw new NotFoundProblem(kind);
     if (grants(actor.grants, 'cases:all')) return;
-    if (participation === null) throw new NotFoundProblem('case');
+    if (participation === null) throw new NotFoundProblem(kind);
     if (!LEVEL_ALLOWS[level].includes(participation)) {
       throw new ForbiddenProblem(
-        `As a ${participation} of this case you cannot ${level === 'manage' ? 'manage' : 'change'} it.`,
+        `As a ${participation} of this ${kind} you cannot ${level === 'manage' ? 'manage' : 'change'} it.`,
       );
     }
   }

@@ -1,0 +1,6 @@
+/** Every BullMQ queue of the service. Each has exactly one processor class. */
+export enum QueueName {
+  TurnPersistence = 'turn-persistence',
+  AudioArchive = 'audio-archive',
+  Retention = 'retention',
+}
