@@ -19,6 +19,7 @@ const PRIORITIES: CasePriority[] = ['high', 'medium', 'low'];
 const PARTICIPANT_ROLES: ParticipantRole[] = ['lead', 'member', 'viewer'];
 export const CASE_SORTS = ['createdAt', 'updatedAt', 'priority', 'caseCode'] as const;
 /** No control characters: they cannot reach Postgres text search (or a log line). */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const PRINTABLE = /^[^\u0000-\u001f\u007f]*$/;
 
 export class CreateCaseDto {
