@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { canonicalJson } from '../core/canonical-json';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
@@ -18,22 +19,7 @@ export interface ChainedContent {
   requestId: string | null;
 }
 
-/**
- * Deterministic JSON: object keys sorted at every depth, no whitespace, dates as
- * ISO strings. Postgres jsonb reorders keys, so the hash must not depend on order.
- */
-export function canonicalJson(value: unknown): string {
-  if (value === null || value === undefined) return 'null';
-  if (value instanceof Date) return JSON.stringify(value.toISOString());
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
+export { canonicalJson };
 
 /** hash = SHA-256(prevHash ‖ canonical content), hex. */
 export function chainHash(prevHash: string, content: ChainedContent): string {

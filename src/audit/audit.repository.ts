@@ -88,22 +88,46 @@ export class AuditRepository {
   /**
    * The entries to verify, in chain order, a batch at a time (keyset pagination).
    * Raw rows rather than entities: hydration would dominate the cost of verification.
+   *
+   * A time range selects a contiguous part of the chain: from the first entry (by id)
+   * stamped at or after `from` to the last one stamped before `to`, with every entry in
+   * between. Stamps need not follow chain order (an entry is stamped before it waits for
+   * the chain lock, and replicas' clocks differ), so filtering each row by time would
+   * leave holes in the chain and report breaks that are not there.
    */
   async *walk(range: { from?: Date; to?: Date }, batchSize = 10_000): AsyncGenerator<ChainRow[]> {
     let after = '0';
+    let last: string | null = null;
+    if (range.from) {
+      const [first] = await this.dataSource.query<{ id: string | null }[]>(
+        'SELECT min(id)::text AS id FROM audit_logs WHERE occurred_at >= $1',
+        [range.from],
+      );
+      if (!first?.id) return;
+      after = (BigInt(first.id) - 1n).toString();
+    }
+    if (range.to) {
+      const [end] = await this.dataSource.query<{ id: string | null }[]>(
+        'SELECT max(id)::text AS id FROM audit_logs WHERE occurred_at < $1',
+        [range.to],
+      );
+      if (!end?.id) return;
+      last = end.id;
+    }
     for (;;) {
+      // `a.id`, not `id`: ORDER BY would otherwise sort by the text alias ("10" < "9").
       const batch = await this.dataSource.query<ChainRow[]>(
-        `SELECT id::text AS id, occurred_at AS "occurredAt", actor_id AS "actorId",
-                actor_ip AS "actorIp", user_agent AS "userAgent", action,
-                resource_type AS "resourceType", resource_id AS "resourceId", case_id AS "caseId",
-                outcome, details, request_id AS "requestId", prev_hash AS "prevHash", hash
-           FROM audit_logs
-          WHERE id > $1
-            AND ($2::timestamptz IS NULL OR occurred_at >= $2)
-            AND ($3::timestamptz IS NULL OR occurred_at < $3)
-          ORDER BY id
-          LIMIT $4`,
-        [after, range.from ?? null, range.to ?? null, batchSize],
+        `SELECT a.id::text AS id, a.occurred_at AS "occurredAt", a.actor_id AS "actorId",
+                a.actor_ip AS "actorIp", a.user_agent AS "userAgent", a.action,
+                a.resource_type AS "resourceType", a.resource_id AS "resourceId",
+                a.case_id AS "caseId", a.outcome, a.details, a.request_id AS "requestId",
+                a.prev_hash AS "prevHash", a.hash
+           FROM audit_logs a
+          WHERE a.id > $1
+            AND ($2::bigint IS NULL OR a.id <= $2)
+          ORDER BY a.id
+          LIMIT $3`,
+        [after, last, batchSize],
       );
       if (batch.length === 0) return;
       yield batch;

@@ -35,8 +35,9 @@ export class AuditService {
     const entry = {
       occurredAt: new Date(),
       actorId: event.actorId !== undefined ? event.actorId : (this.context.actor?.userId ?? null),
-      actorIp: this.context.ip ?? null,
-      userAgent: this.context.userAgent ?? null,
+      // Clamped to the column widths: a forged header must not make the audited action fail.
+      actorIp: this.context.ip?.slice(0, 64) ?? null,
+      userAgent: this.context.userAgent?.slice(0, 512) ?? null,
       action: event.action,
       resourceType: event.resourceType ?? null,
       resourceId: event.resourceId ?? null,
