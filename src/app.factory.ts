@@ -1,5 +1,6 @@
 import helmet from '@fastify/helmet';
 import cors from '@fastify/cors';
+import multipart from '@fastify/multipart';
 import { INestApplication, RequestMethod } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -48,6 +49,17 @@ export async function createApp(): Promise<NestFastifyApplication> {
   fastify.addHook('onRequest', (request, reply, done) => {
     void reply.header('x-request-id', String(request.id));
     done();
+  });
+  // Uploads stream to storage (the audio module); these limits stop abuse before that.
+  await app.register(multipart, {
+    limits: {
+      fileSize: env.AUDIO_MAX_BYTES,
+      files: 1,
+      fields: 5,
+      fieldSize: 1024,
+      parts: 8,
+      headerPairs: 50,
+    },
   });
   await app.register(helmet, {
     contentSecurityPolicy: {

@@ -1,4 +1,5 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import { AudioFilesModule } from './audio-files/audio-files.module';
 import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
 import { CasesModule } from './cases/cases.module';
@@ -9,7 +10,9 @@ import { LoggingModule } from './core/logging/logging.module';
 import { QueueModule } from './core/queue/queue.module';
 import { RedisModule } from './core/redis/redis.module';
 import { SecurityModule } from './core/security/security.module';
+import { StorageModule } from './core/storage/storage.module';
 import { HealthModule } from './health/health.module';
+import { JobsModule } from './jobs/jobs.module';
 import { WorkersModule } from './workers.module';
 
 /** Infrastructure every process needs, API or worker. */
@@ -22,6 +25,7 @@ export const CORE_MODULES = [
   QueueModule,
   SecurityModule,
   AuditModule,
+  StorageModule,
 ];
 
 @Module({})
@@ -34,6 +38,8 @@ export class AppModule {
         ...CORE_MODULES,
         AuthModule,
         CasesModule,
+        AudioFilesModule,
+        JobsModule,
         HealthModule,
         ...(workers ? [WorkersModule] : []),
       ],

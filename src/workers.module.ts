@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { AudioFilesWorkersModule } from './audio-files/audio-files.workers.module';
 
 /**
  * Every queue processor. Imported by the worker process, and by the API process
@@ -6,6 +7,6 @@ import { Module } from '@nestjs/common';
  * Feature modules add their `<feature>.workers.module.ts` here.
  */
 @Module({
-  imports: [],
+  imports: [AudioFilesWorkersModule],
 })
 export class WorkersModule {}

@@ -13,6 +13,7 @@ const LOOKUP_TABLES: Record<string, string> = {
   casePriorities: `SELECT code, description, weight FROM case_priorities ORDER BY weight DESC`,
   languages: `SELECT code, name, search_config AS "searchConfig" FROM languages ORDER BY code`,
   activityTypes: `SELECT code, description FROM activity_types ORDER BY code`,
+  audioStatuses: `SELECT code, description FROM audio_statuses ORDER BY code`,
 };
 
 @ApiTags('lookups')

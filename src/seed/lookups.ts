@@ -1,3 +1,5 @@
+import { AUDIO_ACTIVITY_TYPES } from '../audio-files/audio-files.activity-types';
+import { AUDIO_STATUSES } from '../audio-files/audio-files.lookups';
 import { AUTH_ACTIVITY_TYPES } from '../auth/auth.activity-types';
 import { CASES_ACTIVITY_TYPES } from '../cases/cases.activity-types';
 import { CASE_PRIORITIES, CASE_STATUSES, LANGUAGES } from '../cases/cases.lookups';
@@ -9,6 +11,7 @@ import { CASE_PRIORITIES, CASE_STATUSES, LANGUAGES } from '../cases/cases.lookup
 export const ACTIVITY_TYPES: Record<string, string> = {
   ...AUTH_ACTIVITY_TYPES,
   ...CASES_ACTIVITY_TYPES,
+  ...AUDIO_ACTIVITY_TYPES,
 };
 
 /** Lookup tables and their rows, inserted with ON CONFLICT DO NOTHING. */
@@ -16,4 +19,5 @@ export const LOOKUP_ROWS: { table: string; rows: Record<string, string | number 
   { table: 'case_statuses', rows: CASE_STATUSES },
   { table: 'case_priorities', rows: CASE_PRIORITIES },
   { table: 'languages', rows: LANGUAGES },
+  { table: 'audio_statuses', rows: AUDIO_STATUSES },
 ];

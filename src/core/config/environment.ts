@@ -157,6 +157,77 @@ export class Environment {
   @IsString()
   @MinLength(12, { message: 'ADMIN_PASSWORD must be at least 12 characters' })
   ADMIN_PASSWORD?: string;
+
+  // --- Storage and audio (SPEC section 4) ------------------------------------
+
+  @IsIn(['local', 's3'])
+  STORAGE_DRIVER: 'local' | 's3' = 'local';
+
+  /** Root directory of the local driver; every key resolves inside it. */
+  @IsString()
+  @MinLength(1)
+  STORAGE_LOCAL_ROOT = './.data/storage';
+
+  /** Custom endpoint (MinIO, another S3-compatible server); empty for AWS. */
+  @IsOptional()
+  @Matches(/^https?:\/\//, { message: 'S3_ENDPOINT must be an http(s):// URL' })
+  S3_ENDPOINT?: string;
+
+  @ValidateIf((env: Environment) => env.STORAGE_DRIVER === 's3')
+  @IsString({ message: 'S3_REGION is required with STORAGE_DRIVER=s3' })
+  @MinLength(1)
+  S3_REGION = 'us-east-1';
+
+  @ValidateIf((env: Environment) => env.STORAGE_DRIVER === 's3')
+  @Matches(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, {
+    message: 'S3_BUCKET is required with STORAGE_DRIVER=s3 and must be a valid bucket name',
+  })
+  S3_BUCKET?: string;
+
+  /** Empty: the AWS default credential chain (environment, profile, instance role). */
+  @ValidateIf((env: Environment) => env.STORAGE_DRIVER === 's3' && !!env.S3_SECRET_ACCESS_KEY)
+  @IsString({ message: 'S3_ACCESS_KEY_ID is required when S3_SECRET_ACCESS_KEY is set' })
+  S3_ACCESS_KEY_ID?: string;
+
+  @ValidateIf((env: Environment) => env.STORAGE_DRIVER === 's3' && !!env.S3_ACCESS_KEY_ID)
+  @IsString({ message: 'S3_SECRET_ACCESS_KEY is required when S3_ACCESS_KEY_ID is set' })
+  S3_SECRET_ACCESS_KEY?: string;
+
+  /** Path-style URLs (bucket in the path), as MinIO and most S3-compatible servers want. */
+  @Transform(toBoolean)
+  @IsBoolean()
+  S3_FORCE_PATH_STYLE = false;
+
+  /** Largest accepted upload in bytes (2 GiB); larger answers 413. */
+  @Transform(toNumber)
+  @IsInt()
+  @Min(1)
+  @Max(5 * 1024 ** 4)
+  AUDIO_MAX_BYTES = 2 * 1024 ** 3;
+
+  /** New uploads start `queued` for the processing engines; false starts them `uploaded`. */
+  @Transform(toBoolean)
+  @IsBoolean()
+  AUTO_QUEUE = true;
+
+  /** A claim not finished within this many minutes returns to `queued`. */
+  @Transform(toNumber)
+  @IsNumber()
+  @IsPositive()
+  @Max(10080)
+  CLAIM_TIMEOUT_MINUTES = 30;
+
+  /** Audio of cases closed longer than this is archived by the nightly retention job. */
+  @Transform(toNumber)
+  @IsNumber()
+  @Min(0)
+  @Max(36500)
+  RETENTION_ARCHIVE_DAYS = 90;
+
+  /** When the retention job runs (cron, server time zone). */
+  @IsString()
+  @Matches(/^(\S+\s+){4,5}\S+$/, { message: 'RETENTION_CRON must be a cron expression' })
+  RETENTION_CRON = '0 3 * * *';
 }
 
 export function validateEnvironment(raw: Record<string, unknown>): Environment {

@@ -1,0 +1,87 @@
+import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
+import { BeforeApplicationShutdown, Logger, OnModuleInit } from '@nestjs/common';
+import { Job, UnrecoverableError } from 'bullmq';
+import { CLS_ID, ClsService } from 'nestjs-cls';
+import { UsageService } from '../audit/usage.service';
+import { QueueName } from '../core/queue/queue-names';
+import { AudioArchiveService } from './audio-archive.service';
+import { AudioJobData, AudioJobName } from './audio-jobs';
+
+/** Four files move at once: the work is I/O, and two cores hash comfortably. */
+const CONCURRENCY = 4;
+
+/**
+ * The `audio-archive` queue: archive, restore, delete and verify. Only dispatches to
+ * AudioArchiveService; every job name has a handler, checked at start-up.
+ */
+@Processor(QueueName.AudioArchive, { concurrency: CONCURRENCY })
+export class AudioArchiveProcessor
+  extends WorkerHost
+  implements OnModuleInit, BeforeApplicationShutdown
+{
+  private readonly logger = new Logger(AudioArchiveProcessor.name);
+  private readonly handlers: Record<AudioJobName, (job: Job<AudioJobData>) => Promise<unknown>>;
+
+  constructor(
+    archive: AudioArchiveService,
+    private readonly usage: UsageService,
+    private readonly cls: ClsService,
+  ) {
+    super();
+    const progress = (job: Job<AudioJobData>) => (percent: number) =>
+      job.updateProgress(Math.max(0, Math.min(100, percent)));
+    this.handlers = {
+      [AudioJobName.Archive]: (job) => archive.archive(job.data, progress(job)),
+      [AudioJobName.Restore]: (job) => archive.restore(job.data, progress(job)),
+      [AudioJobName.Delete]: (job) => archive.delete(job.data, progress(job)),
+      [AudioJobName.Verify]: (job) => archive.verify(job.data, progress(job)),
+    };
+  }
+
+  onModuleInit(): void {
+    const missing = Object.values(AudioJobName).filter((name) => !this.handlers[name]);
+    if (missing.length > 0)
+      throw new Error(`No handler for audio-archive jobs: ${missing.join(', ')}`);
+  }
+
+  process(job: Job<AudioJobData>): Promise<unknown> {
+    const handler = this.handlers[job.name as AudioJobName];
+    if (!handler) throw new UnrecoverableError(`No handler for job ${job.name}`);
+    // The job runs in the context of the request that asked for it: its audit entries
+    // and log lines carry that request id.
+    return this.cls.run(() => {
+      this.cls.set(CLS_ID, job.data.requestId ?? `job-${job.id}`);
+      return handler(job);
+    });
+  }
+
+  @OnWorkerEvent('completed')
+  async onCompleted(job: Job<AudioJobData>): Promise<void> {
+    if (job.data.requestedBy) {
+      await this.usage.increment(job.data.requestedBy, { jobsSucceeded: 1 }).catch(() => undefined);
+    }
+  }
+
+  @OnWorkerEvent('failed')
+  async onFailed(job: Job<AudioJobData> | undefined, error: Error): Promise<void> {
+    if (!job) return;
+    const final =
+      job.attemptsMade >= (job.opts.attempts ?? 1) || error instanceof UnrecoverableError;
+    this.logger.warn(
+      { jobId: job.id, name: job.name, attempt: job.attemptsMade, final, err: error.message },
+      'audio job failed',
+    );
+    if (final && job.data.requestedBy) {
+      await this.usage.increment(job.data.requestedBy, { jobsFailed: 1 }).catch(() => undefined);
+    }
+  }
+
+  /**
+   * Before the database and Redis connections close: stop taking jobs and let the ones in
+   * flight finish. A process killed outright instead leaves them to BullMQ's stalled-job
+   * check, which puts them back in the queue for another worker.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.worker.close();
+  }
+}

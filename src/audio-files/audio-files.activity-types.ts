@@ -1,0 +1,16 @@
+/** Audit actions of the audio-files module (and the legal hold on cases). */
+export const AUDIO_ACTIVITY_TYPES = {
+  'audio.upload': 'Audio file uploaded',
+  'audio.download': 'Audio file downloaded',
+  'audio.claim': 'Audio file claimed for processing',
+  'audio.fail': 'Audio processing reported as failed',
+  'audio.requeue': 'Audio file put back in the processing queue',
+  'audio.archive': 'Audio file archived',
+  'audio.restore': 'Audio file restored from the archive',
+  'audio.delete': 'Audio file content deleted',
+  'audio.verify': 'Audio file integrity verified',
+  'audio.verify_failed': 'Audio file failed its integrity check',
+  'audio.claim_expired': 'Stale processing claim returned to the queue',
+  'case.hold': 'Legal hold placed on a case',
+  'case.hold_release': 'Legal hold lifted from a case',
+} as const;

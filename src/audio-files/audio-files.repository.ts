@@ -1,0 +1,262 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import type { ParticipantRole } from '../cases/entities/case-participant.entity';
+import { AudioFileEntity, AudioStatus } from './entities/audio-file.entity';
+
+export interface AudioListFilter {
+  /** Only audio of cases this user participates in, unless `seesAll`. */
+  actorId: string;
+  seesAll: boolean;
+  caseId?: string;
+  status?: AudioStatus;
+  language?: string;
+  offset: number;
+  limit: number;
+}
+
+export type AudioChanges = Partial<
+  Pick<
+    AudioFileEntity,
+    | 'status'
+    | 'errorMessage'
+    | 'claimedBy'
+    | 'claimedAt'
+    | 'processedAt'
+    | 'storageKey'
+    | 'isArchived'
+    | 'archivedAt'
+    | 'archiveReason'
+    | 'verifiedAt'
+    | 'deletedAt'
+  >
+>;
+
+export interface CaseHoldState {
+  id: string;
+  status: string;
+  legalHoldAt: Date | null;
+  legalHoldReason: string | null;
+}
+
+@Injectable()
+export class AudioFilesRepository {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  private manager(manager?: EntityManager): EntityManager {
+    return manager ?? this.dataSource.manager;
+  }
+
+  transaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
+    return this.dataSource.transaction(work);
+  }
+
+  /**
+   * The caller's relation to the case of a live audio file, in one query: `undefined`
+   * when the file (or its case) does not exist or is deleted, `null` without participation.
+   */
+  async participation(
+    audioId: string,
+    userId: string,
+  ): Promise<ParticipantRole | null | undefined> {
+    const [row] = await this.dataSource.query<{ role: ParticipantRole | null }[]>(
+      `SELECT (SELECT p.role FROM case_participants p
+                WHERE p.case_id = a.case_id AND p.user_id = $2) AS role
+         FROM audio_files a JOIN cases c ON c.id = a.case_id
+        WHERE a.id = $1 AND a.deleted_at IS NULL AND c.deleted_at IS NULL`,
+      [audioId, userId],
+    );
+    return row ? row.role : undefined;
+  }
+
+  insert(values: Partial<AudioFileEntity>, manager: EntityManager): Promise<AudioFileEntity> {
+    const repository = manager.getRepository(AudioFileEntity);
+    return repository.save(repository.create(values));
+  }
+
+  /** A live (not deleted) file. */
+  findLive(id: string, manager?: EntityManager): Promise<AudioFileEntity | null> {
+    return this.manager(manager)
+      .getRepository(AudioFileEntity)
+      .createQueryBuilder('a')
+      .where('a.id = :id AND a.deletedAt IS NULL', { id })
+      .getOne();
+  }
+
+  /** A file whatever its state, for the jobs that must be re-runnable after deletion. */
+  findAny(id: string, manager?: EntityManager): Promise<AudioFileEntity | null> {
+    return this.manager(manager).getRepository(AudioFileEntity).findOneBy({ id });
+  }
+
+  lockAny(id: string, manager: EntityManager): Promise<AudioFileEntity | null> {
+    return manager
+      .getRepository(AudioFileEntity)
+      .createQueryBuilder('a')
+      .setLock('pessimistic_write')
+      .where('a.id = :id', { id })
+      .getOne();
+  }
+
+  findLiveDuplicate(
+    caseId: string,
+    sha256: string,
+    manager?: EntityManager,
+  ): Promise<AudioFileEntity | null> {
+    return this.manager(manager)
+      .getRepository(AudioFileEntity)
+      .createQueryBuilder('a')
+      .where('a.caseId = :caseId AND a.sha256 = :sha256 AND a.deletedAt IS NULL', {
+        caseId,
+        sha256,
+      })
+      .getOne();
+  }
+
+  /** Applies changes and bumps the version; with `expected`, only from that version. */
+  async update(
+    id: string,
+    changes: AudioChanges,
+    manager: EntityManager,
+    expected?: { version: number },
+  ): Promise<AudioFileEntity | null> {
+    const query = manager
+      .createQueryBuilder()
+      .update(AudioFileEntity)
+      .set({ ...changes, version: () => 'version + 1', updatedAt: () => 'now()' })
+      .where('id = :id', { id });
+    if (expected) query.andWhere('version = :version', { version: expected.version });
+    const result = await query.execute();
+    return result.affected ? this.findAny(id, manager) : null;
+  }
+
+  /** Visible, live audio, filtered and paginated in SQL. */
+  list(filter: AudioListFilter): Promise<[AudioFileEntity[], number]> {
+    const query = this.dataSource
+      .getRepository(AudioFileEntity)
+      .createQueryBuilder('a')
+      .innerJoin('cases', 'c', 'c.id = a.case_id AND c.deleted_at IS NULL')
+      .where('a.deletedAt IS NULL');
+    if (!filter.seesAll) {
+      query.andWhere(
+        'EXISTS (SELECT 1 FROM case_participants vp WHERE vp.case_id = a.case_id AND vp.user_id = :actorId)',
+        { actorId: filter.actorId },
+      );
+    }
+    if (filter.caseId) query.andWhere('a.caseId = :caseId', { caseId: filter.caseId });
+    if (filter.status) query.andWhere('a.status = :status', { status: filter.status });
+    if (filter.language) query.andWhere('a.language = :language', { language: filter.language });
+    query
+      .orderBy('a.createdAt', 'ASC')
+      .addOrderBy('a.id', 'ASC')
+      .offset(filter.offset)
+      .limit(filter.limit);
+    return Promise.all([query.getMany(), query.getCount()]);
+  }
+
+  async languageExists(code: string): Promise<boolean> {
+    const rows = await this.dataSource.query<unknown[]>('SELECT 1 FROM languages WHERE code = $1', [
+      code,
+    ]);
+    return rows.length > 0;
+  }
+
+  /**
+   * Atomically claims a file for `userId`: from `queued`, from its own claim (renewal),
+   * or from a claim older than the timeout (stale claims expire lazily here as well as
+   * in the retention sweep). Null when the claim was not taken.
+   */
+  async claim(
+    id: string,
+    userId: string,
+    timeoutMinutes: number,
+    manager: EntityManager,
+  ): Promise<AudioFileEntity | null> {
+    const [rows] = await manager.query<[{ id: string }[], number]>(
+      `UPDATE audio_files
+          SET status = 'processing', claimed_by = $2, claimed_at = now(), error_message = NULL,
+              version = version + 1, updated_at = now()
+        WHERE id = $1 AND deleted_at IS NULL AND NOT is_archived
+          AND (status = 'queued'
+               OR (status = 'processing'
+                   AND (claimed_by = $2 OR claimed_by IS NULL
+                        OR claimed_at < now() - $3 * interval '1 minute')))
+        RETURNING id`,
+      [id, userId, timeoutMinutes],
+    );
+    return rows.length > 0 ? this.findAny(id, manager) : null;
+  }
+
+  /** Returns stale claims to `queued`; what was released, with who held it. */
+  async releaseStaleClaims(
+    timeoutMinutes: number,
+    manager: EntityManager,
+  ): Promise<{ id: string; caseId: string; claimedBy: string | null }[]> {
+    const [rows] = await manager.query<
+      [{ id: string; caseId: string; claimedBy: string | null }[], number]
+    >(
+      `WITH stale AS (
+         SELECT id, claimed_by FROM audio_files
+          WHERE status = 'processing' AND deleted_at IS NULL
+            AND claimed_at < now() - $1 * interval '1 minute'
+          FOR UPDATE SKIP LOCKED)
+       UPDATE audio_files a
+          SET status = 'queued', claimed_by = NULL, claimed_at = NULL,
+              version = a.version + 1, updated_at = now()
+         FROM stale WHERE a.id = stale.id
+       RETURNING a.id, a.case_id AS "caseId", stale.claimed_by AS "claimedBy"`,
+      [timeoutMinutes],
+    );
+    return rows;
+  }
+
+  /** Live, unarchived audio of live cases closed before `closedBefore` and not under hold. */
+  async findRetentionCandidates(closedBefore: Date, limit: number): Promise<AudioFileEntity[]> {
+    return this.dataSource
+      .getRepository(AudioFileEntity)
+      .createQueryBuilder('a')
+      .innerJoin('cases', 'c', 'c.id = a.case_id')
+      .where('a.deletedAt IS NULL AND NOT a.isArchived')
+      .andWhere(`c.status = 'closed' AND c.closed_at < :closedBefore`, { closedBefore })
+      .andWhere('c.legal_hold_at IS NULL AND c.deleted_at IS NULL')
+      .orderBy('a.createdAt', 'ASC')
+      .limit(limit)
+      .getMany();
+  }
+
+  // --- legal hold (columns of the cases table) ------------------------------------
+
+  async lockCase(caseId: string, manager: EntityManager): Promise<CaseHoldState | null> {
+    const [row] = await manager.query<CaseHoldState[]>(
+      `SELECT id, status, legal_hold_at AS "legalHoldAt", legal_hold_reason AS "legalHoldReason"
+         FROM cases WHERE id = $1 AND deleted_at IS NULL FOR UPDATE`,
+      [caseId],
+    );
+    return row ?? null;
+  }
+
+  async findCase(caseId: string, manager?: EntityManager): Promise<CaseHoldState | null> {
+    const [row] = await this.manager(manager).query<CaseHoldState[]>(
+      `SELECT id, status, legal_hold_at AS "legalHoldAt", legal_hold_reason AS "legalHoldReason"
+         FROM cases WHERE id = $1 AND deleted_at IS NULL`,
+      [caseId],
+    );
+    return row ?? null;
+  }
+
+  /** Sets (reason given) or lifts (null) the hold; bumps the case version like any case change. */
+  async setLegalHold(
+    caseId: string,
+    reason: string | null,
+    manager: EntityManager,
+  ): Promise<CaseHoldState> {
+    const [[row]] = await manager.query<[CaseHoldState[], number]>(
+      `UPDATE cases
+          SET legal_hold_at = CASE WHEN $2::text IS NULL THEN NULL ELSE now() END,
+              legal_hold_reason = $2, version = version + 1, updated_at = now()
+        WHERE id = $1
+        RETURNING id, status, legal_hold_at AS "legalHoldAt", legal_hold_reason AS "legalHoldReason"`,
+      [caseId, reason],
+    );
+    return row!;
+  }
+}

@@ -1,0 +1,132 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsIn, IsOptional, IsString, IsUUID, Matches, MaxLength, MinLength } from 'class-validator';
+import { PageQuery } from '../../core/http/pagination';
+import { AUDIO_STATUS_CODES, AudioFileEntity, AudioStatus } from '../entities/audio-file.entity';
+
+/** No control characters in free text that reaches logs and audit details. */
+// eslint-disable-next-line no-control-regex
+const PRINTABLE = /^[^\u0000-\u001f\u007f]*$/;
+export const LANGUAGE_TAG = /^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$/;
+
+export class ListAudioQuery extends PageQuery {
+  @ApiPropertyOptional({ enum: AUDIO_STATUS_CODES })
+  @IsOptional()
+  @IsIn(AUDIO_STATUS_CODES)
+  status?: AudioStatus;
+
+  @ApiPropertyOptional({ format: 'uuid' })
+  @IsOptional()
+  @IsUUID()
+  caseId?: string;
+
+  @ApiPropertyOptional({ example: 'en' })
+  @IsOptional()
+  @Matches(LANGUAGE_TAG, { message: 'language must be a language tag such as en or pt-BR' })
+  language?: string;
+}
+
+/** The case-scoped list: the case comes from the path. */
+export class ListCaseAudioQuery extends PageQuery {
+  @ApiPropertyOptional({ enum: AUDIO_STATUS_CODES })
+  @IsOptional()
+  @IsIn(AUDIO_STATUS_CODES)
+  status?: AudioStatus;
+}
+
+export class ArchiveAudioDto {
+  @ApiProperty({ example: 'Case concluded' })
+  @IsString()
+  @MinLength(1)
+  @MaxLength(1000)
+  @Matches(PRINTABLE, { message: 'reason must not contain control characters' })
+  reason!: string;
+}
+
+export class FailAudioDto {
+  @ApiProperty({ example: 'Decoder error: unsupported sample rate' })
+  @IsString()
+  @MinLength(1)
+  @MaxLength(4000)
+  error!: string;
+}
+
+export class LegalHoldDto {
+  @ApiProperty({ example: 'Litigation hold requested by counsel, ref. 2026-17' })
+  @IsString()
+  @MinLength(1)
+  @MaxLength(1000)
+  @Matches(PRINTABLE, { message: 'reason must not contain control characters' })
+  reason!: string;
+}
+
+/** Multipart form of POST /cases/:id/audio, for the OpenAPI document. */
+export class UploadAudioForm {
+  @ApiProperty({ type: 'string', format: 'binary', description: 'The audio file; sent last' })
+  file!: unknown;
+
+  @ApiPropertyOptional({ example: 'en', description: 'Spoken language; must precede `file`' })
+  language?: string;
+}
+
+export class JobAcceptedResponse {
+  @ApiProperty({ example: 'archive.4f0c…v2' }) jobId!: string;
+}
+
+export class LegalHoldResponse {
+  @ApiProperty({ format: 'uuid' }) caseId!: string;
+  @ApiProperty() legalHold!: boolean;
+  @ApiProperty({ format: 'date-time', nullable: true, type: String }) since!: string | null;
+  @ApiProperty({ nullable: true, type: String }) reason!: string | null;
+}
+
+export class AudioFileResponse {
+  @ApiProperty({ format: 'uuid' }) id!: string;
+  @ApiProperty({ format: 'uuid' }) caseId!: string;
+  @ApiProperty() originalName!: string;
+  @ApiProperty({ example: 'audio/wav' }) mimeType!: string;
+  @ApiProperty() sizeBytes!: number;
+  @ApiProperty({ nullable: true, type: Number }) durationSeconds!: number | null;
+  @ApiProperty({ example: 'e3b0c442…' }) sha256!: string;
+  @ApiProperty({ enum: AUDIO_STATUS_CODES }) status!: AudioStatus;
+  @ApiProperty({ nullable: true, type: String }) language!: string | null;
+  @ApiProperty({ format: 'date-time', nullable: true, type: String }) processedAt!: string | null;
+  @ApiProperty({ nullable: true, type: String }) errorMessage!: string | null;
+  @ApiProperty({ format: 'uuid', nullable: true, type: String }) claimedBy!: string | null;
+  @ApiProperty({ format: 'date-time', nullable: true, type: String }) claimedAt!: string | null;
+  @ApiProperty({ enum: ['local', 's3'] }) storageType!: 'local' | 's3';
+  @ApiProperty({ example: 'cases/…/….wav' }) storageKey!: string;
+  @ApiProperty() isArchived!: boolean;
+  @ApiProperty({ format: 'date-time', nullable: true, type: String }) archivedAt!: string | null;
+  @ApiProperty({ nullable: true, type: String }) archiveReason!: string | null;
+  @ApiProperty({ format: 'date-time', nullable: true, type: String }) verifiedAt!: string | null;
+  @ApiProperty({ format: 'uuid' }) uploadedBy!: string;
+  @ApiProperty({ format: 'date-time' }) createdAt!: string;
+  @ApiProperty({ format: 'date-time', nullable: true, type: String }) deletedAt!: string | null;
+
+  static from(entity: AudioFileEntity): AudioFileResponse {
+    return {
+      id: entity.id,
+      caseId: entity.caseId,
+      originalName: entity.originalName,
+      mimeType: entity.mimeType,
+      sizeBytes: Number(entity.sizeBytes),
+      durationSeconds: entity.durationSeconds,
+      sha256: entity.sha256,
+      status: entity.status,
+      language: entity.language,
+      processedAt: entity.processedAt?.toISOString() ?? null,
+      errorMessage: entity.errorMessage,
+      claimedBy: entity.claimedBy,
+      claimedAt: entity.claimedAt?.toISOString() ?? null,
+      storageType: entity.storageType,
+      storageKey: entity.storageKey,
+      isArchived: entity.isArchived,
+      archivedAt: entity.archivedAt?.toISOString() ?? null,
+      archiveReason: entity.archiveReason,
+      verifiedAt: entity.verifiedAt?.toISOString() ?? null,
+      uploadedBy: entity.uploadedBy,
+      createdAt: entity.createdAt.toISOString(),
+      deletedAt: entity.deletedAt?.toISOString() ?? null,
+    };
+  }
+}

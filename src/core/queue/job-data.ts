@@ -1,0 +1,13 @@
+/**
+ * What every job payload carries besides its ids: who asked for it (GET /jobs/:id shows a
+ * job to its requester or to `queues:admin` holders), and the request id it came from so
+ * the job's log lines and audit entries can be traced back. Payloads carry ids, never blobs.
+ */
+export interface RequestedJobData {
+  /** null for jobs the system schedules itself (retention). */
+  requestedBy: string | null;
+  requestId?: string;
+}
+
+/** Job ids are `<name>.<...>`: BullMQ refuses `:` in custom ids. */
+export const JOB_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;

@@ -1,0 +1,46 @@
+import type { Readable } from 'node:stream';
+
+/** Inclusive byte range, as in an HTTP `Range: bytes=start-end` header. */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+export interface StoredObject {
+  size: number;
+}
+
+/**
+ * Where audio bytes live: a directory (`local`) or a bucket (`s3`), behind the same keys.
+ * Keys are built by the server only (see storage-keys.ts); drivers still refuse keys
+ * that are not of that shape. Every method streams: no object is ever held in memory.
+ */
+export interface StorageDriver {
+  readonly type: 'local' | 's3';
+  /** Writes the stream under `key`; on failure nothing is left under `key`. */
+  put(key: string, body: Readable, options?: { contentType?: string }): Promise<void>;
+  /** The object's bytes, or a slice of them. Rejects with StorageNotFoundError when absent. */
+  get(key: string, range?: ByteRange): Promise<Readable>;
+  /** Size of the object, or null when there is none. */
+  head(key: string): Promise<StoredObject | null>;
+  /** Server-side copy; overwrites `to`. */
+  copy(from: string, to: string): Promise<void>;
+  /** Idempotent: deleting a missing object is not an error. */
+  delete(key: string): Promise<void>;
+}
+
+export const STORAGE = Symbol('STORAGE');
+
+export class StorageNotFoundError extends Error {
+  constructor(key: string) {
+    super(`No stored object at ${key}`);
+    this.name = 'StorageNotFoundError';
+  }
+}
+
+export class InvalidStorageKeyError extends Error {
+  constructor(key: string) {
+    super(`Refused storage key ${JSON.stringify(key.slice(0, 200))}`);
+    this.name = 'InvalidStorageKeyError';
+  }
+}

@@ -1,0 +1,35 @@
+import { InvalidStorageKeyError } from './storage-driver';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const EXTENSION = /^\.[a-z0-9]{1,8}$/;
+/** The only key shapes that exist: `cases/{caseId}/{audioId}{.ext}` and `archive/{audioId}/{audioId}{.ext}`. */
+const KEY =
+  /^(cases\/[0-9a-f-]{36}\/[0-9a-f-]{36}|archive\/[0-9a-f-]{36}\/[0-9a-f-]{36})(\.[a-z0-9]{1,8})?$/;
+
+function checkParts(ids: string[], extension: string): void {
+  if (!ids.every((id) => UUID.test(id)) || (extension !== '' && !EXTENSION.test(extension))) {
+    throw new InvalidStorageKeyError(`${ids.join('/')}${extension}`);
+  }
+}
+
+/** Where an audio file of a case lives while it is live. */
+export function caseAudioKey(caseId: string, audioId: string, extension: string): string {
+  checkParts([caseId, audioId], extension);
+  return `cases/${caseId}/${audioId}${extension}`;
+}
+
+/** Where an archived audio file lives. */
+export function archiveAudioKey(audioId: string, extension: string): string {
+  checkParts([audioId], extension);
+  return `archive/${audioId}/${audioId}${extension}`;
+}
+
+/** The extension of a key built above (`.wav`), or '' when it has none. */
+export function extensionOfKey(key: string): string {
+  return /(\.[a-z0-9]{1,8})$/.exec(key)?.[1] ?? '';
+}
+
+/** Drivers call this on every key: anything not built by the functions above is refused. */
+export function assertValidKey(key: string): void {
+  if (!KEY.test(key)) throw new InvalidStorageKeyError(key);
+}
