@@ -14,6 +14,7 @@ export enum AuthErrorCode {
   BuiltInRole = 'built-in-role',
   InvalidPermission = 'invalid-permission',
   CannotChangeSelf = 'cannot-change-self',
+  BeyondOwnPermissions = 'beyond-own-permissions',
 }
 
 const DEFINITIONS: Record<AuthErrorCode, { status: number; title: string; detail: string }> = {
@@ -81,6 +82,11 @@ const DEFINITIONS: Record<AuthErrorCode, { status: number; title: string; detail
     status: 409,
     title: 'Conflict',
     detail: 'You cannot deactivate yourself or change your own role.',
+  },
+  [AuthErrorCode.BeyondOwnPermissions]: {
+    status: 403,
+    title: 'Forbidden',
+    detail: 'You cannot grant, assign or manage a role with permissions you do not hold yourself.',
   },
 };
 

@@ -51,7 +51,9 @@ export class AuthService {
   async login({ login, password }: LoginDto): Promise<TokenResponse> {
     const user = await this.users.findForLogin(login);
     const scopes = this.scopesFor(user?.id ?? `name:${login.toLowerCase()}`);
-    const lockedMs = await this.limiter.lockedForMs(scopes);
+    // The attempt is counted before the password is checked, so concurrent guesses
+    // cannot all slip past the lock (see FailureLimiter.attempt).
+    const lockedMs = await this.limiter.attempt(scopes);
     if (lockedMs > 0) {
       await this.audit.record({
         action: 'auth.login_failed',
@@ -65,7 +67,7 @@ export class AuthService {
     }
     const passwordOk = await this.hasher.verify(user?.passwordHash, password);
     if (!user || !passwordOk || !user.isActive) {
-      const locked = await this.limiter.recordFailure(scopes);
+      const locked = await this.limiter.failed(scopes);
       await this.audit.record({
         action: 'auth.login_failed',
         resourceType: 'user',
@@ -86,6 +88,7 @@ export class AuthService {
       }
       throw new AuthException(AuthErrorCode.InvalidCredentials);
     }
+    await this.limiter.succeeded(scopes);
     await this.limiter.reset(scopes[0]!);
     await this.users.touchLastLogin(user.id);
     const pair = await this.tokens.issue(user);

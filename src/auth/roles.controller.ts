@@ -4,7 +4,8 @@ import type { FastifyReply } from 'fastify';
 import { etagOf, IfMatchVersion } from '../core/http/etag';
 import { Page, PageQuery, pageOf } from '../core/http/pagination';
 import { UuidParam } from '../core/http/uuid-param';
-import { Authenticated } from '../core/security/access.decorators';
+import { Authenticated, CurrentActor } from '../core/security/access.decorators';
+import type { Actor } from '../core/security/actor';
 import { PERMISSION_CATALOGUE, PERMISSIONS } from '../core/security/permissions';
 import { CreateRoleDto, PermissionResponse, RoleResponse, UpdateRoleDto } from './dto/role.dto';
 import { RolesService } from './roles.service';
@@ -33,10 +34,11 @@ export class RolesController {
   @Authenticated({ permission: 'roles:manage' })
   @ApiCreatedResponse({ type: RoleResponse })
   async create(
+    @CurrentActor() actor: Actor,
     @Body() dto: CreateRoleDto,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<RoleResponse> {
-    const role = await this.roles.create(dto);
+    const role = await this.roles.create(actor, dto);
     void reply.header('location', `/api/v1/roles/${role.id}`).header('etag', etagOf(role.version));
     return RoleResponse.from(role);
   }
@@ -57,12 +59,13 @@ export class RolesController {
   @Authenticated({ permission: 'roles:manage' })
   @ApiOkResponse({ type: RoleResponse })
   async update(
+    @CurrentActor() actor: Actor,
     @UuidParam() id: string,
     @Body() dto: UpdateRoleDto,
     @IfMatchVersion() version: number | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<RoleResponse> {
-    const role = await this.roles.update(id, dto, version);
+    const role = await this.roles.update(actor, id, dto, version);
     void reply.header('etag', etagOf(role.version));
     return RoleResponse.from(role);
   }

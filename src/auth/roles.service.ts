@@ -2,7 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service';
 import { postgresErrorCode, UNIQUE_VIOLATION } from '../core/database/postgres-errors';
 import { NotFoundProblem, PreconditionFailedProblem } from '../core/http/problem.exception';
-import { isValidGrant } from '../core/security/permissions';
+import type { Actor } from '../core/security/actor';
+import { coversAll, isValidGrant } from '../core/security/permissions';
 import { AuthErrorCode, AuthException } from './auth.exception';
 import { ADMIN_ROLE } from './built-in-roles';
 import { CreateRoleDto, UpdateRoleDto } from './dto/role.dto';
@@ -27,13 +28,14 @@ export class RolesService {
     return role;
   }
 
-  async create(dto: CreateRoleDto): Promise<RoleEntity> {
+  async create(actor: Actor, dto: CreateRoleDto): Promise<RoleEntity> {
     this.assertGrants(dto.permissions);
     try {
       return await this.roles.transaction(async (manager) => {
         if (await this.roles.findByName(dto.name, manager))
           throw new AuthException(AuthErrorCode.RoleExists);
         if (dto.parentRole) await this.assertParentExists(dto.parentRole, manager);
+        await this.assertWithinOwnPermissions(actor, dto.permissions, dto.parentRole ?? null);
         const role = await this.roles.create(
           {
             name: dto.name,
@@ -66,7 +68,12 @@ export class RolesService {
   }
 
   /** Permissions and parent take effect on the next request of every holder of the role. */
-  async update(id: string, dto: UpdateRoleDto, expectedVersion?: number): Promise<RoleEntity> {
+  async update(
+    actor: Actor,
+    id: string,
+    dto: UpdateRoleDto,
+    expectedVersion?: number,
+  ): Promise<RoleEntity> {
     if (dto.permissions) this.assertGrants(dto.permissions);
     return this.roles.transaction(async (manager) => {
       const role = await this.roles.findById(id, manager);
@@ -77,6 +84,13 @@ export class RolesService {
         const lineage = await this.roles.lineage(dto.parentRole, manager);
         if (lineage.includes(role.name)) throw new AuthException(AuthErrorCode.RoleCycle);
       }
+      // Neither a role more powerful than the caller nor one made so by this change.
+      await this.assertWithinOwnPermissions(actor, role.permissions, role.parentRole);
+      await this.assertWithinOwnPermissions(
+        actor,
+        dto.permissions ?? role.permissions,
+        dto.parentRole !== undefined ? dto.parentRole : role.parentRole,
+      );
       const changes: RoleChanges = {
         ...(dto.description !== undefined ? { description: dto.description } : {}),
         ...(dto.permissions !== undefined ? { permissions: [...new Set(dto.permissions)] } : {}),
@@ -124,6 +138,18 @@ export class RolesService {
         AuthErrorCode.InvalidPermission,
         `Not in the permission catalogue: ${invalid.join(', ')}.`,
       );
+    }
+  }
+
+  /** No privilege escalation: nobody grants, even by inheritance, what they do not hold. */
+  private async assertWithinOwnPermissions(
+    actor: Actor,
+    permissions: string[],
+    parentRole: string | null,
+  ): Promise<void> {
+    const inherited = parentRole ? await this.roles.effectiveGrants(parentRole) : [];
+    if (!coversAll(actor.grants, [...permissions, ...inherited])) {
+      throw new AuthException(AuthErrorCode.BeyondOwnPermissions);
     }
   }
 

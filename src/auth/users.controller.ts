@@ -28,10 +28,11 @@ export class UsersController {
   @Authenticated({ permission: 'users:manage' })
   @ApiCreatedResponse({ type: UserResponse })
   async create(
+    @CurrentActor() actor: Actor,
     @Body() dto: CreateUserDto,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<UserResponse> {
-    const user = await this.users.create(dto);
+    const user = await this.users.create(actor, dto);
     void reply.header('location', `/api/v1/users/${user.id}`).header('etag', etagOf(user.version));
     return UserResponse.from(user);
   }

@@ -5,6 +5,7 @@ import { AuditService } from '../audit/audit.service';
 import { postgresErrorCode, UNIQUE_VIOLATION } from '../core/database/postgres-errors';
 import { NotFoundProblem, PreconditionFailedProblem } from '../core/http/problem.exception';
 import type { Actor } from '../core/security/actor';
+import { coversAll } from '../core/security/permissions';
 import { AuthErrorCode, AuthException } from './auth.exception';
 import { CreateUserDto, UpdateUserDto } from './dto/user.dto';
 import { UserEntity } from './entities/user.entity';
@@ -34,8 +35,9 @@ export class UsersService {
     return user;
   }
 
-  async create(dto: CreateUserDto): Promise<UserEntity> {
+  async create(actor: Actor, dto: CreateUserDto): Promise<UserEntity> {
     await this.assertRoleExists(dto.role);
+    await this.assertWithinOwnPermissions(actor, dto.role);
     const passwordHash = await this.hasher.hash(dto.password);
     try {
       return await this.dataSource.transaction(async (manager) => {
@@ -81,13 +83,19 @@ export class UsersService {
     expectedVersion?: number,
   ): Promise<UserEntity> {
     const current = await this.get(id);
+    // Managing an account (password reset, deactivation, ...) is taking it over: only
+    // accounts whose role grants no more than the caller's own.
+    await this.assertWithinOwnPermissions(actor, current.role);
     if (
       id === actor.userId &&
       (dto.isActive === false || (dto.role !== undefined && dto.role !== current.role))
     ) {
       throw new AuthException(AuthErrorCode.CannotChangeSelf);
     }
-    if (dto.role !== undefined && dto.role !== current.role) await this.assertRoleExists(dto.role);
+    if (dto.role !== undefined && dto.role !== current.role) {
+      await this.assertRoleExists(dto.role);
+      await this.assertWithinOwnPermissions(actor, dto.role);
+    }
     const changes: UserChanges = {
       ...(dto.email !== undefined ? { email: dto.email } : {}),
       ...(dto.fullName !== undefined ? { fullName: dto.fullName } : {}),
@@ -121,6 +129,13 @@ export class UsersService {
       if (postgresErrorCode(error) === UNIQUE_VIOLATION)
         throw new AuthException(AuthErrorCode.UserExists);
       throw error;
+    }
+  }
+
+  /** No privilege escalation: a role is assigned or managed only by holders of all it grants. */
+  private async assertWithinOwnPermissions(actor: Actor, role: string): Promise<void> {
+    if (!coversAll(actor.grants, await this.roles.effectiveGrants(role))) {
+      throw new AuthException(AuthErrorCode.BeyondOwnPermissions);
     }
   }
 

@@ -114,3 +114,98 @@ export async function userSession(
   const user = await createUser(http, admin, role);
   return { ...(await login(http, user.username, user.password)), user };
 }
+
+// ---------------------------------------------------------------------------
+// Helpers for the identity, roles, API key and secrets specs.
+
+/** What the helpers below need of a supertest response. */
+export interface HttpResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: unknown;
+  text: string;
+}
+
+export interface ProblemBody {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  instance: string;
+  errors?: { field: string; message: string }[];
+}
+
+/** Asserts an RFC 9457 problem document with `status` and returns it. */
+export function expectProblem(response: HttpResponse, status: number): ProblemBody {
+  if (response.status !== status) {
+    throw new Error(`expected a ${status} problem, got ${response.status}: ${response.text}`);
+  }
+  expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
+  const body = response.body as ProblemBody;
+  expect(body).toMatchObject({
+    type: expect.any(String),
+    title: expect.any(String),
+    status,
+    detail: expect.any(String),
+    instance: expect.any(String),
+  });
+  return body;
+}
+
+/** One login attempt from `ip`, whatever its outcome. */
+export function attemptLogin(
+  http: TestAgent,
+  loginName: string,
+  password: string,
+  ip: string = randomIp(),
+): Promise<HttpResponse> {
+  return http
+    .post('/api/v1/auth/login')
+    .set('X-Forwarded-For', ip)
+    .send({ login: loginName, password });
+}
+
+let nameCounter = 0;
+
+/** A fresh lower_snake_case name (roles), unique within and across runs. */
+export function uniqueName(prefix: string): string {
+  nameCounter += 1;
+  return `${prefix}_${Date.now().toString(36)}_${process.pid}_${nameCounter}`;
+}
+
+export interface CreatedApiKey {
+  id: string;
+  key: string;
+  header: { 'X-API-Key': string };
+}
+
+/** Creates an API key for the caller of `session`. */
+export async function createApiKey(
+  http: TestAgent,
+  session: Session,
+  body: { name?: string; expiresAt?: string } = {},
+): Promise<CreatedApiKey> {
+  const response = await http
+    .post('/api/v1/api-keys')
+    .set(session.auth)
+    .send({ name: body.name ?? uniqueName('key'), ...body })
+    .expect(201);
+  const created = response.body as { id: string; key: string };
+  return { id: created.id, key: created.key, header: { 'X-API-Key': created.key } };
+}
+
+/** A fresh role through the admin API. */
+export async function createRole(
+  http: TestAgent,
+  admin: Session,
+  permissions: string[],
+  parentRole?: string,
+): Promise<{ id: string; name: string }> {
+  const name = uniqueName('role');
+  const response = await http
+    .post('/api/v1/roles')
+    .set(admin.auth)
+    .send({ name, permissions, ...(parentRole ? { parentRole } : {}) })
+    .expect(201);
+  return { id: (response.body as { id: string }).id, name };
+}

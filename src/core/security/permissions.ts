@@ -46,6 +46,15 @@ export function grants(granted: Iterable<string>, required: Permission): boolean
   return false;
 }
 
+/**
+ * Whether `granted` covers every concrete permission that `wanted` stands for
+ * (wildcards expanded): the test that keeps managers from handing out more than they hold.
+ */
+export function coversAll(granted: Iterable<string>, wanted: Iterable<string>): boolean {
+  const held = [...granted];
+  return expandGrants(wanted).every((permission) => grants(held, permission));
+}
+
 /** Expands grants to the concrete catalogue permissions they cover, sorted. */
 export function expandGrants(granted: Iterable<string>): Permission[] {
   const list = [...granted];
