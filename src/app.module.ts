@@ -3,6 +3,7 @@ import { AudioFilesModule } from './audio-files/audio-files.module';
 import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
 import { CasesModule } from './cases/cases.module';
+import { ConversationsModule } from './conversations/conversations.module';
 import { ConfigModule } from './core/config/config.module';
 import { DatabaseModule } from './core/database/database.module';
 import { HttpModule } from './core/http/http.module';
@@ -38,6 +39,7 @@ export class AppModule {
         ...CORE_MODULES,
         AuthModule,
         CasesModule,
+        ConversationsModule,
         AudioFilesModule,
         JobsModule,
         HealthModule,

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { AudioFilesWorkersModule } from './audio-files/audio-files.workers.module';
+import { ConversationsWorkersModule } from './conversations/conversations.workers.module';
 
 /**
  * Every queue processor. Imported by the worker process, and by the API process
@@ -7,6 +8,6 @@ import { AudioFilesWorkersModule } from './audio-files/audio-files.workers.modul
  * Feature modules add their `<feature>.workers.module.ts` here.
  */
 @Module({
-  imports: [AudioFilesWorkersModule],
+  imports: [AudioFilesWorkersModule, ConversationsWorkersModule],
 })
 export class WorkersModule {}

@@ -3,6 +3,7 @@ import { AUDIO_STATUSES } from '../audio-files/audio-files.lookups';
 import { AUTH_ACTIVITY_TYPES } from '../auth/auth.activity-types';
 import { CASES_ACTIVITY_TYPES } from '../cases/cases.activity-types';
 import { CASE_PRIORITIES, CASE_STATUSES, LANGUAGES } from '../cases/cases.lookups';
+import { CONVERSATIONS_ACTIVITY_TYPES } from '../conversations/conversations.activity-types';
 
 /**
  * Every audit action, gathered from the modules that own them. A module adding an
@@ -12,6 +13,7 @@ export const ACTIVITY_TYPES: Record<string, string> = {
   ...AUTH_ACTIVITY_TYPES,
   ...CASES_ACTIVITY_TYPES,
   ...AUDIO_ACTIVITY_TYPES,
+  ...CONVERSATIONS_ACTIVITY_TYPES,
 };
 
 /** Lookup tables and their rows, inserted with ON CONFLICT DO NOTHING. */

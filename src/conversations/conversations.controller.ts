@@ -1,0 +1,216 @@
+import {
+  Body,
+  Controller,
+  Get,
+  Headers,
+  HttpCode,
+  Patch,
+  Post,
+  Query,
+  Res,
+  Sse,
+} from '@nestjs/common';
+import {
+  ApiAcceptedResponse,
+  ApiBearerAuth,
+  ApiBody,
+  ApiCreatedResponse,
+  ApiOkResponse,
+  ApiTags,
+} from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { Observable } from 'rxjs';
+import { etagOf, IfMatchVersion } from '../core/http/etag';
+import { CursorPage, Page, pageOf } from '../core/http/pagination';
+import { UuidParam } from '../core/http/uuid-param';
+import { Authenticated, CurrentActor } from '../core/security/access.decorators';
+import type { Actor } from '../core/security/actor';
+import { ConversationsService } from './conversations.service';
+import {
+  ConversationResponse,
+  CreateConversationDto,
+  JoinConversationDto,
+  ListConversationsQuery,
+  RecentQuery,
+  StatsResponse,
+  TurnCursorQuery,
+  UpdateConversationDto,
+  VerifyResponse,
+  WindowQuery,
+} from './dto/conversation.dto';
+import { IngestResponse, TurnResponse } from './dto/turn.dto';
+import { ConversationEntity } from './entities/conversation.entity';
+import { TurnsService } from './turns.service';
+
+@ApiTags('conversations')
+@ApiBearerAuth()
+@Controller('conversations')
+export class ConversationsController {
+  constructor(
+    private readonly conversations: ConversationsService,
+    private readonly turns: TurnsService,
+  ) {}
+
+  private async respond(
+    entity: ConversationEntity,
+    reply: FastifyReply,
+  ): Promise<ConversationResponse> {
+    void reply.header('etag', etagOf(entity.version));
+    return ConversationResponse.from(entity, await this.conversations.hasJoinPassword(entity.id));
+  }
+
+  @Post()
+  @Authenticated({ permission: 'conversations:write' })
+  @ApiCreatedResponse({ type: ConversationResponse })
+  async create(
+    @CurrentActor() actor: Actor,
+    @Body() dto: CreateConversationDto,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<ConversationResponse> {
+    const created = await this.conversations.create(actor, dto);
+    void reply.header('location', `/api/v1/conversations/${created.id}`);
+    return this.respond(created, reply);
+  }
+
+  @Post('join')
+  @Authenticated({ permission: 'conversations:read' })
+  @HttpCode(200)
+  @ApiOkResponse({ type: ConversationResponse })
+  async join(
+    @CurrentActor() actor: Actor,
+    @Body() dto: JoinConversationDto,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<ConversationResponse> {
+    return this.respond(await this.conversations.join(actor, dto), reply);
+  }
+
+  @Get()
+  @Authenticated({ permission: 'conversations:read' })
+  async list(
+    @CurrentActor() actor: Actor,
+    @Query() query: ListConversationsQuery,
+  ): Promise<Page<ConversationResponse>> {
+    const [rows, total] = await this.conversations.list(actor, query);
+    const data = await Promise.all(
+      rows.map(async (row) =>
+        ConversationResponse.from(row, await this.conversations.hasJoinPassword(row.id)),
+      ),
+    );
+    return pageOf(data, total, query);
+  }
+
+  @Get(':id')
+  @Authenticated({ permission: 'conversations:read', resource: 'conversation' })
+  @ApiOkResponse({ type: ConversationResponse })
+  async get(
+    @UuidParam() id: string,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<ConversationResponse> {
+    return this.respond(await this.conversations.get(id), reply);
+  }
+
+  @Patch(':id')
+  @Authenticated({ permission: 'conversations:write', resource: 'conversation' })
+  @ApiOkResponse({ type: ConversationResponse })
+  async update(
+    @UuidParam() id: string,
+    @Body() dto: UpdateConversationDto,
+    @IfMatchVersion() version: number | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<ConversationResponse> {
+    return this.respond(await this.conversations.update(id, dto, version), reply);
+  }
+
+  /** 200 with the sealed conversation, or 202 when sealing continues in a job. */
+  @Post(':id/end')
+  @Authenticated({ permission: 'conversations:write', resource: 'conversation' })
+  @ApiOkResponse({ type: ConversationResponse })
+  async end(
+    @UuidParam() id: string,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<ConversationResponse & { sealJobId?: string }> {
+    const { conversation, sealJobId } = await this.conversations.end(id);
+    void reply.status(sealJobId ? 202 : 200);
+    return { ...(await this.respond(conversation, reply)), ...(sealJobId ? { sealJobId } : {}) };
+  }
+
+  @Get(':id/verify')
+  @Authenticated({ permission: 'conversations:read', resource: 'conversation' })
+  @ApiOkResponse({ type: VerifyResponse })
+  verify(@UuidParam() id: string): Promise<VerifyResponse> {
+    return this.conversations.verify(id);
+  }
+
+  @Get(':id/stats')
+  @Authenticated({ permission: 'conversations:read', resource: 'conversation' })
+  @ApiOkResponse({ type: StatsResponse })
+  stats(@UuidParam() id: string): Promise<StatsResponse> {
+    return this.conversations.stats(id);
+  }
+
+  @Post(':id/turns')
+  @Authenticated({
+    anyPermission: ['conversations:ingest', 'conversations:write'],
+    resource: 'conversation',
+  })
+  @HttpCode(202)
+  @ApiBody({
+    schema: {
+      oneOf: [
+        { $ref: '#/components/schemas/TurnDto' },
+        { $ref: '#/components/schemas/TurnBatchDto' },
+      ],
+    },
+  })
+  @ApiAcceptedResponse({ type: IngestResponse })
+  ingest(
+    @CurrentActor() actor: Actor,
+    @UuidParam() id: string,
+    @Body() body: unknown,
+  ): Promise<IngestResponse> {
+    return this.turns.ingest(actor, id, body);
+  }
+
+  @Get(':id/turns')
+  @Authenticated({ permission: 'conversations:read', resource: 'conversation' })
+  async listTurns(
+    @UuidParam() id: string,
+    @Query() query: TurnCursorQuery,
+  ): Promise<CursorPage<TurnResponse>> {
+    const after = query.after ? Number(query.after) : 0;
+    const data = await this.turns.listAfter(id, after, query.limit + 1);
+    const page = data.slice(0, query.limit);
+    const last = page[page.length - 1];
+    return {
+      data: page,
+      meta: { nextCursor: data.length > query.limit && last ? String(last.messageNumber) : null },
+    };
+  }
+
+  @Get(':id/turns/recent')
+  @Authenticated({ permission: 'conversations:read', resource: 'conversation' })
+  async recent(
+    @UuidParam() id: string,
+    @Query() query: RecentQuery,
+  ): Promise<{ data: TurnResponse[] }> {
+    return { data: await this.turns.recent(id, query.minutes) };
+  }
+
+  @Get(':id/turns/window')
+  @Authenticated({ permission: 'conversations:read', resource: 'conversation' })
+  async window(
+    @UuidParam() id: string,
+    @Query() query: WindowQuery,
+  ): Promise<{ data: TurnResponse[] }> {
+    return { data: await this.turns.window(id, query.size, query.before) };
+  }
+
+  @Sse(':id/stream')
+  @Authenticated({ permission: 'conversations:read', resource: 'conversation' })
+  stream(
+    @UuidParam() id: string,
+    @Headers('last-event-id') lastEventId?: string,
+  ): Observable<{ id: string; type: string; data: TurnResponse }> {
+    return this.turns.stream(id, lastEventId);
+  }
+}

@@ -1,0 +1,38 @@
+import { BullModule } from '@nestjs/bullmq';
+import { Module } from '@nestjs/common';
+import { AuthModule } from '../auth/auth.module';
+import { CasesModule } from '../cases/cases.module';
+import { QueueName } from '../core/queue/queue-names';
+import { RESOURCE_ACCESS } from '../core/security/resource-access';
+import { ConversationAccessResolver } from './conversation-access.resolver';
+import { ConversationsController } from './conversations.controller';
+import { ConversationsRepository } from './conversations.repository';
+import { ConversationsService } from './conversations.service';
+import { FlushScheduler } from './flush-scheduler';
+import { TurnBuffer } from './turn-buffer';
+import { TurnPersistenceService } from './turn-persistence.service';
+import { TurnsRepository } from './turns.repository';
+import { TurnsService } from './turns.service';
+
+@Module({
+  imports: [AuthModule, CasesModule, BullModule.registerQueue({ name: QueueName.TurnPersistence })],
+  controllers: [ConversationsController],
+  providers: [
+    ConversationsRepository,
+    TurnsRepository,
+    ConversationsService,
+    TurnsService,
+    TurnBuffer,
+    FlushScheduler,
+    TurnPersistenceService,
+    { provide: RESOURCE_ACCESS.conversation, useClass: ConversationAccessResolver },
+  ],
+  exports: [
+    ConversationsService,
+    TurnPersistenceService,
+    FlushScheduler,
+    TurnBuffer,
+    ConversationsRepository,
+  ],
+})
+export class ConversationsModule {}

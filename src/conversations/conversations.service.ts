@@ -1,0 +1,316 @@
+import { Injectable } from '@nestjs/common';
+import { AuditService } from '../audit/audit.service';
+import { PasswordHasher } from '../auth/password-hasher';
+import { CasesRepository } from '../cases/cases.repository';
+import { postgresErrorCode, UNIQUE_VIOLATION } from '../core/database/postgres-errors';
+import { NotFoundProblem, PreconditionFailedProblem } from '../core/http/problem.exception';
+import { RequestContext } from '../core/http/request-context';
+import type { Actor } from '../core/security/actor';
+import { FailureLimiter, FailureScope } from '../core/security/failure-limiter';
+import { grants } from '../core/security/permissions';
+import { AppConfig } from '../core/config/app-config';
+import { ConversationsErrorCode, ConversationsException } from './conversations.exception';
+import { ConversationsRepository } from './conversations.repository';
+import {
+  CreateConversationDto,
+  JoinConversationDto,
+  ListConversationsQuery,
+  StatsResponse,
+  UpdateConversationDto,
+  VerifyResponse,
+} from './dto/conversation.dto';
+import { ConversationEntity } from './entities/conversation.entity';
+import { FlushScheduler } from './flush-scheduler';
+import { gapsOf, TranscriptSeal } from './transcript-seal';
+import { TurnBuffer } from './turn-buffer';
+import { TurnsRepository } from './turns.repository';
+
+const percent = (part: number, total: number): number =>
+  total === 0 ? 0 : Math.round((part / total) * 10_000) / 100;
+
+@Injectable()
+export class ConversationsService {
+  constructor(
+    private readonly conversations: ConversationsRepository,
+    private readonly turns: TurnsRepository,
+    private readonly cases: CasesRepository,
+    private readonly buffer: TurnBuffer,
+    private readonly scheduler: FlushScheduler,
+    private readonly hasher: PasswordHasher,
+    private readonly limiter: FailureLimiter,
+    private readonly audit: AuditService,
+    private readonly context: RequestContext,
+    private readonly config: AppConfig,
+  ) {}
+
+  async create(actor: Actor, dto: CreateConversationDto): Promise<ConversationEntity> {
+    if (dto.caseId) await this.assertCaseVisible(actor, dto.caseId);
+    const joinPasswordHash = dto.joinPassword ? await this.hasher.hash(dto.joinPassword) : null;
+    const partitionMonth = `${new Date().toISOString().slice(0, 7)}-01`;
+    try {
+      return await this.conversations.transaction(async (manager) => {
+        if (await this.conversations.activeNameTaken(dto.name, manager)) {
+          throw new ConversationsException(ConversationsErrorCode.NameTaken);
+        }
+        await this.conversations.ensurePartition(partitionMonth, manager);
+        const created = await this.conversations.insert(
+          {
+            name: dto.name,
+            description: dto.description ?? '',
+            caseId: dto.caseId ?? null,
+            metadata: dto.metadata ?? {},
+            joinPasswordHash,
+            createdBy: actor.userId,
+            partitionMonth,
+          },
+          manager,
+        );
+        await this.conversations.addParticipant(
+          { conversationId: created.id, userId: actor.userId, via: 'creator' },
+          manager,
+        );
+        await this.audit.record(
+          {
+            action: 'conversation.create',
+            resourceType: 'conversation',
+            resourceId: created.id,
+            caseId: created.caseId ?? undefined,
+            details: { name: created.name, joinable: joinPasswordHash !== null },
+          },
+          manager,
+        );
+        return created;
+      });
+    } catch (error) {
+      if (postgresErrorCode(error) === UNIQUE_VIOLATION)
+        throw new ConversationsException(ConversationsErrorCode.NameTaken);
+      throw error;
+    }
+  }
+
+  private async assertCaseVisible(actor: Actor, caseId: string): Promise<void> {
+    const participation = await this.cases.participation(caseId, actor.userId);
+    const visible =
+      participation !== undefined && (participation !== null || grants(actor.grants, 'cases:all'));
+    if (!visible) throw new ConversationsException(ConversationsErrorCode.UnknownCase);
+  }
+
+  list(actor: Actor, query: ListConversationsQuery): Promise<[ConversationEntity[], number]> {
+    return this.conversations.list({
+      actorId: actor.userId,
+      seesAll: grants(actor.grants, 'cases:all'),
+      status: query.status,
+      caseId: query.caseId,
+      offset: query.offset,
+      limit: query.limit,
+    });
+  }
+
+  async get(id: string): Promise<ConversationEntity> {
+    const conversation = await this.conversations.findLive(id);
+    if (!conversation) throw new NotFoundProblem('conversation');
+    return conversation;
+  }
+
+  hasJoinPassword(id: string): Promise<boolean> {
+    return this.conversations.hasJoinPassword(id);
+  }
+
+  async update(
+    id: string,
+    dto: UpdateConversationDto,
+    expectedVersion?: number,
+  ): Promise<ConversationEntity> {
+    try {
+      return await this.conversations.transaction(async (manager) => {
+        const current = await this.conversations.lockLive(id, manager);
+        if (!current) throw new NotFoundProblem('conversation');
+        if (expectedVersion !== undefined && expectedVersion !== current.version)
+          throw new PreconditionFailedProblem();
+        if (current.status !== 'active')
+          throw new ConversationsException(ConversationsErrorCode.NotActive);
+        if (dto.name && (await this.conversations.activeNameTaken(dto.name, manager, id))) {
+          throw new ConversationsException(ConversationsErrorCode.NameTaken);
+        }
+        const updated = await this.conversations.update(id, { ...dto }, current.version, manager);
+        await this.audit.record(
+          {
+            action: 'conversation.update',
+            resourceType: 'conversation',
+            resourceId: id,
+            caseId: current.caseId ?? undefined,
+            details: { fields: Object.keys(dto) },
+          },
+          manager,
+        );
+        return updated!;
+      });
+    } catch (error) {
+      if (postgresErrorCode(error) === UNIQUE_VIOLATION)
+        throw new ConversationsException(ConversationsErrorCode.NameTaken);
+      throw error;
+    }
+  }
+
+  /** Joining is rate-limited like login: per conversation name and per IP. */
+  async join(actor: Actor, dto: JoinConversationDto): Promise<ConversationEntity> {
+    const maxFailures = this.config.get('LOGIN_MAX_FAILURES');
+    const windowMs = this.config.get('LOGIN_LOCK_MINUTES') * 60_000;
+    const scopes: FailureScope[] = [
+      { key: `join:name:${dto.name.toLowerCase()}`, maxFailures, windowMs },
+      { key: `join:ip:${this.context.ip ?? 'unknown'}`, maxFailures: maxFailures * 4, windowMs },
+    ];
+    const lockedMs = await this.limiter.lockedForMs(scopes);
+    if (lockedMs > 0) {
+      throw new ConversationsException(ConversationsErrorCode.JoinLocked, undefined, {
+        'retry-after': String(Math.max(1, Math.ceil(lockedMs / 1000))),
+      });
+    }
+    const conversation = await this.conversations.findActiveByNameForJoin(dto.name);
+    const ok = await this.hasher.verify(conversation?.joinPasswordHash ?? undefined, dto.password);
+    if (!conversation || !ok) {
+      await this.limiter.recordFailure(scopes);
+      await this.audit.record({
+        action: 'conversation.join_failed',
+        resourceType: 'conversation',
+        resourceId: conversation?.id,
+        outcome: 'failure',
+      });
+      throw new ConversationsException(ConversationsErrorCode.JoinRefused);
+    }
+    await this.conversations.transaction(async (manager) => {
+      await this.conversations.addParticipant(
+        { conversationId: conversation.id, userId: actor.userId, via: 'join' },
+        manager,
+      );
+      await this.audit.record(
+        {
+          action: 'conversation.join',
+          resourceType: 'conversation',
+          resourceId: conversation.id,
+          caseId: conversation.caseId ?? undefined,
+        },
+        manager,
+      );
+    });
+    return this.get(conversation.id);
+  }
+
+  /**
+   * Ends the conversation: no more turns are accepted (the Redis flag makes that
+   * atomic with ingestion), then once every accepted turn is persisted the transcript
+   * is sealed. If the buffer does not drain in time the seal is left to a job.
+   */
+  async end(
+    id: string,
+    waitMs = 10_000,
+  ): Promise<{ conversation: ConversationEntity; sealJobId?: string }> {
+    const ended = await this.conversations.transaction(async (manager) => {
+      const current = await this.conversations.lockLive(id, manager);
+      if (!current) throw new NotFoundProblem('conversation');
+      if (current.status !== 'active')
+        throw new ConversationsException(ConversationsErrorCode.NotActive);
+      const updated = await this.conversations.update(
+        id,
+        { status: 'archived', endedAt: new Date() },
+        current.version,
+        manager,
+      );
+      await this.audit.record(
+        {
+          action: 'conversation.end',
+          resourceType: 'conversation',
+          resourceId: id,
+          caseId: current.caseId ?? undefined,
+        },
+        manager,
+      );
+      return updated!;
+    });
+    await this.buffer.markClosed(id);
+    const deadline = Date.now() + waitMs;
+    while ((await this.buffer.pendingCount(id)) > 0) {
+      if (Date.now() > deadline) {
+        return { conversation: ended, sealJobId: await this.scheduler.requestSeal(id) };
+      }
+      await this.scheduler.flushNow();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return { conversation: await this.seal(id) };
+  }
+
+  /** Computes and stores the seal; used by end() and by the seal job. */
+  async seal(id: string): Promise<ConversationEntity> {
+    const conversation = await this.get(id);
+    if (conversation.sealHash) return conversation;
+    const seal = await this.computeSeal(conversation);
+    return this.conversations.transaction(async (manager) => {
+      const sealed = await this.conversations.update(
+        id,
+        { sealHash: seal.digest(), sealedAt: new Date() },
+        undefined,
+        manager,
+      );
+      await this.audit.record(
+        {
+          action: 'conversation.seal',
+          resourceType: 'conversation',
+          resourceId: id,
+          caseId: conversation.caseId ?? undefined,
+          details: { turns: seal.turns, sealHash: sealed!.sealHash },
+        },
+        manager,
+      );
+      return sealed!;
+    });
+  }
+
+  pendingCount(id: string): Promise<number> {
+    return this.buffer.pendingCount(id);
+  }
+
+  private async computeSeal(conversation: ConversationEntity): Promise<TranscriptSeal> {
+    const seal = new TranscriptSeal();
+    for await (const batch of this.turns.inOrder(conversation.id, conversation.partitionMonth)) {
+      batch.forEach((turn) => seal.add(turn));
+    }
+    return seal;
+  }
+
+  async verify(id: string): Promise<VerifyResponse> {
+    const conversation = await this.get(id);
+    const seal = await this.computeSeal(conversation);
+    const computedHash = seal.digest();
+    return {
+      valid: conversation.sealHash !== null && conversation.sealHash === computedHash,
+      sealHash: conversation.sealHash,
+      computedHash,
+      turns: seal.turns,
+    };
+  }
+
+  async stats(id: string): Promise<StatsResponse> {
+    const conversation = await this.get(id);
+    const [stats, ranges, pending] = await Promise.all([
+      this.turns.stats(id, conversation.partitionMonth),
+      this.turns.numberRanges(id, conversation.partitionMonth),
+      this.buffer.pendingNumbers(id),
+    ]);
+    return {
+      turns: stats.turns,
+      buffered: pending.length,
+      speakers: stats.speakers,
+      averageProcessingTimeMs: stats.averageProcessingTimeMs,
+      averageQueueTimeMs: stats.averageQueueTimeMs,
+      confidenceDistribution: {
+        HIGH: percent(stats.confidence.high, stats.turns),
+        MEDIUM: percent(stats.confidence.medium, stats.turns),
+        LOW: percent(stats.confidence.low, stats.turns),
+      },
+      contexts: stats.contexts,
+      domains: stats.domains,
+      turnsPerHour: stats.turnsPerHour,
+      gaps: gapsOf(ranges, pending),
+    };
+  }
+}

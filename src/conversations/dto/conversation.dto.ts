@@ -1,0 +1,220 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import {
+  IsIn,
+  IsInt,
+  IsObject,
+  IsOptional,
+  IsString,
+  IsUUID,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  MinLength,
+  ValidateIf,
+} from 'class-validator';
+import { PageQuery } from '../../core/http/pagination';
+import { ConversationEntity, ConversationStatus } from '../entities/conversation.entity';
+
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const PRINTABLE = /^[^\u0000-\u001f\u007f]*$/;
+
+export class CreateConversationDto {
+  @ApiProperty({
+    example: 'Hearing 2026-11-22 room 3',
+    description: 'Unique among active conversations',
+  })
+  @IsString()
+  @MinLength(1)
+  @MaxLength(200)
+  @Matches(PRINTABLE, { message: 'name must not contain control characters' })
+  name!: string;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsString()
+  @MaxLength(5000)
+  description?: string;
+
+  @ApiPropertyOptional({ format: 'uuid' })
+  @IsOptional()
+  @IsUUID()
+  caseId?: string;
+
+  @ApiPropertyOptional({ type: Object, description: 'Business context and processing settings' })
+  @IsOptional()
+  @IsObject()
+  metadata?: Record<string, unknown>;
+
+  @ApiPropertyOptional({
+    writeOnly: true,
+    minLength: 8,
+    description: 'Lets a team join by name and password',
+  })
+  @IsOptional()
+  @IsString()
+  @MinLength(8)
+  @MaxLength(256)
+  joinPassword?: string;
+}
+
+export class UpdateConversationDto {
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  @MaxLength(200)
+  @Matches(PRINTABLE, { message: 'name must not contain control characters' })
+  name?: string;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsString()
+  @MaxLength(5000)
+  description?: string;
+
+  @ApiPropertyOptional({ type: Object })
+  @IsOptional()
+  @IsObject()
+  metadata?: Record<string, unknown>;
+}
+
+export class JoinConversationDto {
+  @ApiProperty()
+  @IsString()
+  @MinLength(1)
+  @MaxLength(200)
+  name!: string;
+
+  @ApiProperty({ writeOnly: true })
+  @IsString()
+  @MinLength(1)
+  @MaxLength(256)
+  password!: string;
+}
+
+export class ListConversationsQuery extends PageQuery {
+  @ApiPropertyOptional({ enum: ['active', 'archived'] })
+  @IsOptional()
+  @IsIn(['active', 'archived'])
+  status?: ConversationStatus;
+
+  @ApiPropertyOptional({ format: 'uuid' })
+  @IsOptional()
+  @IsUUID()
+  caseId?: string;
+}
+
+export class TurnCursorQuery {
+  @ApiPropertyOptional({ description: 'Return turns after this messageNumber', example: '0' })
+  @IsOptional()
+  @Matches(/^\d{1,9}$/, { message: 'after must be a messageNumber' })
+  after?: string;
+
+  @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 50 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(100)
+  limit = 50;
+}
+
+export class RecentQuery {
+  @ApiPropertyOptional({ minimum: 1, maximum: 1440, default: 5 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(1440)
+  minutes = 5;
+}
+
+export class WindowQuery {
+  @ApiPropertyOptional({ minimum: 1, maximum: 200, default: 20 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(200)
+  size = 20;
+
+  @ApiPropertyOptional({ description: 'messageNumber the window ends before; latest when omitted' })
+  @IsOptional()
+  @ValidateIf((_, v) => v !== undefined)
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  before?: number;
+}
+
+export class ConversationResponse {
+  @ApiProperty({ format: 'uuid' }) id!: string;
+  @ApiProperty() name!: string;
+  @ApiProperty() description!: string;
+  @ApiProperty({ format: 'uuid', nullable: true, type: String }) caseId!: string | null;
+  @ApiProperty({ enum: ['active', 'archived', 'deleted'] }) status!: ConversationStatus;
+  @ApiProperty({ type: Object }) metadata!: Record<string, unknown>;
+  @ApiProperty() hasJoinPassword!: boolean;
+  @ApiProperty() turnsCount!: number;
+  @ApiProperty() totalProcessingTimeMs!: number;
+  @ApiProperty({ nullable: true, type: Number }) averageConfidence!: number | null;
+  @ApiProperty({ nullable: true, type: String }) lastActivityAt!: string | null;
+  @ApiProperty({ format: 'uuid' }) createdBy!: string;
+  @ApiProperty() createdAt!: string;
+  @ApiProperty() updatedAt!: string;
+  @ApiProperty({ nullable: true, type: String }) endedAt!: string | null;
+  @ApiProperty({ nullable: true, type: String }) sealHash!: string | null;
+  @ApiProperty({ nullable: true, type: String }) sealedAt!: string | null;
+  @ApiProperty() version!: number;
+
+  static from(entity: ConversationEntity, hasJoinPassword: boolean): ConversationResponse {
+    const turns = Number(entity.turnsCount);
+    return {
+      id: entity.id,
+      name: entity.name,
+      description: entity.description,
+      caseId: entity.caseId,
+      status: entity.status,
+      metadata: entity.metadata,
+      hasJoinPassword,
+      turnsCount: turns,
+      totalProcessingTimeMs: Number(entity.totalProcessingTimeMs),
+      averageConfidence: turns > 0 ? entity.confidenceSum / turns : null,
+      lastActivityAt: entity.lastActivityAt?.toISOString() ?? null,
+      createdBy: entity.createdBy,
+      createdAt: entity.createdAt.toISOString(),
+      updatedAt: entity.updatedAt.toISOString(),
+      endedAt: entity.endedAt?.toISOString() ?? null,
+      sealHash: entity.sealHash,
+      sealedAt: entity.sealedAt?.toISOString() ?? null,
+      version: entity.version,
+    };
+  }
+}
+
+export class VerifyResponse {
+  @ApiProperty() valid!: boolean;
+  @ApiProperty({ nullable: true, type: String }) sealHash!: string | null;
+  @ApiProperty() computedHash!: string;
+  @ApiProperty() turns!: number;
+}
+
+export class StatsResponse {
+  @ApiProperty() turns!: number;
+  @ApiProperty({ description: 'Accepted turns not yet persisted (not in the other figures)' })
+  buffered!: number;
+  @ApiProperty() speakers!: { speaker: string; turns: number }[];
+  @ApiProperty({ nullable: true, type: Number }) averageProcessingTimeMs!: number | null;
+  @ApiProperty({ nullable: true, type: Number }) averageQueueTimeMs!: number | null;
+  @ApiProperty({ description: 'Percentages of turns per confidence level' })
+  confidenceDistribution!: { HIGH: number; MEDIUM: number; LOW: number };
+  @ApiProperty() contexts!: { value: string | null; turns: number }[];
+  @ApiProperty() domains!: { value: string | null; turns: number }[];
+  @ApiProperty() turnsPerHour!: { hour: string; turns: number }[];
+  @ApiProperty({
+    description: 'Missing messageNumber ranges, inclusive, up to the highest accepted',
+  })
+  gaps!: { from: number; to: number }[];
+}

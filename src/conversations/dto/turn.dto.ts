@@ -1,0 +1,217 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  IsArray,
+  IsBoolean,
+  IsDateString,
+  IsIn,
+  IsInt,
+  IsNumber,
+  IsOptional,
+  IsString,
+  Max,
+  MaxLength,
+  Min,
+  MinLength,
+  ValidateNested,
+} from 'class-validator';
+import type { CleaningLevel } from '../entities/turn.entity';
+
+/** The duplicate detector keeps one bit per messageNumber, so numbers are bounded. */
+export const MAX_MESSAGE_NUMBER = 10_000_000;
+export const MAX_TURNS_PER_REQUEST = 1000;
+
+export class TextPositionDto {
+  @ApiProperty()
+  @IsInt()
+  @Min(0)
+  @Max(1_000_000)
+  start!: number;
+
+  @ApiProperty()
+  @IsInt()
+  @Min(0)
+  @Max(1_000_000)
+  end!: number;
+}
+
+export class CorrectionDto {
+  @ApiProperty()
+  @IsString()
+  @MaxLength(2000)
+  original!: string;
+
+  @ApiProperty()
+  @IsString()
+  @MaxLength(2000)
+  corrected!: string;
+
+  @ApiProperty({ minimum: 0, maximum: 1 })
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(0)
+  @Max(1)
+  confidence!: number;
+
+  @ApiProperty()
+  @IsString()
+  @MaxLength(500)
+  reason!: string;
+
+  @ApiProperty({ type: TextPositionDto })
+  @ValidateNested()
+  @Type(() => TextPositionDto)
+  position!: TextPositionDto;
+}
+
+export class TurnDto {
+  @ApiProperty({
+    minimum: 1,
+    maximum: MAX_MESSAGE_NUMBER,
+    description: 'Idempotency key within the conversation',
+  })
+  @IsInt()
+  @Min(1)
+  @Max(MAX_MESSAGE_NUMBER)
+  messageNumber!: number;
+
+  @ApiProperty({ example: 'Speaker_0' })
+  @IsString()
+  @MinLength(1)
+  @MaxLength(100)
+  speaker!: string;
+
+  @ApiProperty()
+  @IsString()
+  @MinLength(1)
+  @MaxLength(10_000)
+  rawText!: string;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsString()
+  @MaxLength(10_000)
+  cleanedText?: string;
+
+  @ApiProperty({ format: 'date-time' })
+  @IsDateString({ strict: true })
+  spokenAt!: string;
+
+  @ApiProperty({ minimum: 0, maximum: 1 })
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(0)
+  @Max(1)
+  confidence!: number;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsBoolean()
+  cleaningApplied?: boolean;
+
+  @ApiPropertyOptional({ enum: ['none', 'light', 'full'] })
+  @IsOptional()
+  @IsIn(['none', 'light', 'full'])
+  cleaningLevel?: CleaningLevel;
+
+  @ApiPropertyOptional({ type: [CorrectionDto] })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(100)
+  @ValidateNested({ each: true })
+  @Type(() => CorrectionDto)
+  corrections?: CorrectionDto[];
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  contextDetected?: string;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  businessDomain?: string;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  conversationFlow?: string;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  aiModelUsed?: string;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsBoolean()
+  transcriptionErrorDetected?: boolean;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(86_400_000)
+  processingTimeMs?: number;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(100_000)
+  slidingWindowSize?: number;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(100_000)
+  contextTurnsUsed?: number;
+}
+
+export class TurnBatchDto {
+  @ApiProperty({ type: [TurnDto], maxItems: MAX_TURNS_PER_REQUEST })
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(MAX_TURNS_PER_REQUEST)
+  @ValidateNested({ each: true })
+  @Type(() => TurnDto)
+  turns!: TurnDto[];
+}
+
+export class IngestResponse {
+  @ApiProperty() accepted!: number;
+  @ApiProperty({ description: 'messageNumbers already accepted earlier; nothing was stored twice' })
+  duplicates!: number;
+}
+
+export class TurnResponse {
+  @ApiProperty({ nullable: true, type: String, description: 'null until persisted' }) id!:
+    string | null;
+  @ApiProperty() conversationId!: string;
+  @ApiProperty() messageNumber!: number;
+  @ApiProperty() speaker!: string;
+  @ApiProperty() rawText!: string;
+  @ApiProperty({ nullable: true, type: String }) cleanedText!: string | null;
+  @ApiProperty() spokenAt!: string;
+  @ApiProperty() confidence!: number;
+  @ApiProperty({ enum: ['HIGH', 'MEDIUM', 'LOW'] }) confidenceLevel!: string;
+  @ApiProperty() cleaningApplied!: boolean;
+  @ApiProperty({ enum: ['none', 'light', 'full'] }) cleaningLevel!: string;
+  @ApiProperty({ type: [CorrectionDto] }) corrections!: CorrectionDto[];
+  @ApiProperty({ nullable: true, type: String }) contextDetected!: string | null;
+  @ApiProperty({ nullable: true, type: String }) businessDomain!: string | null;
+  @ApiProperty({ nullable: true, type: String }) conversationFlow!: string | null;
+  @ApiProperty({ nullable: true, type: String }) aiModelUsed!: string | null;
+  @ApiProperty() transcriptionErrorDetected!: boolean;
+  @ApiProperty({ nullable: true, type: Number }) processingTimeMs!: number | null;
+  @ApiProperty({ nullable: true, type: Number }) slidingWindowSize!: number | null;
+  @ApiProperty({ nullable: true, type: Number }) contextTurnsUsed!: number | null;
+  @ApiProperty() receivedAt!: string;
+  @ApiProperty({ nullable: true, type: String }) persistedAt!: string | null;
+  @ApiProperty({ nullable: true, type: Number }) queueTimeMs!: number | null;
+}

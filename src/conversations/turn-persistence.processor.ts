@@ -1,0 +1,57 @@
+import { Processor, WorkerHost } from '@nestjs/bullmq';
+import { Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { Job } from 'bullmq';
+import { QueueName } from '../core/queue/queue-names';
+import { ConversationsService } from './conversations.service';
+import { FlushScheduler } from './flush-scheduler';
+import { SealJobData, TurnJobName } from './turn-persistence.jobs';
+import { DrainResult, TurnPersistenceService } from './turn-persistence.service';
+
+const SWEEP_EVERY_MS = 5000;
+
+/**
+ * The turn-persistence queue. Concurrency 1 per process: one consumer name per process
+ * owns its pending entries; more throughput comes from more worker processes.
+ */
+@Processor(QueueName.TurnPersistence, { concurrency: 1 })
+export class TurnPersistenceProcessor extends WorkerHost implements OnApplicationBootstrap {
+  private readonly logger = new Logger(TurnPersistenceProcessor.name);
+
+  constructor(
+    private readonly persistence: TurnPersistenceService,
+    private readonly conversations: ConversationsService,
+    private readonly scheduler: FlushScheduler,
+  ) {
+    super();
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.scheduler.scheduleSweep(SWEEP_EVERY_MS);
+  }
+
+  async process(job: Job): Promise<DrainResult | { sealed: string }> {
+    const name = job.name as TurnJobName;
+    switch (name) {
+      case TurnJobName.Flush:
+      case TurnJobName.Sweep:
+        return this.persistence.drain(
+          2000,
+          (persisted) => void job.updateProgress(persisted > 0 ? 50 : 0),
+        );
+      case TurnJobName.Seal: {
+        const { conversationId } = job.data as SealJobData;
+        await this.persistence.drain();
+        const pending = await this.conversations.pendingCount(conversationId);
+        if (pending > 0)
+          throw new Error(`${pending} turns of ${conversationId} still buffered; retrying`);
+        const sealed = await this.conversations.seal(conversationId);
+        return { sealed: sealed.sealHash ?? '' };
+      }
+      default: {
+        const unknown: never = name;
+        this.logger.error(`no handler for job ${String(unknown)}`);
+        throw new Error(`no handler for job ${String(unknown)}`);
+      }
+    }
+  }
+}

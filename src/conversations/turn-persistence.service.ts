@@ -1,0 +1,71 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { hostname } from 'node:os';
+import { AppConfig } from '../core/config/app-config';
+import { FlushScheduler } from './flush-scheduler';
+import { BufferedEntry, TurnBuffer } from './turn-buffer';
+import { TurnsRepository } from './turns.repository';
+
+export interface DrainResult {
+  persisted: number;
+  duplicates: number;
+  batches: number;
+}
+
+/**
+ * Moves turns from the Redis buffer into Postgres. Entries are acknowledged only
+ * after the batch's statement committed; an entry whose worker died stays pending
+ * and is reclaimed by another consumer; a failed batch stays pending with this
+ * consumer and is retried first. The insert skips rows that already exist, so a
+ * batch persisted twice (crash between commit and acknowledge) is harmless.
+ */
+@Injectable()
+export class TurnPersistenceService {
+  private readonly logger = new Logger(TurnPersistenceService.name);
+  /** One consumer per process; jobs in a process run one at a time (concurrency 1). */
+  readonly consumer = `${hostname()}-${process.pid}`;
+  private readonly batchSize: number;
+  private readonly reclaimIdleMs: number;
+
+  constructor(
+    private readonly buffer: TurnBuffer,
+    private readonly turns: TurnsRepository,
+    private readonly scheduler: FlushScheduler,
+    config: AppConfig,
+  ) {
+    this.batchSize = config.get('TURN_BATCH_SIZE');
+    this.reclaimIdleMs = config.get('TURN_RECLAIM_IDLE_MS');
+  }
+
+  /** Drains until the buffer is empty or `budgetMs` is spent (then asks for another flush). */
+  async drain(budgetMs = 2000, onBatch?: (persisted: number) => void): Promise<DrainResult> {
+    const started = Date.now();
+    const result: DrainResult = { persisted: 0, duplicates: 0, batches: 0 };
+    await this.buffer.reclaim(this.consumer, this.reclaimIdleMs, this.batchSize);
+    for (;;) {
+      let entries = await this.buffer.readOwnPending(this.consumer, this.batchSize);
+      if (entries.length === 0) entries = await this.buffer.readNew(this.consumer, this.batchSize);
+      if (entries.length === 0) return result;
+      const inserted = await this.persist(entries);
+      result.persisted += inserted;
+      result.duplicates += entries.length - inserted;
+      result.batches += 1;
+      onBatch?.(result.persisted);
+      if (Date.now() - started > budgetMs) {
+        await this.scheduler.flushNow();
+        return result;
+      }
+    }
+  }
+
+  private async persist(entries: BufferedEntry[]): Promise<number> {
+    const inserted = await this.turns.appendBatch(
+      entries.map((e) => e.turn),
+      new Date(),
+    );
+    await this.buffer.acknowledge(entries);
+    if (inserted < entries.length) {
+      this.logger.debug({ entries: entries.length, inserted }, 'skipped turns already persisted');
+    }
+    return inserted;
+  }
+}

@@ -1,0 +1,247 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { TurnRecord } from './turn-record';
+
+/** A persisted turn as the read paths return it. */
+export interface StoredTurn extends TurnRecord {
+  id: string;
+  persistedAt: string;
+}
+
+export interface ConversationTurnStats {
+  turns: number;
+  speakers: { speaker: string; turns: number }[];
+  averageProcessingTimeMs: number | null;
+  averageQueueTimeMs: number | null;
+  confidence: { high: number; medium: number; low: number };
+  contexts: { value: string | null; turns: number }[];
+  domains: { value: string | null; turns: number }[];
+  turnsPerHour: { hour: string; turns: number }[];
+}
+
+const COLUMNS = `
+  t.id::text AS id, t.conversation_id AS "conversationId", t.message_number AS "messageNumber", t.speaker,
+  t.raw_text AS "rawText", t.cleaned_text AS "cleanedText", t.spoken_at AS "spokenAt", t.confidence,
+  t.cleaning_applied AS "cleaningApplied", t.cleaning_level AS "cleaningLevel", t.corrections,
+  t.context_detected AS "contextDetected", t.business_domain AS "businessDomain",
+  t.conversation_flow AS "conversationFlow", t.ai_model_used AS "aiModelUsed",
+  t.transcription_error_detected AS "transcriptionErrorDetected", t.processing_time_ms AS "processingTimeMs",
+  t.sliding_window_size AS "slidingWindowSize", t.context_turns_used AS "contextTurnsUsed",
+  t.ingested_by AS "ingestedBy", t.received_at AS "receivedAt", t.persisted_at AS "persistedAt"`;
+
+type Row = Omit<StoredTurn, 'spokenAt' | 'receivedAt' | 'persistedAt'> & {
+  spokenAt: Date;
+  receivedAt: Date;
+  persistedAt: Date;
+};
+
+function toStored(row: Row): StoredTurn {
+  return {
+    ...row,
+    spokenAt: row.spokenAt.toISOString(),
+    receivedAt: row.receivedAt.toISOString(),
+    persistedAt: row.persistedAt.toISOString(),
+  };
+}
+
+/**
+ * One statement per batch: insert the turns (duplicates skipped by the unique key),
+ * then, from the rows actually inserted, bump each conversation's counters and each
+ * ingesting user's monthly usage. A statement is atomic, so counters always equal rows,
+ * and re-persisting a batch after a crash changes nothing.
+ */
+const APPEND_BATCH = `
+WITH input AS (
+  SELECT * FROM unnest(
+    $1::uuid[], $2::int[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::real[], $8::bool[],
+    $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::bool[], $16::int[],
+    $17::int[], $18::int[], $19::uuid[], $20::timestamptz[]
+  ) AS t(conversation_id, message_number, speaker, raw_text, cleaned_text, spoken_at, confidence,
+         cleaning_applied, cleaning_level, corrections, context_detected, business_domain, conversation_flow,
+         ai_model_used, transcription_error_detected, processing_time_ms, sliding_window_size,
+         context_turns_used, ingested_by, received_at)
+),
+inserted AS (
+  INSERT INTO turns (partition_month, conversation_id, message_number, speaker, raw_text, cleaned_text,
+                     spoken_at, confidence, cleaning_applied, cleaning_level, corrections, context_detected,
+                     business_domain, conversation_flow, ai_model_used, transcription_error_detected,
+                     processing_time_ms, sliding_window_size, context_turns_used, ingested_by, received_at,
+                     persisted_at)
+  SELECT c.partition_month, i.conversation_id, i.message_number, i.speaker, i.raw_text, i.cleaned_text,
+         i.spoken_at, i.confidence, i.cleaning_applied, i.cleaning_level, i.corrections::jsonb,
+         i.context_detected, i.business_domain, i.conversation_flow, i.ai_model_used,
+         i.transcription_error_detected, i.processing_time_ms, i.sliding_window_size, i.context_turns_used,
+         i.ingested_by, i.received_at, $21
+    FROM input i JOIN conversations c ON c.id = i.conversation_id
+  ON CONFLICT (conversation_id, message_number, partition_month) DO NOTHING
+  RETURNING conversation_id, confidence, processing_time_ms, ingested_by, received_at
+),
+per_conversation AS (
+  SELECT conversation_id, count(*) AS n, coalesce(sum(processing_time_ms), 0) AS processing,
+         sum(confidence) AS confidence, max(received_at) AS last_received
+    FROM inserted GROUP BY conversation_id
+),
+counters AS (
+  UPDATE conversations c
+     SET turns_count = c.turns_count + p.n,
+         total_processing_time_ms = c.total_processing_time_ms + p.processing,
+         confidence_sum = c.confidence_sum + p.confidence,
+         last_activity_at = greatest(c.last_activity_at, p.last_received)
+    FROM per_conversation p
+   WHERE c.id = p.conversation_id
+  RETURNING c.id
+),
+usage AS (
+  INSERT INTO usage_statistics (user_id, month, turns_ingested)
+  SELECT ingested_by, date_trunc('month', $21::timestamptz AT TIME ZONE 'UTC')::date, count(*)
+    FROM inserted WHERE ingested_by IS NOT NULL GROUP BY ingested_by
+  ON CONFLICT (user_id, month) DO UPDATE SET turns_ingested = usage_statistics.turns_ingested + EXCLUDED.turns_ingested
+  RETURNING user_id
+)
+SELECT (SELECT count(*) FROM inserted)::int AS inserted,
+       (SELECT count(*) FROM counters)::int AS conversations,
+       (SELECT count(*) FROM usage)::int AS users`;
+
+@Injectable()
+export class TurnsRepository {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  /** Persists a batch; returns how many rows were new. */
+  async appendBatch(turns: TurnRecord[], persistedAt: Date): Promise<number> {
+    if (turns.length === 0) return 0;
+    const sorted = [...turns].sort((a, b) =>
+      a.conversationId === b.conversationId
+        ? a.messageNumber - b.messageNumber
+        : a.conversationId < b.conversationId
+          ? -1
+          : 1,
+    );
+    const column = <T>(pick: (turn: TurnRecord) => T): T[] => sorted.map(pick);
+    const [row] = await this.dataSource.query<{ inserted: number }[]>(APPEND_BATCH, [
+      column((t) => t.conversationId),
+      column((t) => t.messageNumber),
+      column((t) => t.speaker),
+      column((t) => t.rawText),
+      column((t) => t.cleanedText),
+      column((t) => t.spokenAt),
+      column((t) => t.confidence),
+      column((t) => t.cleaningApplied),
+      column((t) => t.cleaningLevel),
+      column((t) => JSON.stringify(t.corrections)),
+      column((t) => t.contextDetected),
+      column((t) => t.businessDomain),
+      column((t) => t.conversationFlow),
+      column((t) => t.aiModelUsed),
+      column((t) => t.transcriptionErrorDetected),
+      column((t) => t.processingTimeMs),
+      column((t) => t.slidingWindowSize),
+      column((t) => t.contextTurnsUsed),
+      column((t) => t.ingestedBy),
+      column((t) => t.receivedAt),
+      persistedAt,
+    ]);
+    return row?.inserted ?? 0;
+  }
+
+  /** Turns with messageNumber > after, ascending (the partition key prunes to one partition). */
+  async listAfter(
+    conversationId: string,
+    partitionMonth: string,
+    after: number,
+    limit: number,
+  ): Promise<StoredTurn[]> {
+    const rows = await this.dataSource.query<Row[]>(
+      `SELECT ${COLUMNS} FROM turns t
+        WHERE t.conversation_id = $1 AND t.partition_month = $2 AND t.message_number > $3
+        ORDER BY t.message_number LIMIT $4`,
+      [conversationId, partitionMonth, after, limit],
+    );
+    return rows.map(toStored);
+  }
+
+  /** The `limit` turns before messageNumber `before`, descending. */
+  async listBefore(
+    conversationId: string,
+    partitionMonth: string,
+    before: number,
+    limit: number,
+  ): Promise<StoredTurn[]> {
+    const rows = await this.dataSource.query<Row[]>(
+      `SELECT ${COLUMNS} FROM turns t
+        WHERE t.conversation_id = $1 AND t.partition_month = $2 AND t.message_number < $3
+        ORDER BY t.message_number DESC LIMIT $4`,
+      [conversationId, partitionMonth, before, limit],
+    );
+    return rows.map(toStored);
+  }
+
+  async spokenSince(
+    conversationId: string,
+    partitionMonth: string,
+    since: Date,
+    limit: number,
+  ): Promise<StoredTurn[]> {
+    const rows = await this.dataSource.query<Row[]>(
+      `SELECT ${COLUMNS} FROM turns t
+        WHERE t.conversation_id = $1 AND t.partition_month = $2 AND t.spoken_at >= $3
+        ORDER BY t.spoken_at, t.message_number LIMIT $4`,
+      [conversationId, partitionMonth, since, limit],
+    );
+    return rows.map(toStored);
+  }
+
+  /** Persisted messageNumbers as ranges: `[[1, 40], [42, 90]]`. */
+  async numberRanges(conversationId: string, partitionMonth: string): Promise<[number, number][]> {
+    const rows = await this.dataSource.query<{ first: number; last: number }[]>(
+      `SELECT min(message_number) AS first, max(message_number) AS last FROM (
+         SELECT message_number, message_number - row_number() OVER (ORDER BY message_number) AS grp
+           FROM turns WHERE conversation_id = $1 AND partition_month = $2
+       ) s GROUP BY grp ORDER BY first`,
+      [conversationId, partitionMonth],
+    );
+    return rows.map((r) => [r.first, r.last]);
+  }
+
+  async stats(conversationId: string, partitionMonth: string): Promise<ConversationTurnStats> {
+    const [row] = await this.dataSource.query<ConversationTurnStats[]>(
+      `WITH t AS (SELECT * FROM turns WHERE conversation_id = $1 AND partition_month = $2)
+       SELECT
+         (SELECT count(*) FROM t)::int AS turns,
+         coalesce((SELECT json_agg(s ORDER BY s.turns DESC, s.speaker) FROM
+            (SELECT speaker, count(*)::int AS turns FROM t GROUP BY speaker) s), '[]') AS speakers,
+         (SELECT avg(processing_time_ms)::float FROM t) AS "averageProcessingTimeMs",
+         (SELECT avg(extract(epoch FROM persisted_at - received_at) * 1000)::float FROM t) AS "averageQueueTimeMs",
+         json_build_object(
+           'high', (SELECT count(*) FROM t WHERE confidence >= 0.85)::int,
+           'medium', (SELECT count(*) FROM t WHERE confidence >= 0.6 AND confidence < 0.85)::int,
+           'low', (SELECT count(*) FROM t WHERE confidence < 0.6)::int
+         ) AS confidence,
+         coalesce((SELECT json_agg(s ORDER BY s.turns DESC) FROM
+            (SELECT context_detected AS value, count(*)::int AS turns FROM t GROUP BY context_detected) s), '[]') AS contexts,
+         coalesce((SELECT json_agg(s ORDER BY s.turns DESC) FROM
+            (SELECT business_domain AS value, count(*)::int AS turns FROM t GROUP BY business_domain) s), '[]') AS domains,
+         coalesce((SELECT json_agg(s ORDER BY s.hour) FROM
+            (SELECT to_char(date_trunc('hour', spoken_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD"T"HH24:00:00.000"Z"') AS hour,
+                    count(*)::int AS turns FROM t GROUP BY 1) s), '[]') AS "turnsPerHour"`,
+      [conversationId, partitionMonth],
+    );
+    return row!;
+  }
+
+  /** Every persisted turn in messageNumber order, a batch at a time. */
+  async *inOrder(
+    conversationId: string,
+    partitionMonth: string,
+    batchSize = 5000,
+  ): AsyncGenerator<StoredTurn[]> {
+    let after = 0;
+    for (;;) {
+      const batch = await this.listAfter(conversationId, partitionMonth, after, batchSize);
+      if (batch.length === 0) return;
+      yield batch;
+      after = batch[batch.length - 1]!.messageNumber;
+      if (batch.length < batchSize) return;
+    }
+  }
+}
