@@ -63,7 +63,7 @@ export async function writeLargeWav(
   const dataBytes = Math.floor((bytes - 44) / chunk) * chunk;
   const seed = randomBytes(chunk);
   const hash = createHash('sha256');
-  async function* generate(): AsyncGenerator<Buffer> {
+  function* generate(): Generator<Buffer> {
     const header = wavHeader(dataBytes);
     hash.update(header);
     yield header;

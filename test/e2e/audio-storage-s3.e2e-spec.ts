@@ -1,0 +1,3 @@
+import { storageSuite } from '../support/audio-storage-suite';
+
+storageSuite('s3');
