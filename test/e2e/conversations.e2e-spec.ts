@@ -151,7 +151,7 @@ describe('Conversations and live turns (SPEC section 6)', () => {
         async () =>
           (await t.http.get(`/api/v1/conversations/${conversation.id}/turns`).set(worker.auth)).body
             .data[0],
-        (x: { persistedAt: string | null }) => x.persistedAt !== null,
+        (x: { id: string; persistedAt: string; receivedAt: string; queueTimeMs: number }) => x.persistedAt !== null,
       );
       expect(persisted).toMatchObject({
         messageNumber: 1,
