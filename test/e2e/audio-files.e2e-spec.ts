@@ -1,0 +1,341 @@
+import { getQueueToken } from '@nestjs/bullmq';
+import { Queue } from 'bullmq';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RETENTION_SCHEDULER_ID, RetentionJobName } from '../../src/audio-files/audio-jobs';
+import { QueueName } from '../../src/core/queue/queue-names';
+import { loginAsAdmin, Session, startApp, TestApp, userSession } from '../support/app';
+import {
+  createCase,
+  downloadAudio,
+  startAudioApp,
+  uploadAudio,
+  waitForJob,
+  wavBuffer,
+  writeLargeWav,
+} from '../support/audio';
+
+interface AudioBody {
+  id: string;
+  status: string;
+  claimedBy: string | null;
+  errorMessage: string | null;
+  isArchived: boolean;
+  version?: number;
+}
+
+describe('Audio processing, jobs and retention (SPEC sections 4 and 8)', () => {
+  let t: TestApp;
+  let admin: Session;
+  let worker: Session;
+  let processor: Session;
+  let otherProcessor: Session;
+
+  beforeAll(async () => {
+    t = await startAudioApp('files');
+    admin = await loginAsAdmin(t.http);
+    worker = await userSession(t.http, admin, 'case_worker');
+    processor = await userSession(t.http, admin, 'processor');
+    otherProcessor = await userSession(t.http, admin, 'processor');
+  });
+  afterAll(() => t.close());
+
+  const uploadOne = async (caseId?: string): Promise<AudioBody & { caseId: string }> => {
+    const id = caseId ?? (await createCase(t.http, worker.auth));
+    const response = await uploadAudio(t, worker.auth, id, { content: wavBuffer(1) });
+    expect(response.status).toBe(201);
+    return response.body as unknown as AudioBody & { caseId: string };
+  };
+  const get = async (id: string): Promise<AudioBody> =>
+    (await t.http.get(`/api/v1/audio/${id}`).set(admin.auth).expect(200)).body as AudioBody;
+
+  describe('claims', () => {
+    it('moves queued → processing atomically for exactly one of many concurrent claimers', async () => {
+      const file = await uploadOne();
+      const results = await Promise.all(
+        [processor, otherProcessor, processor, otherProcessor].map((s) =>
+          t.http.post(`/api/v1/audio/${file.id}/claim`).set(s.auth),
+        ),
+      );
+      const winners = new Set(results.filter((r) => r.status === 200).map((r) => r.body.claimedBy));
+      expect(winners.size).toBe(1);
+      expect(results.every((r) => r.status === 200 || r.status === 409)).toBe(true);
+      expect((await get(file.id)).status).toBe('processing');
+    });
+
+    it('answers 409 while another holds the claim, and hands over a stale claim', async () => {
+      const file = await uploadOne();
+      await t.http.post(`/api/v1/audio/${file.id}/claim`).set(processor.auth).expect(200);
+      const taken = await t.http.post(`/api/v1/audio/${file.id}/claim`).set(otherProcessor.auth);
+      expect(taken.status).toBe(409);
+      expect(taken.body.type).toMatch(/audio-claimed$/);
+      await t.db.query(
+        `UPDATE audio_files SET claimed_at = now() - interval '31 minutes' WHERE id = $1`,
+        [file.id],
+      );
+      const stale = await t.http.post(`/api/v1/audio/${file.id}/claim`).set(otherProcessor.auth);
+      expect(stale.status).toBe(200);
+      expect(stale.body.claimedBy).toBe(otherProcessor.userId);
+    });
+
+    it('fails with an error message, refuses a second claim, and requeues', async () => {
+      const file = await uploadOne();
+      await t.http.post(`/api/v1/audio/${file.id}/claim`).set(processor.auth).expect(200);
+      const notMine = await t.http
+        .post(`/api/v1/audio/${file.id}/fail`)
+        .set(otherProcessor.auth)
+        .send({ error: 'x' });
+      expect(notMine.status).toBe(409);
+      const failed = await t.http
+        .post(`/api/v1/audio/${file.id}/fail`)
+        .set(processor.auth)
+        .send({ error: 'unsupported codec' })
+        .expect(200);
+      expect(failed.body).toMatchObject({
+        status: 'failed',
+        errorMessage: 'unsupported codec',
+        claimedBy: null,
+      });
+      expect((await t.http.post(`/api/v1/audio/${file.id}/claim`).set(processor.auth)).status).toBe(
+        409,
+      );
+      const requeued = await t.http
+        .post(`/api/v1/audio/${file.id}/requeue`)
+        .set(worker.auth)
+        .expect(200);
+      expect(requeued.body).toMatchObject({ status: 'queued', errorMessage: null });
+      expect((await t.http.post(`/api/v1/audio/${file.id}/requeue`).set(worker.auth)).status).toBe(
+        409,
+      );
+    });
+
+    it('validates bodies: unknown fields and missing error are 400', async () => {
+      const file = await uploadOne();
+      await t.http.post(`/api/v1/audio/${file.id}/fail`).set(processor.auth).send({}).expect(400);
+      await t.http
+        .post(`/api/v1/audio/${file.id}/archive`)
+        .set(worker.auth)
+        .send({ reason: 'x', storageKey: 'archive/x' })
+        .expect(400);
+    });
+  });
+
+  describe('jobs', () => {
+    it('shows a job to its requester and to queues:admin only, with its outcome', async () => {
+      const file = await uploadOne();
+      const accepted = await t.http
+        .post(`/api/v1/audio/${file.id}/archive`)
+        .set(worker.auth)
+        .send({ reason: 'closed' })
+        .expect(202);
+      const jobId = accepted.body.jobId as string;
+      // A repeated request for the same state is the same job (deterministic id).
+      const again = await t.http
+        .post(`/api/v1/audio/${file.id}/archive`)
+        .set(worker.auth)
+        .send({ reason: 'closed' });
+      expect([202, 409]).toContain(again.status);
+      if (again.status === 202) expect(again.body.jobId).toBe(jobId);
+
+      const job = await waitForJob(t.http, worker.auth, jobId);
+      expect(job).toMatchObject({
+        id: jobId,
+        type: 'archive',
+        state: 'completed',
+        progress: 100,
+        error: null,
+      });
+      expect(new Date(job.finishedAt!).getTime()).toBeGreaterThanOrEqual(
+        new Date(job.createdAt).getTime(),
+      );
+      const stranger = await userSession(t.http, admin, 'case_worker');
+      await t.http.get(`/api/v1/jobs/${jobId}`).set(stranger.auth).expect(404);
+      await t.http.get(`/api/v1/jobs/${jobId}`).set(admin.auth).expect(200);
+      await t.http.get('/api/v1/jobs/archive.nope').set(admin.auth).expect(404);
+      await t.http.get('/api/v1/jobs/a:b').set(admin.auth).expect(404);
+      await t.http.get(`/api/v1/jobs/${jobId}`).expect(401);
+
+      const [usage] = await t.db.query<{ n: number }[]>(
+        'SELECT coalesce(sum(jobs_succeeded), 0)::int AS n FROM usage_statistics WHERE user_id = $1',
+        [worker.userId],
+      );
+      expect(usage!.n).toBeGreaterThanOrEqual(1);
+    });
+
+    it('mounts Bull Board at /admin/queues for queues:admin only (S5)', async () => {
+      expect((await t.http.get('/admin/queues')).status).toBe(401);
+      expect((await t.http.get('/admin/queues/api/queues')).status).toBe(401);
+      const supervisor = await userSession(t.http, admin, 'supervisor');
+      expect((await t.http.get('/admin/queues').set(worker.auth)).status).toBe(403);
+      expect((await t.http.get('/admin/queues/api/queues').set(supervisor.auth)).status).toBe(403);
+      const page = await t.http.get('/admin/queues').set(admin.auth);
+      expect(page.status).toBe(200);
+      expect(page.text).toMatch(/<html/i);
+      const api = await t.http.get('/admin/queues/api/queues').set(admin.auth).expect(200);
+      expect(JSON.stringify(api.body)).toContain(QueueName.AudioArchive);
+    });
+
+    it('lists audio statuses among the lookups', async () => {
+      const lookups = await t.http.get('/api/v1/lookups').set(worker.auth).expect(200);
+      expect(lookups.body.audioStatuses.map((s: { code: string }) => s.code).sort()).toEqual([
+        'failed',
+        'processed',
+        'processing',
+        'queued',
+        'uploaded',
+      ]);
+      expect(lookups.body.activityTypes.map((a: { code: string }) => a.code)).toEqual(
+        expect.arrayContaining([
+          'audio.upload',
+          'audio.download',
+          'case.hold',
+          'case.hold_release',
+        ]),
+      );
+    });
+  });
+
+  describe('retention', () => {
+    it('schedules a nightly sweep', async () => {
+      const queue = t.app.get<Queue>(getQueueToken(QueueName.Retention), { strict: false });
+      const schedulers = await queue.getJobSchedulers();
+      expect(schedulers).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ key: RETENTION_SCHEDULER_ID, pattern: '0 3 * * *' }),
+        ]),
+      );
+    });
+
+    it('archives audio of long-closed cases, skips held cases, and releases stale claims', async () => {
+      const supervisor = await userSession(t.http, admin, 'supervisor');
+      const oldCase = await createCase(t.http, worker.auth, 'Old case');
+      const heldCase = await createCase(t.http, worker.auth, 'Held case');
+      const recentCase = await createCase(t.http, worker.auth, 'Recently closed');
+      const old = await uploadOne(oldCase);
+      const held = await uploadOne(heldCase);
+      const recent = await uploadOne(recentCase);
+      const claimed = await uploadOne();
+      await t.http.post(`/api/v1/audio/${claimed.id}/claim`).set(processor.auth).expect(200);
+      await t.db.query(
+        `UPDATE audio_files SET claimed_at = now() - interval '2 hours' WHERE id = $1`,
+        [claimed.id],
+      );
+      for (const id of [oldCase, heldCase, recentCase]) {
+        await t.http.post(`/api/v1/cases/${id}/close`).set(worker.auth).expect(200);
+      }
+      await t.db.query(
+        `UPDATE cases SET closed_at = now() - interval '100 days' WHERE id = ANY($1::uuid[])`,
+        [[oldCase, heldCase]],
+      );
+      await t.http
+        .post(`/api/v1/cases/${heldCase}/hold`)
+        .set(supervisor.auth)
+        .send({ reason: 'investigation' })
+        .expect(200);
+
+      const queue = t.app.get<Queue>(getQueueToken(QueueName.Retention), { strict: false });
+      const sweep = await queue.add(
+        RetentionJobName.Sweep,
+        { requestedBy: null },
+        { jobId: `sweep.test.${Date.now()}` },
+      );
+      const done = await waitForJob(t.http, admin.auth, sweep.id!);
+      expect(done.state).toBe('completed');
+      expect(done.result).toMatchObject({ claimsReleased: expect.any(Number) });
+
+      const deadline = Date.now() + 30_000;
+      while (!(await get(old.id)).isArchived && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect((await get(old.id)).isArchived).toBe(true);
+      expect((await get(held.id)).isArchived).toBe(false);
+      expect((await get(recent.id)).isArchived).toBe(false);
+      expect(await get(claimed.id)).toMatchObject({ status: 'queued', claimedBy: null });
+      // While the hold stands, deletion is refused too.
+      await t.http.delete(`/api/v1/audio/${held.id}`).set(supervisor.auth).expect(409);
+      const activity = await t.http
+        .get(`/api/v1/cases/${heldCase}/activity`)
+        .set(worker.auth)
+        .expect(200);
+      expect(activity.body.data.map((e: { action: string }) => e.action)).toContain('case.hold');
+    });
+  });
+});
+
+/**
+ * TARGETS R6: closing the application (what SIGTERM does through the shutdown hooks)
+ * while an archive job runs lets the job finish, or leaves it in the queue for the next
+ * worker; it is never lost or left half done.
+ */
+describe('Graceful shutdown with a job in flight (TARGETS R6)', () => {
+  it('finishes or re-queues the in-flight archive job', async () => {
+    const storageRoot = await mkdtemp(join(tmpdir(), 'verbatim-storage-r6-'));
+    const env = {
+      STORAGE_LOCAL_ROOT: storageRoot,
+      REDIS_PREFIX: `${process.env.REDIS_PREFIX}-r6-${Date.now().toString(36)}`,
+    };
+    const first = await startApp(env);
+    const admin = await loginAsAdmin(first.http);
+    const caseId = await createCase(first.http, admin.auth);
+    const large = await writeLargeWav(120 * 1024 * 1024);
+    const uploaded = await uploadAudio(first, admin.auth, caseId, {
+      content: { path: large.path },
+    });
+    expect(uploaded.status).toBe(201);
+    const audioId = uploaded.body.id as string;
+    const accepted = await first.http
+      .post(`/api/v1/audio/${audioId}/archive`)
+      .set(admin.auth)
+      .send({ reason: 'r6' })
+      .expect(202);
+    const jobId = accepted.body.jobId as string;
+    const queue = first.app.get<Queue>(getQueueToken(QueueName.AudioArchive), { strict: false });
+    const deadline = Date.now() + 20_000;
+    while ((await queue.getJobState(jobId)) !== 'active' && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await first.close();
+
+    const second = await startApp(env);
+    try {
+      const state = await second.app
+        .get<Queue>(getQueueToken(QueueName.AudioArchive), { strict: false })
+        .getJobState(jobId);
+      expect(['completed', 'waiting', 'wait', 'delayed']).toContain(state);
+      const session = await loginAsAdmin(second.http);
+      const job = await waitForJob(second.http, session.auth, jobId);
+      expect(job.state).toBe('completed');
+      const file = await second.http.get(`/api/v1/audio/${audioId}`).set(session.auth).expect(200);
+      expect(file.body.isArchived).toBe(true);
+      const verify = await second.http
+        .post(`/api/v1/audio/${audioId}/verify`)
+        .set(session.auth)
+        .expect(202);
+      expect((await waitForJob(second.http, session.auth, verify.body.jobId)).result).toMatchObject(
+        { valid: true },
+      );
+    } finally {
+      await second.close();
+    }
+  }, 120_000);
+});
+
+describe('AUTO_QUEUE=false', () => {
+  it('starts uploads as uploaded; requeue offers them to the engines', async () => {
+    const t = await startAudioApp('noqueue', { AUTO_QUEUE: 'false' });
+    try {
+      const admin = await loginAsAdmin(t.http);
+      const caseId = await createCase(t.http, admin.auth);
+      const uploaded = await uploadAudio(t, admin.auth, caseId, { content: wavBuffer(1) });
+      expect(uploaded.body.status).toBe('uploaded');
+      const id = uploaded.body.id as string;
+      expect((await t.http.post(`/api/v1/audio/${id}/claim`).set(admin.auth)).status).toBe(409);
+      await t.http.post(`/api/v1/audio/${id}/requeue`).set(admin.auth).expect(200);
+      expect((await t.http.post(`/api/v1/audio/${id}/claim`).set(admin.auth)).status).toBe(200);
+      expect((await downloadAudio(t, admin.auth, id)).status).toBe(200);
+    } finally {
+      await t.close();
+    }
+  });
+});
