@@ -58,7 +58,9 @@ describe('Audio processing, jobs and retention (SPEC sections 4 and 8)', () => {
           t.http.post(`/api/v1/audio/${file.id}/claim`).set(s.auth),
         ),
       );
-      const winners = new Set(results.filter((r) => r.status === 200).map((r) => r.body.claimedBy));
+      const winners = new Set(
+        results.filter((r) => r.status === 200).map((r) => (r.body as AudioBody).claimedBy),
+      );
       expect(winners.size).toBe(1);
       expect(results.every((r) => r.status === 200 || r.status === 409)).toBe(true);
       expect((await get(file.id)).status).toBe('processing');
