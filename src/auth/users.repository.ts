@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+import { LastKnown } from '../core/database/last-known';
 import { UserEntity } from './entities/user.entity';
 
 /** What the access guard needs to know about a caller, loaded in one query. */
@@ -37,6 +38,10 @@ const PRINCIPAL_SELECT = `
 
 @Injectable()
 export class UsersRepository {
+  /** Lets authenticated ingestion continue while Postgres is unreachable (see LastKnown). */
+  private readonly lastKnownPrincipals = new LastKnown<Principal | null>();
+  private readonly lastKnownKeys = new LastKnown<(Principal & { apiKeyId: string }) | null>();
+
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   private repo(manager?: EntityManager) {
@@ -133,7 +138,13 @@ export class UsersRepository {
    * The caller behind an access token: identity, state, effective grants, and whether
    * the token's session (refresh-token family) has been revoked since it was issued.
    */
-  async findPrincipal(userId: string, sessionId: string | null): Promise<Principal | null> {
+  findPrincipal(userId: string, sessionId: string | null): Promise<Principal | null> {
+    return this.lastKnownPrincipals.get(`token:${userId}:${sessionId}`, () =>
+      this.loadPrincipal(userId, sessionId),
+    );
+  }
+
+  private async loadPrincipal(userId: string, sessionId: string | null): Promise<Principal | null> {
     const [row] = await this.dataSource.query<Principal[]>(
       `WITH RECURSIVE u AS (SELECT * FROM users WHERE id = $1), ${ROLE_CHAIN}
        ${PRINCIPAL_SELECT},
@@ -147,7 +158,13 @@ export class UsersRepository {
   }
 
   /** The owner behind an active, unexpired API key, with the key's id. */
-  async findPrincipalByApiKey(keyHash: string): Promise<(Principal & { apiKeyId: string }) | null> {
+  findPrincipalByApiKey(keyHash: string): Promise<(Principal & { apiKeyId: string }) | null> {
+    return this.lastKnownKeys.get(keyHash, () => this.loadPrincipalByApiKey(keyHash));
+  }
+
+  private async loadPrincipalByApiKey(
+    keyHash: string,
+  ): Promise<(Principal & { apiKeyId: string }) | null> {
     const [row] = await this.dataSource.query<(Principal & { apiKeyId: string })[]>(
       `WITH RECURSIVE k AS (
           SELECT id, user_id FROM api_keys

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service';
 import { PasswordHasher } from '../auth/password-hasher';
 import { CasesRepository } from '../cases/cases.repository';
+import { LastKnown } from '../core/database/last-known';
 import { postgresErrorCode, UNIQUE_VIOLATION } from '../core/database/postgres-errors';
 import { NotFoundProblem, PreconditionFailedProblem } from '../core/http/problem.exception';
 import { RequestContext } from '../core/http/request-context';
@@ -30,6 +31,8 @@ const percent = (part: number, total: number): number =>
 
 @Injectable()
 export class ConversationsService {
+  private readonly lastKnownForIngest = new LastKnown<ConversationEntity | null>();
+
   constructor(
     private readonly conversations: ConversationsRepository,
     private readonly turns: TurnsRepository,
@@ -104,6 +107,18 @@ export class ConversationsService {
       offset: query.offset,
       limit: query.limit,
     });
+  }
+
+  /**
+   * The conversation as the ingestion path needs it, served from the last known copy
+   * while Postgres is unreachable; the Redis closed flag still stops turns after an end.
+   */
+  async getForIngest(id: string): Promise<ConversationEntity> {
+    const conversation = await this.lastKnownForIngest.get(id, () =>
+      this.conversations.findLive(id),
+    );
+    if (!conversation) throw new NotFoundProblem('conversation');
+    return conversation;
   }
 
   async get(id: string): Promise<ConversationEntity> {

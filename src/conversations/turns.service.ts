@@ -88,7 +88,7 @@ export class TurnsService {
 
   async ingest(actor: Actor, conversationId: string, body: unknown): Promise<IngestResponse> {
     const dtos = await this.parse(body);
-    const conversation = await this.conversations.get(conversationId);
+    const conversation = await this.conversations.getForIngest(conversationId);
     if (conversation.status !== 'active')
       throw new ConversationsException(ConversationsErrorCode.NotActive);
     const receivedAt = new Date().toISOString();

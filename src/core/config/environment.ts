@@ -130,19 +130,31 @@ export class Environment {
   WORKERS_ENABLED = true;
 
   /** How long a conversation's live window (and duplicate detector) outlives its last turn. */
-  @Transform(toNumber) @IsInt() @Min(60) @Max(7 * 86400)
+  @Transform(toNumber)
+  @IsInt()
+  @Min(60)
+  @Max(7 * 86400)
   LIVE_WINDOW_TTL_SECONDS = 3600;
 
   /** Turns persisted per INSERT statement by the turn-persistence worker. */
-  @Transform(toNumber) @IsInt() @Min(1) @Max(5000)
+  @Transform(toNumber)
+  @IsInt()
+  @Min(1)
+  @Max(5000)
   TURN_BATCH_SIZE = 500;
 
   /** Longest a buffered turn waits before a flush is scheduled. */
-  @Transform(toNumber) @IsInt() @Min(10) @Max(10_000)
+  @Transform(toNumber)
+  @IsInt()
+  @Min(10)
+  @Max(10_000)
   TURN_FLUSH_DELAY_MS = 200;
 
   /** Buffered turns a dead worker held this long are claimed by a live one. */
-  @Transform(toNumber) @IsInt() @Min(1000) @Max(3_600_000)
+  @Transform(toNumber)
+  @IsInt()
+  @Min(1000)
+  @Max(3_600_000)
   TURN_RECLAIM_IDLE_MS = 30_000;
 
   @Matches(/^[a-z0-9_.-]{3,64}$/i, {

@@ -28,6 +28,7 @@ export function databaseOptions({ url, poolSize }: DatabaseSettings): DataSource
     // Off: TypeORM would print failing queries with their parameters (hashes, tokens).
     // Unexpected errors are logged, without parameters, by the problem filter.
     logging: false,
-    extra: { max: poolSize, application_name: 'verbatim' },
+    // A dead server must fail fast (and trigger fallbacks) instead of hanging requests.
+    extra: { max: poolSize, application_name: 'verbatim', connectionTimeoutMillis: 2000 },
   };
 }

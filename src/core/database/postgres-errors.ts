@@ -9,3 +9,27 @@ export function postgresErrorCode(error: unknown): string | undefined {
 
 export const UNIQUE_VIOLATION = '23505';
 export const FOREIGN_KEY_VIOLATION = '23503';
+
+const OUTAGE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  '57P01',
+  '57P03',
+  '08001',
+  '08006',
+]);
+
+/** Postgres or Redis unreachable (as opposed to a query that is wrong): retry later. */
+export function isDependencyOutage(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = postgresErrorCode(error);
+  if (code !== undefined && OUTAGE_CODES.has(code)) return true;
+  return (
+    error.name === 'MaxRetriesPerRequestError' ||
+    /Connection terminated|connection timeout|Connection is closed|timeout exceeded when trying to connect/i.test(
+      error.message,
+    )
+  );
+}

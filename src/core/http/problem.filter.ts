@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import { STATUS_CODES } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { isDependencyOutage } from '../database/postgres-errors';
 import { ProblemException } from './problem.exception';
 
 interface ProblemDocument {
@@ -28,28 +29,6 @@ function isFastifyError(
     typeof error === 'object' &&
     error !== null &&
     typeof (error as { statusCode?: unknown }).statusCode === 'number'
-  );
-}
-
-const OUTAGE_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  '57P01',
-  '57P03',
-  '08001',
-  '08006',
-]);
-
-/** Postgres or Redis unreachable: the client should retry, so 503 rather than 500. */
-function isDependencyOutage(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string' && OUTAGE_CODES.has(code)) return true;
-  return (
-    error.name === 'MaxRetriesPerRequestError' ||
-    /Connection terminated|connection timeout|Connection is closed/i.test(error.message)
   );
 }
 

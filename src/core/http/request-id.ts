@@ -15,12 +15,16 @@ export function requestIdFor(raw: IncomingMessage): string {
   return id;
 }
 
-/** The caller's address, honouring X-Forwarded-For only when the proxy is trusted. */
+/**
+ * The caller's address. Behind a trusted proxy it is the last X-Forwarded-For entry:
+ * the one that proxy appended. Earlier entries are whatever the client claimed.
+ */
 export function clientIpOf(raw: IncomingMessage, trustProxy: boolean): string | undefined {
   if (trustProxy) {
     const forwarded = raw.headers['x-forwarded-for'];
-    const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim();
-    if (first) return first;
+    const list = (Array.isArray(forwarded) ? forwarded.join(',') : forwarded)?.split(',');
+    const last = list?.[list.length - 1]?.trim();
+    if (last) return last.slice(0, 64);
   }
   return raw.socket?.remoteAddress;
 }

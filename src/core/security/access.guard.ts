@@ -1,3 +1,4 @@
+import { isDependencyOutage } from '../database/postgres-errors';
 import { ExecutionContext, Injectable } from '@nestjs/common';
 import { ModuleRef, Reflector } from '@nestjs/core';
 import { AuthGuard } from '@nestjs/passport';
@@ -110,6 +111,8 @@ export class AccessGuard extends AuthGuard(['jwt', 'api-key']) {
   }
 
   override handleRequest<TUser = Actor>(error: unknown, user: TUser | false): TUser {
+    // Postgres or Redis down is not the caller's fault: let it surface as 503.
+    if (isDependencyOutage(error)) throw error;
     if (error || !user) throw new UnauthenticatedProblem();
     return user;
   }
