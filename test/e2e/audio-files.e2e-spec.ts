@@ -1,6 +1,6 @@
 import { getQueueToken } from '@nestjs/bullmq';
 import { Queue } from 'bullmq';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RETENTION_SCHEDULER_ID, RetentionJobName } from '../../src/audio-files/audio-jobs';
@@ -319,6 +319,8 @@ describe('Graceful shutdown with a job in flight (TARGETS R6)', () => {
       );
     } finally {
       await second.close();
+      await rm(storageRoot, { recursive: true, force: true });
+      await rm(large.path, { force: true });
     }
   }, 120_000);
 });

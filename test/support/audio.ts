@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, stat } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { request as httpRequest, IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -25,7 +25,14 @@ export async function startAudioApp(
     REDIS_PREFIX: `${process.env.REDIS_PREFIX ?? 'vbt'}-${label}-${randomBytes(3).toString('hex')}`,
     ...env,
   });
-  return { ...app, storageRoot };
+  return {
+    ...app,
+    storageRoot,
+    async close() {
+      await app.close();
+      await rm(storageRoot, { recursive: true, force: true });
+    },
+  };
 }
 
 /** A valid PCM WAV header for `dataBytes` of 16-bit mono samples at `rate` Hz. */
