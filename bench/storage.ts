@@ -1,0 +1,346 @@
+/**
+ * P7 — upload and download of a 1 GiB audio file through the running app (local driver):
+ *      RSS grows < 64 MiB; throughput ≥ 50 % of `cp` on the same disk.
+ * P8 — archive job of 1,000 files: ≥ 80 % of the throughput of `sha256sum` + `cp` of the
+ *      same files; progress reported.
+ *
+ *   npm run bench:storage
+ *   BENCH_P7_BYTES=1073741824 BENCH_P8_FILES=1000 BENCH_P8_FILE_BYTES=2097152 npm run bench:storage
+ *
+ * Creates a throwaway database (BENCH_DATABASE_URL server) and Redis prefix, boots the
+ * real app in this process on loopback with its in-process workers, and measures each
+ * workload side by side with the shell baseline on the same directory (BENCH_DIR, default
+ * under the OS temp dir). Writes the table and this command into BENCHMARKS.md
+ * (section "Storage (P7, P8)"). Exits 1 when a target is missed.
+ */
+import 'reflect-metadata';
+import { execFile, execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Client } from 'pg';
+import Redis from 'ioredis';
+import { DataSource } from 'typeorm';
+import { databaseOptions } from '../src/core/database/database-options';
+import { seedDatabase } from '../src/seed/seed';
+
+const P7_BYTES = Number(process.env.BENCH_P7_BYTES ?? 1024 ** 3);
+const P8_FILES = Number(process.env.BENCH_P8_FILES ?? 1000);
+const P8_FILE_BYTES = Number(process.env.BENCH_P8_FILE_BYTES ?? 2 * 1024 ** 2);
+const ADMIN = {
+  username: 'bench-admin',
+  email: 'bench@verbatim.local',
+  password: 'bench-password-123',
+};
+const MiB = 1024 * 1024;
+
+const serverUrl = new URL(
+  process.env.BENCH_DATABASE_URL ??
+    process.env.DATABASE_URL ??
+    'postgres://postgres:postgres@127.0.0.1:5432/postgres',
+);
+serverUrl.pathname = '/postgres';
+
+const time = (command: string, args: string[]): number => {
+  const start = performance.now();
+  execFileSync(command, args, { stdio: ['ignore', 'ignore', 'inherit'], maxBuffer: 64 * MiB });
+  return (performance.now() - start) / 1000;
+};
+const mbps = (bytes: number, seconds: number): number => bytes / MiB / seconds;
+
+/** Peak RSS above the level when it started, sampled every 10 ms. */
+function rssWatch(): { stop(): number } {
+  global.gc?.();
+  const baseline = process.memoryUsage().rss;
+  let peak = baseline;
+  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 10);
+  return {
+    stop() {
+      clearInterval(timer);
+      return (Math.max(peak, process.memoryUsage().rss) - baseline) / MiB;
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const id = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+  const databaseName = `verbatim_bench_${id}`;
+  const dir = process.env.BENCH_DIR ?? (await mkdtemp(join(tmpdir(), 'verbatim-bench-')));
+  await mkdir(dir, { recursive: true });
+  const admin = new Client({ connectionString: serverUrl.toString() });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE "${databaseName}"`);
+  const databaseUrl = new URL(serverUrl.toString());
+  databaseUrl.pathname = `/${databaseName}`;
+  const redisPrefix = `vbench-${id}`;
+  const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0';
+  const rows: string[][] = [];
+  let failed = false;
+  try {
+    const dataSource = new DataSource(
+      databaseOptions({ url: databaseUrl.toString(), poolSize: 2 }),
+    );
+    await dataSource.initialize();
+    await dataSource.runMigrations({ transaction: 'each' });
+    await seedDatabase(dataSource, ADMIN);
+    await dataSource.destroy();
+
+    Object.assign(process.env, {
+      NODE_ENV: 'production',
+      DATABASE_URL: databaseUrl.toString(),
+      REDIS_URL: redisUrl,
+      REDIS_PREFIX: redisPrefix,
+      JWT_SECRET: randomBytes(32).toString('hex'),
+      LOG_LEVEL: 'warn',
+      RATE_LIMIT_MAX: '10000000',
+      STORAGE_DRIVER: 'local',
+      STORAGE_LOCAL_ROOT: join(dir, 'storage'),
+      WORKERS_ENABLED: 'true',
+    });
+    // Imported only now: the config module validates the environment when first loaded.
+    const { createApp } = await import('../src/app.factory');
+    const { uploadAudio, writeLargeWav, wavHeader } = await import('../test/support/audio');
+    const app = await createApp();
+    await app.listen(0, '127.0.0.1');
+    const port = (app.getHttpServer().address() as AddressInfo).port;
+    const base = `http://127.0.0.1:${port}/api/v1`;
+    const call = async (
+      method: string,
+      path: string,
+      auth: Record<string, string>,
+      body?: unknown,
+    ) => {
+      const response = await fetch(`${base}${path}`, {
+        method,
+        headers: { ...auth, ...(body ? { 'content-type': 'application/json' } : {}) },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+      return {
+        status: response.status,
+        body: (await response.json().catch(() => ({}))) as Record<string, unknown>,
+      };
+    };
+    const login = await call(
+      'POST',
+      '/auth/login',
+      {},
+      { login: ADMIN.username, password: ADMIN.password },
+    );
+    const auth = { Authorization: `Bearer ${login.body.accessToken as string}` };
+    const fakeApp = { app } as unknown as Parameters<typeof uploadAudio>[0];
+
+    // ---------------------------------------------------------------- P7
+    console.log(`P7: generating a ${(P7_BYTES / MiB).toFixed(0)} MiB WAV in ${dir}`);
+    const large = await writeLargeWav(P7_BYTES);
+    const cpSeconds = time('cp', [large.path, join(dir, 'cp-copy.wav')]);
+    const ddSeconds = time('dd', [
+      `if=${large.path}`,
+      `of=${join(dir, 'dd-copy.wav')}`,
+      'bs=1M',
+      'status=none',
+    ]);
+    await rm(join(dir, 'cp-copy.wav'));
+    await rm(join(dir, 'dd-copy.wav'));
+    const caseOf = async (title: string) =>
+      (await call('POST', '/cases', auth, { title })).body.id as string;
+    const p7Case = await caseOf('P7');
+
+    // curl is the client, in its own process: the app's process holds only the server.
+    const curl = (args: string[]) =>
+      new Promise<string>((resolve, reject) => {
+        execFile(
+          'curl',
+          ['-sS', '-H', `Authorization: ${auth.Authorization}`, ...args],
+          { maxBuffer: 16 * MiB },
+          (error, stdout) => (error ? reject(new Error(error.message)) : resolve(stdout)),
+        );
+      });
+    const uploadWatch = rssWatch();
+    let start = performance.now();
+    const uploaded = JSON.parse(
+      await curl(['-F', `file=@${large.path};type=audio/wav`, `${base}/cases/${p7Case}/audio`]),
+    ) as { id: string; sha256: string };
+    const uploadSeconds = (performance.now() - start) / 1000;
+    const uploadRss = uploadWatch.stop();
+    if (uploaded.sha256 !== large.sha256) {
+      throw new Error(`P7 upload failed: ${JSON.stringify(uploaded)}`);
+    }
+    const downloadWatch = rssWatch();
+    start = performance.now();
+    const downloaded = Number(
+      await curl([
+        '-o',
+        '/dev/null',
+        '-w',
+        '%{size_download}',
+        `${base}/audio/${uploaded.id}/content`,
+      ]),
+    );
+    const downloadSeconds = (performance.now() - start) / 1000;
+    const downloadRss = downloadWatch.stop();
+    if (downloaded !== large.size) throw new Error(`P7 download returned ${downloaded} bytes`);
+    await rm(large.path);
+
+    const cpRate = mbps(large.size, cpSeconds);
+    const upRate = mbps(large.size, uploadSeconds);
+    const downRate = mbps(large.size, downloadSeconds);
+    const p7Ok =
+      upRate >= 0.5 * cpRate && downRate >= 0.5 * cpRate && uploadRss < 64 && downloadRss < 64;
+    failed ||= !p7Ok;
+    rows.push(
+      ['P7', '`cp` of the file (baseline)', `${cpRate.toFixed(0)} MiB/s`, '', ''],
+      ['P7', '`dd bs=1M` of the file', `${mbps(large.size, ddSeconds).toFixed(0)} MiB/s`, '', ''],
+      [
+        'P7',
+        'upload through the API',
+        `${upRate.toFixed(0)} MiB/s`,
+        `${((upRate / cpRate) * 100).toFixed(0)} % of cp`,
+        `RSS +${uploadRss.toFixed(1)} MiB`,
+      ],
+      [
+        'P7',
+        'download through the API',
+        `${downRate.toFixed(0)} MiB/s`,
+        `${((downRate / cpRate) * 100).toFixed(0)} % of cp`,
+        `RSS +${downloadRss.toFixed(1)} MiB`,
+      ],
+    );
+
+    // ---------------------------------------------------------------- P8
+    console.log(`P8: uploading ${P8_FILES} files of ${(P8_FILE_BYTES / MiB).toFixed(1)} MiB`);
+    const p8Case = await caseOf('P8');
+    const seed = randomBytes(P8_FILE_BYTES);
+    const ids: string[] = [];
+    for (let i = 0; i < P8_FILES; i++) {
+      const body = Buffer.from(seed);
+      wavHeader(P8_FILE_BYTES - 44).copy(body, 0);
+      body.writeUInt32LE(i, 64);
+      const response = await uploadAudio(fakeApp, auth, p8Case, { content: body });
+      if (response.status !== 201) throw new Error(`P8 upload ${i}: ${response.status}`);
+      ids.push(response.body.id as string);
+    }
+    const stored = ids.map((audioId) => join(dir, 'storage', 'cases', p8Case, `${audioId}.wav`));
+    const total = P8_FILES * P8_FILE_BYTES;
+    const baselineDir = join(dir, 'baseline');
+    await mkdir(baselineDir);
+    // Same files, same disk: copy then hash the copies, as archive copies then verifies.
+    const cpAll = time('cp', ['-t', baselineDir, ...stored]);
+    const hashAll = time(
+      'sha256sum',
+      stored.map((p) => join(baselineDir, p.split('/').pop()!)),
+    );
+    await rm(baselineDir, { recursive: true });
+    const baselineRate = mbps(total, cpAll + hashAll);
+
+    start = performance.now();
+    const jobIds: string[] = [];
+    for (const audioId of ids) {
+      const accepted = await call('POST', `/audio/${audioId}/archive`, auth, { reason: 'P8' });
+      if (accepted.status !== 202) throw new Error(`P8 archive request: ${accepted.status}`);
+      jobIds.push(accepted.body.jobId as string);
+    }
+    const client = new DataSource(databaseOptions({ url: databaseUrl.toString(), poolSize: 1 }));
+    await client.initialize();
+    let progressSeen = false;
+    for (;;) {
+      const [row] = await client.query<{ n: number }[]>(
+        'SELECT count(*)::int AS n FROM audio_files WHERE case_id = $1 AND is_archived',
+        [p8Case],
+      );
+      if (!progressSeen) {
+        const job = await call('GET', `/jobs/${jobIds[jobIds.length - 1]!}`, auth);
+        progressSeen = typeof job.body.progress === 'number';
+      }
+      if (row!.n === P8_FILES) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const archiveSeconds = (performance.now() - start) / 1000;
+    await client.destroy();
+    const archiveRate = mbps(total, archiveSeconds);
+    const p8Ok = archiveRate >= 0.8 * baselineRate && progressSeen;
+    failed ||= !p8Ok;
+    rows.push(
+      [
+        'P8',
+        `\`cp\` + \`sha256sum\` of ${P8_FILES} files (baseline)`,
+        `${baselineRate.toFixed(0)} MiB/s`,
+        `${(cpAll + hashAll).toFixed(2)} s`,
+        '',
+      ],
+      [
+        'P8',
+        `${P8_FILES} archive jobs (copy → verify → delete → row)`,
+        `${archiveRate.toFixed(0)} MiB/s`,
+        `${((archiveRate / baselineRate) * 100).toFixed(0)} % of baseline`,
+        `${archiveSeconds.toFixed(2)} s, progress ${progressSeen ? 'reported' : 'missing'}`,
+      ],
+    );
+
+    await app.close();
+    console.log(table(rows));
+    await writeSection(rows, { p7Ok, p8Ok });
+  } finally {
+    await admin
+      .query(`DROP DATABASE IF EXISTS "${databaseName}" WITH (FORCE)`)
+      .catch(() => undefined);
+    await admin.end();
+    const redis = new Redis(redisUrl);
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${redisPrefix}*`, 'COUNT', 1000);
+      if (keys.length > 0) await redis.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+    await redis.quit();
+    if (!process.env.BENCH_DIR) await rm(dir, { recursive: true, force: true });
+  }
+  process.exit(failed ? 1 : 0);
+}
+
+function table(rows: string[][]): string {
+  return [
+    '| target | workload | throughput | vs baseline | notes |',
+    '|---|---|---|---|---|',
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+  ].join('\n');
+}
+
+async function writeSection(
+  rows: string[][],
+  verdict: { p7Ok: boolean; p8Ok: boolean },
+): Promise<void> {
+  const file = join(__dirname, '..', 'BENCHMARKS.md');
+  const section = [
+    '## Storage (P7, P8)',
+    '',
+    `Command: \`BENCH_P7_BYTES=${P7_BYTES} BENCH_P8_FILES=${P8_FILES} BENCH_P8_FILE_BYTES=${P8_FILE_BYTES} npm run bench:storage\``,
+    `(run ${new Date().toISOString()}, Node ${process.version}, local driver, app and client in one process on loopback, same disk for app and baselines).`,
+    '',
+    table(rows),
+    '',
+    `P7 ${verdict.p7Ok ? 'met' : 'MISSED'} (≥ 50 % of cp, RSS growth < 64 MiB); P8 ${verdict.p8Ok ? 'met' : 'MISSED'} (≥ 80 % of cp + sha256sum, progress reported).`,
+    'The P8 baseline copies the files and hashes the copies, which is what an archive does',
+    '(copy, then verify the copy); the archive also deletes the original and updates and audits',
+    'each row, with 4 jobs in flight. Page cache is warm for both sides.',
+    '',
+  ].join('\n');
+  const current = existsSync(file) ? await readFile(file, 'utf8') : '# Benchmarks\n\n';
+  const start = current.indexOf('## Storage (P7, P8)');
+  let next: string;
+  if (start === -1) {
+    next = `${current.trimEnd()}\n\n${section}`;
+  } else {
+    const after = current.indexOf('\n## ', start + 1);
+    next = current.slice(0, start) + section + (after === -1 ? '' : current.slice(after + 1));
+  }
+  await writeFile(file, next.endsWith('\n') ? next : `${next}\n`);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
