@@ -318,7 +318,7 @@ async function writeSection(
     '## Storage (P7, P8)',
     '',
     `Command: \`BENCH_P7_BYTES=${P7_BYTES} BENCH_P8_FILES=${P8_FILES} BENCH_P8_FILE_BYTES=${P8_FILE_BYTES} npm run bench:storage\``,
-    `(run ${new Date().toISOString()}, Node ${process.version}, local driver, app and client in one process on loopback, same disk for app and baselines).`,
+    `(run ${new Date().toISOString()}, Node ${process.version}, local driver, app with in-process workers in one process, curl as the P7 client, loopback, same disk for app and baselines).`,
     '',
     table(rows),
     '',
