@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { Brackets, DataSource, EntityManager } from 'typeorm';
+import { Brackets, DataSource, EntityManager, SelectQueryBuilder } from 'typeorm';
 import { CaseNoteEntity } from './entities/case-note.entity';
 import { CaseParticipantEntity, ParticipantRole } from './entities/case-participant.entity';
 import { CaseEntity, CasePriority, CaseStatus } from './entities/case.entity';
@@ -31,7 +31,7 @@ const SORT_COLUMNS = {
   createdAt: 'c.created_at',
   updatedAt: 'c.updated_at',
   caseCode: 'c.case_code',
-  priority: 'priority_weight',
+  priority: 'c.priority_weight',
   rank: 'rank',
 } as const;
 
@@ -122,6 +122,20 @@ export class CasesRepository {
 
   /** Visible cases only, filtered, sorted and paginated in SQL. */
   async list(filter: CaseListFilter): Promise<[CaseEntity[], number]> {
+    const query = this.listQuery(filter);
+    // count(*) over the same WHERE: TypeORM's getCount() would COUNT(DISTINCT id), a sort of every match.
+    const count = query
+      .clone()
+      .orderBy()
+      .offset(undefined)
+      .limit(undefined)
+      .select('count(*)::int', 'n');
+    const [rows, total] = await Promise.all([query.getMany(), count.getRawOne<{ n: number }>()]);
+    return [rows, total?.n ?? 0];
+  }
+
+  /** The list query itself; exposed so the search benchmark can EXPLAIN exactly it. */
+  listQuery(filter: CaseListFilter): SelectQueryBuilder<CaseEntity> {
     const query = this.dataSource
       .getRepository(CaseEntity)
       .createQueryBuilder('c')
@@ -154,13 +168,7 @@ export class CasesRepository {
           ),
           { q: filter.q },
         )
-        .addSelect(`ts_rank_cd(c.search_vector, websearch_to_tsquery('english', :q))`, 'rank');
-    }
-    if (filter.sort.field === 'priority') {
-      query.addSelect(
-        '(SELECT pr.weight FROM case_priorities pr WHERE pr.code = c.priority)',
-        'priority_weight',
-      );
+        .addSelect(`ts_rank(c.search_vector, websearch_to_tsquery('english', :q))`, 'rank');
     }
     const direction = filter.sort.descending ? 'DESC' : 'ASC';
     query
@@ -169,7 +177,7 @@ export class CasesRepository {
       .addOrderBy('c.id', 'ASC')
       .offset(filter.offset)
       .limit(filter.limit);
-    return Promise.all([query.getMany(), query.getCount()]);
+    return query;
   }
 
   // --- participants -------------------------------------------------------------

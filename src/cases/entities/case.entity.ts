@@ -18,6 +18,7 @@ export type CasePriority = 'high' | 'medium' | 'low';
 @Entity('cases')
 @Index('cases_search_vector_idx', { synchronize: false })
 @Index('cases_live_created_idx', { synchronize: false })
+@Index('cases_live_priority_idx', { synchronize: false })
 export class CaseEntity {
   @PrimaryGeneratedColumn('uuid')
   id!: string;
@@ -43,6 +44,10 @@ export class CaseEntity {
   @Index()
   @Column({ type: 'varchar', length: 32 })
   priority!: CasePriority;
+
+  /** Copy of the priority's weight, kept by triggers, so sorting by priority can use an index. */
+  @Column({ type: 'integer', default: 0, select: false, insert: false, update: false })
+  priorityWeight?: number;
 
   @ManyToOne(() => CasePriorityEntity, { onDelete: 'RESTRICT' })
   @JoinColumn({ name: 'priority', referencedColumnName: 'code' })
