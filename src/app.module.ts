@@ -13,6 +13,7 @@ import { RedisModule } from './core/redis/redis.module';
 import { SecurityModule } from './core/security/security.module';
 import { StorageModule } from './core/storage/storage.module';
 import { HealthModule } from './health/health.module';
+import { ObservabilityModule } from './observability/observability.module';
 import { JobsModule } from './jobs/jobs.module';
 import { WorkersModule } from './workers.module';
 
@@ -43,6 +44,7 @@ export class AppModule {
         AudioFilesModule,
         JobsModule,
         HealthModule,
+        ObservabilityModule,
         ...(workers ? [WorkersModule] : []),
       ],
     };

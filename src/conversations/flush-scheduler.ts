@@ -31,7 +31,7 @@ export class FlushScheduler {
     await this.queue.add(
       TurnJobName.Flush,
       {},
-      { ...TURN_JOB_OPTIONS, jobId: `flush-${slot}`, delay: dueIn },
+      { ...TURN_JOB_OPTIONS, jobId: `flush.${slot}`, delay: dueIn },
     );
   }
 
@@ -40,15 +40,15 @@ export class FlushScheduler {
     await this.queue.add(
       TurnJobName.Flush,
       {},
-      { ...TURN_JOB_OPTIONS, jobId: `flush-now-${Date.now()}` },
+      { ...TURN_JOB_OPTIONS, jobId: `flush-now.${Date.now()}` },
     );
   }
 
-  async requestSeal(conversationId: string): Promise<string> {
-    const data: SealJobData = { conversationId };
+  async requestSeal(conversationId: string, requestedBy: string | null = null): Promise<string> {
+    const data: SealJobData = { conversationId, requestedBy };
     const job = await this.queue.add(TurnJobName.Seal, data, {
       ...TURN_JOB_OPTIONS,
-      jobId: `seal-${conversationId}`,
+      jobId: `seal.${conversationId}`,
     });
     return job.id!;
   }

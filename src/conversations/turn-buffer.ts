@@ -20,6 +20,8 @@ const key = {
   closed: (id: string) => `conv:${id}:closed`,
   /** The durable buffer every worker drains: a stream with a consumer group. */
   buffer: 'turns:buffer',
+  /** Turns the database refused, kept with the reason for an operator; never trimmed. */
+  dead: 'turns:dead',
 };
 
 /**
@@ -316,6 +318,35 @@ export class TurnBuffer implements OnModuleInit {
     const results = (await pipeline.exec()) ?? [];
     const failed = results.find(([error]) => error);
     if (failed?.[0]) throw failed[0];
+  }
+
+  /**
+   * Moves one entry the database refuses to the dead-letter stream (with the reason) and
+   * acknowledges it, atomically, so it is neither lost nor retried for ever.
+   */
+  async deadLetter(entry: BufferedEntry, reason: string): Promise<void> {
+    const results = await this.redis
+      .multi()
+      .xadd(
+        key.dead,
+        '*',
+        'c',
+        entry.conversationId,
+        'turn',
+        entry.raw,
+        'reason',
+        reason.slice(0, 500),
+      )
+      .xack(key.buffer, PERSISTERS_GROUP, entry.streamId)
+      .xdel(key.buffer, entry.streamId)
+      .zrem(key.pending(entry.conversationId), entry.raw)
+      .exec();
+    const failed = results?.find(([error]) => error);
+    if (failed?.[0]) throw failed[0];
+  }
+
+  deadLetterCount(): Promise<number> {
+    return this.redis.xlen(key.dead);
   }
 
   /** Entries waiting in the buffer: delivered-but-unacknowledged plus never delivered. */

@@ -1,3 +1,5 @@
+import type { RequestedJobData } from '../core/queue/job-data';
+
 /** Jobs of the turn-persistence queue. Payloads carry ids only. */
 export enum TurnJobName {
   /** Drain the buffer into Postgres; one per flush-delay slot, deduplicated by jobId. */
@@ -8,7 +10,7 @@ export enum TurnJobName {
   Seal = 'seal',
 }
 
-export interface SealJobData {
+export interface SealJobData extends RequestedJobData {
   conversationId: string;
 }
 

@@ -1,6 +1,8 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, Optional } from '@nestjs/common';
 import { hostname } from 'node:os';
 import { AppConfig } from '../core/config/app-config';
+import { isDependencyOutage } from '../core/database/postgres-errors';
+import { MetricsService } from '../observability/metrics.service';
 import { FlushScheduler } from './flush-scheduler';
 import { BufferedEntry, TurnBuffer } from './turn-buffer';
 import { TurnsRepository } from './turns.repository';
@@ -31,6 +33,8 @@ export class TurnPersistenceService {
     private readonly turns: TurnsRepository,
     private readonly scheduler: FlushScheduler,
     config: AppConfig,
+    /** Absent in the worker-only process, which serves no /metrics. */
+    @Optional() private readonly metrics?: MetricsService,
   ) {
     this.batchSize = config.get('TURN_BATCH_SIZE');
     this.reclaimIdleMs = config.get('TURN_RECLAIM_IDLE_MS');
@@ -57,12 +61,37 @@ export class TurnPersistenceService {
     }
   }
 
+  /**
+   * Stores a batch, then acknowledges it. An outage is rethrown (the job retries and the
+   * entries wait in Redis). Any other failure means some entry the database refuses: the
+   * batch is split until the refused entries are isolated, and those move to the
+   * dead-letter stream, so one bad turn never blocks everybody's turns behind it.
+   */
   private async persist(entries: BufferedEntry[]): Promise<number> {
-    const inserted = await this.turns.appendBatch(
-      entries.map((e) => e.turn),
-      new Date(),
-    );
+    let inserted: number;
+    try {
+      inserted = await this.turns.appendBatch(
+        entries.map((e) => e.turn),
+        new Date(),
+      );
+    } catch (error) {
+      if (isDependencyOutage(error)) throw error;
+      if (entries.length === 1) {
+        const reason = error instanceof Error ? error.message : String(error);
+        this.logger.error(
+          { streamId: entries[0]!.streamId, reason },
+          'turn refused by the database; dead-lettered',
+        );
+        await this.buffer.deadLetter(entries[0]!, reason);
+        return 0;
+      }
+      const middle = Math.ceil(entries.length / 2);
+      return (
+        (await this.persist(entries.slice(0, middle))) + (await this.persist(entries.slice(middle)))
+      );
+    }
     await this.buffer.acknowledge(entries);
+    this.metrics?.turnsPersisted.inc(inserted);
     if (inserted < entries.length) {
       this.logger.debug({ entries: entries.length, inserted }, 'skipped turns already persisted');
     }

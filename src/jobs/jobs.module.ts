@@ -7,9 +7,7 @@ import { QueueBoard } from './queue-board';
 
 /** GET /jobs/:id and the Bull Board UI, in the API process. */
 @Module({
-  imports: [
-    BullModule.registerQueue({ name: QueueName.AudioArchive }, { name: QueueName.Retention }),
-  ],
+  imports: [BullModule.registerQueue(...Object.values(QueueName).map((name) => ({ name })))],
   controllers: [JobsController],
   providers: [JobsService, QueueBoard],
 })

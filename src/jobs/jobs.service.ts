@@ -16,8 +16,9 @@ export class JobsService {
   constructor(
     @InjectQueue(QueueName.AudioArchive) audioArchive: Queue,
     @InjectQueue(QueueName.Retention) retention: Queue,
+    @InjectQueue(QueueName.TurnPersistence) turnPersistence: Queue,
   ) {
-    this.queues = [audioArchive, retention];
+    this.queues = [audioArchive, retention, turnPersistence];
   }
 
   /** The job, if it exists and the caller asked for it or holds `queues:admin`; 404 otherwise. */

@@ -63,7 +63,7 @@ export class QueueBoard implements OnModuleInit {
     const httpAdapter = this.adapterHost.httpAdapter as
       { getInstance(): FastifyInstance } | undefined;
     if (!httpAdapter) return; // no HTTP server (worker process)
-    const queues = [QueueName.AudioArchive, QueueName.Retention].map(
+    const queues = Object.values(QueueName).map(
       (name) =>
         new BullMQAdapter(this.moduleRef.get<Queue>(getQueueToken(name), { strict: false })),
     );

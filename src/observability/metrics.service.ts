@@ -1,0 +1,97 @@
+import { getQueueToken } from '@nestjs/bullmq';
+import { Injectable, OnModuleInit } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { Queue } from 'bullmq';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { DataSource } from 'typeorm';
+import { TurnBuffer } from '../conversations/turn-buffer';
+import { QueueName } from '../core/queue/queue-names';
+
+const JOB_STATES = ['waiting', 'active', 'delayed', 'completed', 'failed'] as const;
+
+/** The pg pool behind TypeORM, for pool gauges. */
+interface PgPool {
+  totalCount: number;
+  idleCount: number;
+  waitingCount: number;
+}
+
+/**
+ * Prometheus metrics of this process. Request latency is observed by an HTTP hook;
+ * queue depths, buffer backlog and pool usage are read when Prometheus scrapes.
+ */
+@Injectable()
+export class MetricsService implements OnModuleInit {
+  readonly registry = new Registry();
+
+  readonly httpDuration = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request latency by route and status',
+    labelNames: ['method', 'route', 'status_code'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+
+  readonly turnsPersisted = new Counter({
+    name: 'verbatim_turns_persisted_total',
+    help: 'Turns inserted into Postgres by the persistence workers of this process',
+    registers: [this.registry],
+  });
+
+  constructor(
+    private readonly moduleRef: ModuleRef,
+    private readonly buffer: TurnBuffer,
+    @InjectDataSource() private readonly dataSource: DataSource,
+  ) {}
+
+  onModuleInit(): void {
+    collectDefaultMetrics({ register: this.registry });
+    const queues = Object.values(QueueName).map((name) =>
+      this.moduleRef.get<Queue>(getQueueToken(name), { strict: false }),
+    );
+    new Gauge({
+      name: 'verbatim_queue_jobs',
+      help: 'Jobs per queue and state (completed/failed are the retained outcomes)',
+      labelNames: ['queue', 'state'] as const,
+      registers: [this.registry],
+      async collect() {
+        for (const queue of queues) {
+          const counts = await queue.getJobCounts(...JOB_STATES);
+          for (const state of JOB_STATES)
+            this.set({ queue: queue.name, state }, counts[state] ?? 0);
+        }
+      },
+    });
+    const buffer = this.buffer;
+    new Gauge({
+      name: 'verbatim_turn_buffer_entries',
+      help: 'Accepted turns waiting in the Redis buffer (delivered-but-unacknowledged included)',
+      registers: [this.registry],
+      async collect() {
+        this.set((await buffer.backlog()).length);
+      },
+    });
+    new Gauge({
+      name: 'verbatim_turn_persistence_lag_seconds',
+      help: 'Age of the oldest turn still in the buffer',
+      registers: [this.registry],
+      async collect() {
+        this.set((await buffer.oldestAgeMs()) / 1000);
+      },
+    });
+    const pool = (this.dataSource.driver as unknown as { master?: PgPool }).master;
+    new Gauge({
+      name: 'verbatim_pg_pool_connections',
+      help: 'Postgres pool connections by state',
+      labelNames: ['state'] as const,
+      registers: [this.registry],
+      collect() {
+        if (!pool) return;
+        this.set({ state: 'total' }, pool.totalCount);
+        this.set({ state: 'idle' }, pool.idleCount);
+        this.set({ state: 'waiting' }, pool.waitingCount);
+      },
+    });
+  }
+}

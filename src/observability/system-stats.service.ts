@@ -1,0 +1,70 @@
+import { getQueueToken } from '@nestjs/bullmq';
+import { Injectable } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { Queue } from 'bullmq';
+import { DataSource } from 'typeorm';
+import { TurnBuffer } from '../conversations/turn-buffer';
+import { QueueName } from '../core/queue/queue-names';
+
+export interface SystemStats {
+  rows: Record<string, number>;
+  activeConversations: number;
+  queues: Record<string, Record<string, number>>;
+  turnBuffer: { entries: number; unacknowledged: number; lagMs: number; deadLettered: number };
+  generatedAt: string;
+}
+
+/** Tables reported in `rows`; large append-only ones use the planner's estimate. */
+const EXACT = ['users', 'roles', 'cases', 'conversations'];
+const ESTIMATED = ['turns', 'audit_logs', 'case_notes', 'audio_files'];
+
+@Injectable()
+export class SystemStatsService {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly buffer: TurnBuffer,
+    private readonly moduleRef: ModuleRef,
+  ) {}
+
+  async collect(): Promise<SystemStats> {
+    const [counts] = await this.dataSource.query<Record<string, number>[]>(
+      `SELECT ${EXACT.map((t) => `(SELECT count(*)::int FROM ${t}) AS "${t}"`).join(', ')},
+              (SELECT count(*)::int FROM conversations WHERE status = 'active') AS "activeConversations"`,
+    );
+    // Partitioned or huge tables: sum the children's estimates instead of scanning.
+    const estimates = await this.dataSource.query<{ name: string; n: number }[]>(
+      `SELECT t.name, coalesce((
+          SELECT sum(greatest(c.reltuples, 0))::bigint FROM pg_class c
+           WHERE c.oid = to_regclass(t.name)
+              OR c.oid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = to_regclass(t.name))
+        ), 0)::float8 AS n
+         FROM unnest($1::text[]) AS t(name)`,
+      [ESTIMATED],
+    );
+    const queues: Record<string, Record<string, number>> = {};
+    for (const name of Object.values(QueueName)) {
+      const queue = this.moduleRef.get<Queue>(getQueueToken(name), { strict: false });
+      queues[name] = await queue.getJobCounts(
+        'waiting',
+        'active',
+        'delayed',
+        'completed',
+        'failed',
+      );
+    }
+    const [backlog, lagMs, deadLettered] = await Promise.all([
+      this.buffer.backlog(),
+      this.buffer.oldestAgeMs(),
+      this.buffer.deadLetterCount(),
+    ]);
+    const { activeConversations, ...rows } = counts!;
+    return {
+      rows: { ...rows, ...Object.fromEntries(estimates.map((e) => [e.name, Number(e.n)])) },
+      activeConversations: activeConversations ?? 0,
+      queues,
+      turnBuffer: { entries: backlog.length, unacknowledged: backlog.pending, lagMs, deadLettered },
+      generatedAt: new Date().toISOString(),
+    };
+  }
+}
