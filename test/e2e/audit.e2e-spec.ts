@@ -429,16 +429,24 @@ describe('Audit and usage (SPEC section 7, TARGETS S8)', () => {
       expect(JSON.stringify(create)).not.toContain(key.key.slice(12));
     });
 
-    it('keeps the caller’s address even when a forwarded header is over-long', async () => {
-      const rid = requestId('long-ip');
-      const forged = `${'9'.repeat(100)}, 10.0.0.1`;
+    it('records the address the trusted proxy appended, truncated when over-long', async () => {
+      const spoofed = requestId('spoofed-ip');
       await t.http
         .post('/api/v1/auth/login')
-        .set('X-Forwarded-For', forged)
-        .set('X-Request-Id', rid)
+        .set('X-Forwarded-For', `${'9'.repeat(100)}, 10.0.0.1`)
+        .set('X-Request-Id', spoofed)
         .send({ login: `nobody-${randomBytes(6).toString('hex')}`, password: 'whatever-password' })
         .expect(401);
-      const entry = await entryOf(rid, 'auth.login_failed', mark);
+      expect((await entryOf(spoofed, 'auth.login_failed', mark)).actorIp).toBe('10.0.0.1');
+
+      const long = requestId('long-ip');
+      await t.http
+        .post('/api/v1/auth/login')
+        .set('X-Forwarded-For', '9'.repeat(100))
+        .set('X-Request-Id', long)
+        .send({ login: `nobody-${randomBytes(6).toString('hex')}`, password: 'whatever-password' })
+        .expect(401);
+      const entry = await entryOf(long, 'auth.login_failed', mark);
       expect(entry.actorIp).toEqual(expect.any(String));
       expect('9'.repeat(100).startsWith(entry.actorIp!)).toBe(true);
     });
