@@ -9,6 +9,9 @@ import {
 } from '@nestjs/terminus';
 import Redis from 'ioredis';
 import { REDIS } from '../core/redis/redis.module';
+import { InjectStorage } from '../core/storage/storage.module';
+import type { StorageDriver } from '../core/storage/storage-driver';
+import { caseAudioKey } from '../core/storage/storage-keys';
 import { Public } from '../core/security/access.decorators';
 
 @ApiExcludeController()
@@ -20,6 +23,7 @@ export class HealthController {
     private readonly database: TypeOrmHealthIndicator,
     private readonly indicators: HealthIndicatorService,
     @Inject(REDIS) private readonly redis: Redis,
+    @InjectStorage() private readonly storage: StorageDriver,
   ) {}
 
   /** The process is up; says nothing about its dependencies. */
@@ -28,7 +32,7 @@ export class HealthController {
     return { status: 'ok' };
   }
 
-  /** Ready to serve: Postgres and Redis answer. 503 with details otherwise. */
+  /** Ready to serve: Postgres, Redis and the storage answer. 503 with details otherwise. */
   @Get('ready')
   @HealthCheck()
   ready(): Promise<HealthCheckResult> {
@@ -48,6 +52,24 @@ export class HealthController {
           });
         }
       },
+      async () => {
+        const indicator = this.indicators.check('storage');
+        try {
+          // A key that never exists: a reachable store answers "no such object".
+          const probe = caseAudioKey(PROBE_ID, PROBE_ID, '.wav');
+          await Promise.race([
+            this.storage.head(probe),
+            new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), 1500)),
+          ]);
+          return indicator.up({ driver: this.storage.type });
+        } catch (error) {
+          return indicator.down({
+            message: error instanceof Error ? error.message : 'unreachable',
+          });
+        }
+      },
     ]);
   }
 }
+
+const PROBE_ID = '00000000-0000-4000-8000-000000000000';
