@@ -1,4 +1,11 @@
-import { canonicalJson, ChainedContent, chainHash, ChainWalker, GENESIS_HASH } from './audit-chain';
+import {
+  canonicalContent,
+  canonicalJson,
+  ChainedContent,
+  chainHash,
+  ChainWalker,
+  GENESIS_HASH,
+} from './audit-chain';
 
 function entry(id: string, overrides: Partial<ChainedContent> = {}): ChainedContent {
   return {
@@ -72,5 +79,53 @@ describe('ChainWalker', () => {
     const walker = new ChainWalker(GENESIS_HASH);
     entries.forEach((e) => walker.next(e));
     expect(walker.verdict.valid).toBe(false);
+  });
+});
+
+describe('canonicalContent', () => {
+  it('writes exactly what the generic canonical JSON writes, nulls and odd strings included', () => {
+    const samples: ChainedContent[] = [
+      entry('1'),
+      entry('2', {
+        actorId: 'a',
+        actorIp: null,
+        userAgent: 'quote " and \\ and \u2028',
+        caseId: 'c',
+        requestId: null,
+      }),
+      entry('3', { details: {}, resourceType: null, resourceId: null, outcome: 'failure' }),
+    ];
+    for (const sample of samples) {
+      const {
+        id,
+        occurredAt,
+        actorId,
+        actorIp,
+        userAgent,
+        action,
+        resourceType,
+        resourceId,
+        caseId,
+        outcome,
+        details,
+        requestId,
+      } = sample;
+      expect(canonicalContent(sample)).toBe(
+        canonicalJson({
+          id,
+          occurredAt,
+          actorId,
+          actorIp,
+          userAgent,
+          action,
+          resourceType,
+          resourceId,
+          caseId,
+          outcome,
+          details,
+          requestId,
+        }),
+      );
+    }
   });
 });

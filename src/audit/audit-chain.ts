@@ -21,27 +21,28 @@ export interface ChainedContent {
 
 export { canonicalJson };
 
-/** hash = SHA-256(prevHash ‖ canonical content), hex. */
+const text = (value: string | null): string => (value === null ? 'null' : JSON.stringify(value));
+
+/**
+ * The canonical JSON of an entry's hashed content: exactly what
+ * `canonicalJson({ id, occurredAt, ... })` writes (keys in sorted order), built directly
+ * because verification hashes every entry and the generic walk dominated its cost.
+ */
+export function canonicalContent(content: ChainedContent): string {
+  return (
+    `{"action":${JSON.stringify(content.action)},"actorId":${text(content.actorId)},` +
+    `"actorIp":${text(content.actorIp)},"caseId":${text(content.caseId)},` +
+    `"details":${canonicalJson(content.details)},"id":${JSON.stringify(content.id)},` +
+    `"occurredAt":${JSON.stringify(content.occurredAt.toISOString())},"outcome":${JSON.stringify(content.outcome)},` +
+    `"requestId":${text(content.requestId)},"resourceId":${text(content.resourceId)},` +
+    `"resourceType":${text(content.resourceType)},"userAgent":${text(content.userAgent)}}`
+  );
+}
+
+/** hash = SHA-256(prevHash ‖ "\n" ‖ canonical content), hex. */
 export function chainHash(prevHash: string, content: ChainedContent): string {
   return createHash('sha256')
-    .update(prevHash)
-    .update('\n')
-    .update(
-      canonicalJson({
-        id: content.id,
-        occurredAt: content.occurredAt,
-        actorId: content.actorId,
-        actorIp: content.actorIp,
-        userAgent: content.userAgent,
-        action: content.action,
-        resourceType: content.resourceType,
-        resourceId: content.resourceId,
-        caseId: content.caseId,
-        outcome: content.outcome,
-        details: content.details,
-        requestId: content.requestId,
-      }),
-    )
+    .update(`${prevHash}\n${canonicalContent(content)}`)
     .digest('hex');
 }
 

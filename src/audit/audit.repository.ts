@@ -114,9 +114,9 @@ export class AuditRepository {
       if (!end?.id) return;
       last = end.id;
     }
-    for (;;) {
+    const fetch = (from: string): Promise<ChainRow[]> =>
       // `a.id`, not `id`: ORDER BY would otherwise sort by the text alias ("10" < "9").
-      const batch = await this.dataSource.query<ChainRow[]>(
+      this.dataSource.query<ChainRow[]>(
         `SELECT a.id::text AS id, a.occurred_at AS "occurredAt", a.actor_id AS "actorId",
                 a.actor_ip AS "actorIp", a.user_agent AS "userAgent", a.action,
                 a.resource_type AS "resourceType", a.resource_id AS "resourceId",
@@ -127,12 +127,21 @@ export class AuditRepository {
             AND ($2::bigint IS NULL OR a.id <= $2)
           ORDER BY a.id
           LIMIT $3`,
-        [after, last, batchSize],
+        [from, last, batchSize],
       );
+    // Fetch the next batch while the caller hashes this one.
+    let pending = fetch(after);
+    for (;;) {
+      const batch = await pending;
       if (batch.length === 0) return;
+      const more = batch.length === batchSize;
+      if (more) {
+        pending = fetch(batch[batch.length - 1]!.id);
+        // The caller may stop early (a broken chain); a late failure must not go unhandled.
+        pending.catch(() => undefined);
+      }
       yield batch;
-      after = batch[batch.length - 1]!.id;
-      if (batch.length < batchSize) return;
+      if (!more) return;
     }
   }
 
