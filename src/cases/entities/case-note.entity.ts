@@ -13,6 +13,8 @@ import { CaseEntity } from './case.entity';
 /** Append-only: a trigger refuses UPDATE and DELETE. */
 @Entity('case_notes')
 @Index(['caseId', 'createdAt'])
+// GIN over to_tsvector('simple', body), for GET /search (SearchIndexes migration).
+@Index('case_notes_search_idx', { synchronize: false })
 export class CaseNoteEntity {
   @PrimaryGeneratedColumn('uuid')
   id!: string;

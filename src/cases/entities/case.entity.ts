@@ -87,7 +87,11 @@ export class CaseEntity {
   @Column({ type: 'tsvector', nullable: true, select: false, insert: false, update: false })
   notesSearch?: string | null;
 
-  /** Maintained by a trigger from code, title, description and notes; GIN-indexed. */
+  /** English lexemes of the latest transcripts of the case's live audio; kept by triggers. */
+  @Column({ type: 'tsvector', nullable: true, select: false, insert: false, update: false })
+  transcriptsSearch?: string | null;
+
+  /** Maintained by a trigger from code, title, description, notes and transcripts; GIN-indexed. */
   @Column({ type: 'tsvector', nullable: true, select: false, insert: false, update: false })
   searchVector?: string | null;
 }
