@@ -1,4 +1,5 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import { AnalysisModule } from './analysis/analysis.module';
 import { AudioFilesModule } from './audio-files/audio-files.module';
 import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
@@ -15,6 +16,8 @@ import { StorageModule } from './core/storage/storage.module';
 import { HealthModule } from './health/health.module';
 import { ObservabilityModule } from './observability/observability.module';
 import { JobsModule } from './jobs/jobs.module';
+import { SearchModule } from './search/search.module';
+import { TranscriptionsModule } from './transcriptions/transcriptions.module';
 import { WorkersModule } from './workers.module';
 
 /** Infrastructure every process needs, API or worker. */
@@ -42,6 +45,9 @@ export class AppModule {
         CasesModule,
         ConversationsModule,
         AudioFilesModule,
+        TranscriptionsModule,
+        AnalysisModule,
+        SearchModule,
         JobsModule,
         HealthModule,
         ObservabilityModule,

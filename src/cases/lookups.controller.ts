@@ -14,6 +14,7 @@ const LOOKUP_TABLES: Record<string, string> = {
   languages: `SELECT code, name, search_config AS "searchConfig" FROM languages ORDER BY code`,
   activityTypes: `SELECT code, description FROM activity_types ORDER BY code`,
   audioStatuses: `SELECT code, description FROM audio_statuses ORDER BY code`,
+  sentiments: `SELECT code, description FROM sentiments ORDER BY code`,
 };
 
 @ApiTags('lookups')

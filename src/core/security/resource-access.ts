@@ -1,7 +1,7 @@
 import type { Actor } from './actor';
 
 /** Kinds of resource whose visibility follows case (or conversation) membership. */
-export type ResourceKind = 'case' | 'conversation' | 'audio';
+export type ResourceKind = 'case' | 'conversation' | 'audio' | 'transcription';
 
 /** The caller's standing on a resource: case participant roles; conversation members are `member`. */
 export type Participation = 'lead' | 'member' | 'viewer';
@@ -23,4 +23,5 @@ export const RESOURCE_ACCESS: Record<ResourceKind, symbol> = {
   case: Symbol('CASE_ACCESS'),
   conversation: Symbol('CONVERSATION_ACCESS'),
   audio: Symbol('AUDIO_ACCESS'),
+  transcription: Symbol('TRANSCRIPTION_ACCESS'),
 };

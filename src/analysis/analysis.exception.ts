@@ -1,0 +1,26 @@
+import { ProblemException } from '../core/http/problem.exception';
+
+export enum AnalysisErrorCode {
+  NoAnalysis = 'no-analysis',
+  DetailsTooLarge = 'analysis-details-too-large',
+}
+
+const DEFINITIONS: Record<AnalysisErrorCode, { status: number; title: string; detail: string }> = {
+  [AnalysisErrorCode.NoAnalysis]: {
+    status: 404,
+    title: 'Not Found',
+    detail: 'The audio file has no analysis yet.',
+  },
+  [AnalysisErrorCode.DetailsTooLarge]: {
+    status: 413,
+    title: 'Content Too Large',
+    detail: 'details is larger than 256 KiB as JSON.',
+  },
+};
+
+export class AnalysisException extends ProblemException {
+  constructor(code: AnalysisErrorCode, detail?: string) {
+    const definition = DEFINITIONS[code];
+    super({ ...definition, code, detail: detail ?? definition.detail });
+  }
+}

@@ -1,0 +1,89 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import {
+  IsIn,
+  IsNumber,
+  IsObject,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  MinLength,
+} from 'class-validator';
+import { PRINTABLE } from '../../transcriptions/dto/transcription.dto';
+import { SENTIMENT_CODES } from '../analysis.lookups';
+import { AnalysisResultEntity, Sentiment } from '../entities/analysis-result.entity';
+
+export class CreateAnalysisDto {
+  @ApiPropertyOptional({ example: 'The caller reports a break-in and asks for a callback.' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(100_000)
+  summary?: string;
+
+  @ApiPropertyOptional({ enum: SENTIMENT_CODES, description: 'Lookup `sentiments`' })
+  @IsOptional()
+  @IsIn(SENTIMENT_CODES)
+  sentiment?: Sentiment;
+
+  @ApiPropertyOptional({ minimum: -1, maximum: 1, example: -0.4 })
+  @IsOptional()
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(-1)
+  @Max(1)
+  sentimentScore?: number;
+
+  @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: true,
+    description: 'Engine-specific results (topics, entities, …); a JSON object ≤ 256 KiB',
+  })
+  @IsOptional()
+  @IsObject()
+  details?: Record<string, unknown>;
+
+  @ApiProperty({ example: 'sentiment-v2' })
+  @IsString()
+  @MinLength(1)
+  @MaxLength(200)
+  @Matches(PRINTABLE, { message: 'engine must not contain control characters' })
+  engine!: string;
+}
+
+export class AnalysisResponse {
+  @ApiProperty({ format: 'uuid' }) id!: string;
+  @ApiProperty({ format: 'uuid' }) audioFileId!: string;
+  @ApiProperty({ format: 'uuid' }) transcriptionId!: string;
+  @ApiProperty({ description: 'The transcription version this analysis read' })
+  transcriptionVersion!: number;
+  @ApiProperty({ description: 'Per audio file' }) version!: number;
+  @ApiProperty() summary!: string;
+  @ApiProperty({ enum: SENTIMENT_CODES, nullable: true, type: String })
+  sentiment!: Sentiment | null;
+  @ApiProperty({ nullable: true, type: Number }) sentimentScore!: number | null;
+  @ApiProperty({ type: 'object', additionalProperties: true }) details!: Record<string, unknown>;
+  @ApiProperty() engine!: string;
+  @ApiProperty({ description: 'A newer transcription version exists than the one read' })
+  stale!: boolean;
+  @ApiProperty({ format: 'uuid' }) createdBy!: string;
+  @ApiProperty({ format: 'date-time' }) createdAt!: string;
+
+  static from(entity: AnalysisResultEntity, latestTranscriptionVersion: number): AnalysisResponse {
+    return {
+      id: entity.id,
+      audioFileId: entity.audioFileId,
+      transcriptionId: entity.transcriptionId,
+      transcriptionVersion: entity.transcriptionVersion,
+      version: entity.version,
+      summary: entity.summary,
+      sentiment: entity.sentiment,
+      sentimentScore: entity.sentimentScore,
+      details: entity.details,
+      engine: entity.engine,
+      stale: latestTranscriptionVersion > entity.transcriptionVersion,
+      createdBy: entity.createdBy,
+      createdAt: entity.createdAt.toISOString(),
+    };
+  }
+}

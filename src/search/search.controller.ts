@@ -1,0 +1,25 @@
+import { Controller, Get, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { Page, pageOf } from '../core/http/pagination';
+import { Authenticated, CurrentActor } from '../core/security/access.decorators';
+import type { Actor } from '../core/security/actor';
+import { SearchQuery, SearchResultResponse } from './dto/search.dto';
+import { SearchService } from './search.service';
+
+@ApiTags('search')
+@ApiBearerAuth()
+@Controller('search')
+export class SearchController {
+  constructor(private readonly search: SearchService) {}
+
+  /** Full-text search over what the caller may see, best matches first. */
+  @Get()
+  @Authenticated()
+  async find(
+    @CurrentActor() actor: Actor,
+    @Query() query: SearchQuery,
+  ): Promise<Page<SearchResultResponse>> {
+    const [rows, total] = await this.search.search(actor, query);
+    return pageOf(rows, total, query);
+  }
+}

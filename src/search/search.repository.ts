@@ -1,0 +1,209 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import type { ResultType, SearchType } from './dto/search.dto';
+
+export interface SearchFilter {
+  /** Raw user text, only ever bound as a parameter. */
+  q: string;
+  types: SearchType[];
+  actorId: string;
+  /** cases:all: every live case and conversation is visible. */
+  seesAll: boolean;
+  /** Text search configurations in use (from `languages`), `simple` included. */
+  configs: string[];
+  offset: number;
+  limit: number;
+}
+
+export interface SearchRow {
+  type: ResultType;
+  id: string;
+  caseId: string | null;
+  audioFileId: string | null;
+  conversationId: string | null;
+  title: string;
+  /** ts_headline output with U+E000 / U+E001 around the matches. */
+  headline: string;
+  rank: number;
+  createdAt: Date;
+}
+
+/** Around the matches in `headline`; never in stored text (stripped before ts_headline). */
+export const MARK_START = '\uE000';
+export const MARK_STOP = '\uE001';
+
+const HEADLINE_OPTIONS = `StartSel=${MARK_START}, StopSel=${MARK_STOP}, MaxWords=30, MinWords=10, MaxFragments=2, FragmentDelimiter=" … "`;
+/** ts_headline reparses the text it is given: long transcripts are cut for the snippet. */
+const HEADLINE_MAX_CHARS = 20_000;
+const CONFIG_NAME = /^[a-z_]+$/;
+
+/**
+ * Full-text search across cases, notes, transcriptions (latest versions) and persisted
+ * turns, with visibility applied in SQL. Every match uses a GIN index:
+ * `cases.search_vector` (english), `transcriptions.search_vector` (each row in its own
+ * language's configuration; the query is parsed once per configuration and each row is
+ * matched against its own), and `simple` expression indexes on notes and turns.
+ * `q` reaches SQL only as a bound parameter, through websearch_to_tsquery, which accepts
+ * any text. Headlines are computed for the returned page only.
+ */
+@Injectable()
+export class SearchRepository {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  /**
+   * Whether `q` has at least one term an index can look up (not only punctuation or
+   * negations), and the configurations the languages lookup uses.
+   */
+  async prepare(q: string): Promise<{ searchable: boolean; configs: string[] }> {
+    const [row] = await this.dataSource.query<{ tree: string; configs: string[] }[]>(
+      `SELECT querytree(websearch_to_tsquery('simple', $1)) AS tree,
+              ARRAY(SELECT DISTINCT search_config FROM languages) AS configs`,
+      [q],
+    );
+    const configs = new Set(['simple', ...row!.configs.filter((c) => CONFIG_NAME.test(c))]);
+    return { searchable: row!.tree !== '' && row!.tree !== 'T', configs: [...configs].sort() };
+  }
+
+  async search(filter: SearchFilter): Promise<[SearchRow[], number]> {
+    // $2 appears in the SQL only when visibility is restricted.
+    const params: unknown[] = filter.seesAll ? [filter.q] : [filter.q, filter.actorId];
+    const ranked = filter.types
+      .map((type) => this.subquery(type, filter, true))
+      .join('\nUNION ALL\n');
+    const counted = filter.types
+      .map((type) => this.subquery(type, filter, false))
+      .join('\nUNION ALL\n');
+    const pageSql = `
+      WITH hits AS (${ranked}),
+      page AS (
+        SELECT * FROM hits ORDER BY rank DESC, created_at DESC, type, id
+         LIMIT ${Number(filter.limit)} OFFSET ${Number(filter.offset)}
+      )
+      SELECT p.type, p.id, p.case_id AS "caseId", p.audio_file_id AS "audioFileId",
+             p.conversation_id AS "conversationId", p.rank, p.created_at AS "createdAt",
+             d.title, d.headline
+        FROM page p
+        CROSS JOIN LATERAL (${this.details(filter)}) d
+       ORDER BY p.rank DESC, p.created_at DESC, p.type, p.id`;
+    const countSql = `SELECT count(*)::int AS n FROM (${counted}) hits`;
+    const [rows, [count]] = await Promise.all([
+      this.dataSource.query<SearchRow[]>(pageSql, params),
+      this.dataSource.query<{ n: number }[]>(countSql, params),
+    ]);
+    return [rows.map((r) => ({ ...r, rank: Number(r.rank) })), count!.n];
+  }
+
+  /** `websearch_to_tsquery` of $1 in one configuration (a validated literal). */
+  private tsquery(config: string): string {
+    if (!CONFIG_NAME.test(config)) throw new Error(`invalid text search configuration ${config}`);
+    return `websearch_to_tsquery('${config}'::regconfig, $1)`;
+  }
+
+  /** The query in each row's own configuration, as a CASE over the configurations in use. */
+  private queryFor(column: string, configs: string[]): string {
+    const arms = configs.map((c) => `WHEN '${c}' THEN ${this.tsquery(c)}`).join(' ');
+    return `(CASE ${column} ${arms} ELSE ${this.tsquery('simple')} END)`;
+  }
+
+  private caseVisible(caseColumn: string, filter: SearchFilter): string {
+    return filter.seesAll
+      ? 'TRUE'
+      : `EXISTS (SELECT 1 FROM case_participants vp WHERE vp.case_id = ${caseColumn} AND vp.user_id = $2)`;
+  }
+
+  /** One type's matches: type, id, case_id, audio_file_id, conversation_id, rank, created_at. */
+  private subquery(type: SearchType, filter: SearchFilter, ranked: boolean): string {
+    const select = (columns: string, rank: string) =>
+      ranked ? `SELECT ${columns}, ${rank} AS rank` : 'SELECT 1';
+    switch (type) {
+      case 'cases':
+        return `${select(
+          `'case'::text AS type, c.id::text AS id, c.id AS case_id, NULL::uuid AS audio_file_id,
+           NULL::uuid AS conversation_id, c.created_at`,
+          `ts_rank(c.search_vector, ${this.tsquery('english')})`,
+        )}
+          FROM cases c
+         WHERE c.search_vector @@ ${this.tsquery('english')} AND c.deleted_at IS NULL
+           AND ${this.caseVisible('c.id', filter)}`;
+      case 'transcriptions': {
+        const arms = filter.configs
+          .map((c) => `(t.search_config = '${c}' AND t.search_vector @@ ${this.tsquery(c)})`)
+          .join(' OR ');
+        return `${select(
+          `'transcription'::text AS type, t.id::text AS id, t.case_id, t.audio_file_id,
+           NULL::uuid AS conversation_id, t.created_at`,
+          `ts_rank(t.search_vector, ${this.queryFor('t.search_config', filter.configs)})`,
+        )}
+          FROM transcriptions t
+          JOIN audio_files a ON a.id = t.audio_file_id AND a.deleted_at IS NULL
+          JOIN cases c ON c.id = t.case_id AND c.deleted_at IS NULL
+         WHERE t.is_latest AND (${arms})
+           AND ${this.caseVisible('t.case_id', filter)}`;
+      }
+      case 'notes':
+        return `${select(
+          `'note'::text AS type, n.id::text AS id, n.case_id, NULL::uuid AS audio_file_id,
+           NULL::uuid AS conversation_id, n.created_at`,
+          `ts_rank(to_tsvector('simple'::regconfig, n.body), ${this.tsquery('simple')})`,
+        )}
+          FROM case_notes n
+          JOIN cases c ON c.id = n.case_id AND c.deleted_at IS NULL
+         WHERE to_tsvector('simple'::regconfig, n.body) @@ ${this.tsquery('simple')}
+           AND ${this.caseVisible('n.case_id', filter)}`;
+      case 'turns': {
+        const text = `to_tsvector('simple'::regconfig, coalesce(tu.cleaned_text, tu.raw_text))`;
+        const visible = filter.seesAll
+          ? 'TRUE'
+          : `(EXISTS (SELECT 1 FROM conversation_participants cp
+                       WHERE cp.conversation_id = cv.id AND cp.user_id = $2)
+              OR (cv.case_id IS NOT NULL AND EXISTS (
+                    SELECT 1 FROM case_participants vp JOIN cases k ON k.id = vp.case_id AND k.deleted_at IS NULL
+                     WHERE vp.case_id = cv.case_id AND vp.user_id = $2)))`;
+        return `${select(
+          `'turn'::text AS type, tu.id::text AS id, cv.case_id, NULL::uuid AS audio_file_id,
+           tu.conversation_id, tu.spoken_at AS created_at`,
+          `ts_rank(${text}, ${this.tsquery('simple')})`,
+        )}
+          FROM turns tu
+          JOIN conversations cv ON cv.id = tu.conversation_id AND cv.status <> 'deleted'
+         WHERE ${text} @@ ${this.tsquery('simple')}
+           AND ${visible}`;
+      }
+    }
+  }
+
+  /** Title and headline of one page row `p`, by its type. */
+  private details(filter: SearchFilter): string {
+    const strip = (text: string) => `translate(${text}, '${MARK_START}${MARK_STOP}', '')`;
+    const headline = (config: string, text: string, query: string) =>
+      `ts_headline(${config}, ${strip(text)}, ${query}, '${HEADLINE_OPTIONS}')`;
+    const arms: Record<SearchType, string> = {
+      cases: `SELECT c.title, ${headline(
+        `'english'::regconfig`,
+        `c.title || E'\\n' || c.description`,
+        this.tsquery('english'),
+      )} AS headline FROM cases c WHERE p.type = 'case' AND c.id = p.case_id`,
+      transcriptions: `SELECT a.original_name AS title, ${headline(
+        't.search_config::regconfig',
+        `left(t.content, ${HEADLINE_MAX_CHARS})`,
+        this.queryFor('t.search_config', filter.configs),
+      )} AS headline
+          FROM transcriptions t JOIN audio_files a ON a.id = t.audio_file_id
+         WHERE p.type = 'transcription'
+           AND t.id = CASE WHEN p.type = 'transcription' THEN p.id::uuid END`,
+      notes: `SELECT c.title, ${headline(`'simple'::regconfig`, 'n.body', this.tsquery('simple'))} AS headline
+          FROM case_notes n JOIN cases c ON c.id = n.case_id
+         WHERE p.type = 'note' AND n.id = CASE WHEN p.type = 'note' THEN p.id::uuid END`,
+      turns: `SELECT cv.name AS title, ${headline(
+        `'simple'::regconfig`,
+        `tu.speaker || ': ' || coalesce(tu.cleaned_text, tu.raw_text)`,
+        this.tsquery('simple'),
+      )} AS headline
+          FROM turns tu JOIN conversations cv ON cv.id = tu.conversation_id
+         WHERE p.type = 'turn' AND tu.conversation_id = p.conversation_id
+           AND tu.id = CASE WHEN p.type = 'turn' THEN p.id::bigint END`,
+    };
+    return filter.types.map((type) => arms[type]).join('\nUNION ALL\n');
+  }
+}

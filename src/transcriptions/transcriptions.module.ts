@@ -1,0 +1,22 @@
+import { Module } from '@nestjs/common';
+import { AudioFilesModule } from '../audio-files/audio-files.module';
+import { RESOURCE_ACCESS } from '../core/security/resource-access';
+import { TranscriptionAccessResolver } from './transcription-access.resolver';
+import {
+  AudioTranscriptionsController,
+  TranscriptionsController,
+} from './transcriptions.controller';
+import { TranscriptionsRepository } from './transcriptions.repository';
+import { TranscriptionsService } from './transcriptions.service';
+
+@Module({
+  imports: [AudioFilesModule],
+  controllers: [AudioTranscriptionsController, TranscriptionsController],
+  providers: [
+    TranscriptionsRepository,
+    TranscriptionsService,
+    { provide: RESOURCE_ACCESS.transcription, useClass: TranscriptionAccessResolver },
+  ],
+  exports: [TranscriptionsRepository],
+})
+export class TranscriptionsModule {}
