@@ -1,17 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { copyFile, mkdir, rename, stat, unlink } from 'node:fs/promises';
-import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
+import { copyFile, lstat, mkdir, opendir, rename, stat, unlink } from 'node:fs/promises';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   ByteRange,
   InvalidStorageKeyError,
+  ListedObject,
   StorageDriver,
   StorageNotFoundError,
   StoredObject,
 } from './storage-driver';
-import { assertValidKey } from './storage-keys';
+import { assertValidKey, assertValidPrefix, isValidKey } from './storage-keys';
 
 const isMissing = (error: unknown): boolean =>
   (error as { code?: unknown } | null)?.code === 'ENOENT';
@@ -109,6 +110,43 @@ export class LocalStorageDriver implements StorageDriver {
       await unlink(this.pathOf(key));
     } catch (error) {
       if (!isMissing(error)) throw error;
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<ListedObject> {
+    assertValidPrefix(prefix);
+    // Walk only the deepest directory the prefix names; filter the rest by key.
+    const directory = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/')) : '';
+    const start = resolve(this.root, directory);
+    if (start !== this.root && !start.startsWith(this.root + sep)) {
+      throw new InvalidStorageKeyError(prefix);
+    }
+    yield* this.walk(start, prefix);
+  }
+
+  private async *walk(directory: string, prefix: string): AsyncIterable<ListedObject> {
+    let entries;
+    try {
+      entries = await opendir(directory);
+    } catch (error) {
+      if (isMissing(error)) return;
+      throw error;
+    }
+    for await (const entry of entries) {
+      const path = join(directory, entry.name);
+      const key = relative(this.root, path).split(sep).join('/');
+      if (entry.isDirectory()) {
+        // Descend only where keys under the prefix can be.
+        if (`${key}/`.startsWith(prefix) || prefix.startsWith(`${key}/`)) {
+          yield* this.walk(path, prefix);
+        }
+      } else if (entry.isFile() && key.startsWith(prefix) && isValidKey(key)) {
+        try {
+          yield { key, size: (await lstat(path)).size };
+        } catch (error) {
+          if (!isMissing(error)) throw error; // deleted since the directory was read
+        }
+      }
     }
   }
 }

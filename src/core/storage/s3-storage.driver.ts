@@ -4,13 +4,20 @@ import {
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
+  ListObjectsV2Command,
   S3Client,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { Readable } from 'node:stream';
-import { ByteRange, StorageDriver, StorageNotFoundError, StoredObject } from './storage-driver';
-import { assertValidKey } from './storage-keys';
+import {
+  ByteRange,
+  ListedObject,
+  StorageDriver,
+  StorageNotFoundError,
+  StoredObject,
+} from './storage-driver';
+import { assertValidKey, assertValidPrefix, isValidKey } from './storage-keys';
 
 export interface S3Settings {
   bucket: string;
@@ -42,6 +49,8 @@ function isNotFound(error: unknown): boolean {
  */
 export class S3StorageDriver implements StorageDriver {
   readonly type = 's3' as const;
+  /** Keys per ListObjectsV2 page (S3's maximum is 1000); lowered by tests to see paging. */
+  listPageSize = 1000;
   private readonly client: S3Client;
 
   constructor(private readonly settings: S3Settings) {
@@ -141,6 +150,27 @@ export class S3StorageDriver implements StorageDriver {
   async delete(key: string): Promise<void> {
     assertValidKey(key);
     await this.client.send(new DeleteObjectCommand({ Bucket: this.settings.bucket, Key: key }));
+  }
+
+  async *list(prefix: string): AsyncIterable<ListedObject> {
+    assertValidPrefix(prefix);
+    let token: string | undefined;
+    do {
+      const page = await this.client.send(
+        new ListObjectsV2Command({
+          Bucket: this.settings.bucket,
+          Prefix: prefix || undefined,
+          MaxKeys: this.listPageSize,
+          ContinuationToken: token,
+        }),
+      );
+      for (const object of page.Contents ?? []) {
+        if (object.Key !== undefined && isValidKey(object.Key)) {
+          yield { key: object.Key, size: object.Size ?? 0 };
+        }
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
   }
 
   /** Readiness: the bucket answers. */

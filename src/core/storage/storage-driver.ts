@@ -10,6 +10,11 @@ export interface StoredObject {
   size: number;
 }
 
+/** One object found by `list`. */
+export interface ListedObject extends StoredObject {
+  key: string;
+}
+
 /**
  * Where audio bytes live: a directory (`local`) or a bucket (`s3`), behind the same keys.
  * Keys are built by the server only (see storage-keys.ts); drivers still refuse keys
@@ -27,6 +32,14 @@ export interface StorageDriver {
   copy(from: string, to: string): Promise<void>;
   /** Idempotent: deleting a missing object is not an error. */
   delete(key: string): Promise<void>;
+  /**
+   * Every object whose key starts with `prefix` ('' for all), one at a time: a
+   * directory or a page of the bucket listing at a time, never everything at once.
+   * Only keys of the shapes in storage-keys.ts are yielded: anything else in the root
+   * or bucket (a write still in progress, a file someone put there) is not this
+   * service's data. The order is unspecified.
+   */
+  list(prefix: string): AsyncIterable<ListedObject>;
 }
 
 export const STORAGE = Symbol('STORAGE');

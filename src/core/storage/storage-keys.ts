@@ -33,3 +33,17 @@ export function extensionOfKey(key: string): string {
 export function assertValidKey(key: string): void {
   if (!KEY.test(key)) throw new InvalidStorageKeyError(key);
 }
+
+/** True for a key of the shapes above (what `list` yields); never throws. */
+export function isValidKey(key: string): boolean {
+  return KEY.test(key);
+}
+
+const PREFIX = /^[a-z0-9][a-z0-9/.-]*$/;
+
+/** A `list` prefix: '' or lower-case key characters, no `..`, no leading `/`. */
+export function assertValidPrefix(prefix: string): void {
+  if (prefix !== '' && (!PREFIX.test(prefix) || prefix.split('/').includes('..'))) {
+    throw new InvalidStorageKeyError(prefix);
+  }
+}
