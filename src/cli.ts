@@ -11,6 +11,11 @@ async function main(): Promise<void> {
       console.error(error.message);
       process.exit(1);
     },
+    // A command that throws (a refused restore, a failed pg_dump) exits 1 with its message.
+    serviceErrorHandler: (error) => {
+      console.error(error.message);
+      process.exitCode = 1;
+    },
   });
 }
 

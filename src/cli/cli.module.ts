@@ -6,6 +6,10 @@ import { DatabaseModule } from '../core/database/database.module';
 import { HttpModule } from '../core/http/http.module';
 import { RedisModule } from '../core/redis/redis.module';
 import { SecurityModule } from '../core/security/security.module';
+import { StorageModule } from '../core/storage/storage.module';
+import { BackupCommand, RestoreCommand } from './backup.commands';
+import { BackupService } from './backup/backup.service';
+import { RestoreService } from './backup/restore.service';
 import { CreateAdminCommand, MigrateCommand, SeedCommand, VerifyAuditCommand } from './commands';
 
 @Module({
@@ -15,9 +19,19 @@ import { CreateAdminCommand, MigrateCommand, SeedCommand, VerifyAuditCommand } f
     DatabaseModule,
     RedisModule,
     SecurityModule,
+    StorageModule,
     AuditModule,
     AuthModule,
   ],
-  providers: [MigrateCommand, SeedCommand, CreateAdminCommand, VerifyAuditCommand],
+  providers: [
+    MigrateCommand,
+    SeedCommand,
+    CreateAdminCommand,
+    VerifyAuditCommand,
+    BackupService,
+    RestoreService,
+    BackupCommand,
+    RestoreCommand,
+  ],
 })
 export class CliModule {}
