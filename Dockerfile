@@ -1,7 +1,7 @@
 # Verbatim API / worker image. One image, two entry points:
 #   API:    node scripts/container.mjs api     (default CMD: migrate, seed, then dist/src/main.js)
 #   worker: node scripts/container.mjs worker  (dist/src/worker.js)
-#   CLI:    node dist/src/cli.js <migrate|seed|create-admin|verify-audit>
+#   CLI:    node dist/src/cli.js <migrate|seed|create-admin|verify-audit|backup|restore|import-transcript>
 
 # --- build: install everything, compile, then drop dev dependencies --------------
 FROM node:20-slim AS build
@@ -30,6 +30,11 @@ COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY scripts/container.mjs ./scripts/container.mjs
+# pg_dump / pg_restore / psql for `cli backup` and `cli restore`; Debian bookworm ships 15,
+# the same major version as the compose database (pg_dump refuses newer servers).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends postgresql-client \
+ && rm -rf /var/lib/apt/lists/*
 # Owned by `node` so named volumes mounted here start writable.
 RUN mkdir -p /app/.data/storage /app/.data/secrets && chown -R node:node /app/.data
 USER node
