@@ -164,6 +164,8 @@ export class CasesRepository {
           new Brackets((match) =>
             match
               .where(`c.search_vector @@ websearch_to_tsquery('english', :q)`)
+              // Transcripts match too, and rank after the case's own text (their rank is 0).
+              .orWhere(`c.transcripts_search @@ websearch_to_tsquery('english', :q)`)
               .orWhere('c.case_code = upper(:q)'),
           ),
           { q: filter.q },

@@ -65,7 +65,24 @@ export class SearchRepository {
     return { searchable: row!.tree !== '' && row!.tree !== 'T', configs: [...configs].sort() };
   }
 
+  /**
+   * One statement ranks every visible match once and returns the page with the total
+   * (a window count over the matches, which the sort has to read anyway). Only a page
+   * past the end, which has no row to carry the total, needs the separate count.
+   */
   async search(filter: SearchFilter): Promise<[SearchRow[], number]> {
+    const { pageSql, countSql, params } = this.statements(filter);
+    const rows = await this.dataSource.query<(SearchRow & { total: number })[]>(pageSql, params);
+    const total =
+      rows[0]?.total ??
+      (filter.offset === 0
+        ? 0
+        : (await this.dataSource.query<{ n: number }[]>(countSql, params))[0]!.n);
+    return [rows.map(({ total: _, ...r }) => ({ ...r, rank: Number(r.rank) })), total];
+  }
+
+  /** The page and count statements; exposed so the search benchmark can EXPLAIN exactly them. */
+  statements(filter: SearchFilter): { pageSql: string; countSql: string; params: unknown[] } {
     // $2 appears in the SQL only when visibility is restricted.
     const params: unknown[] = filter.seesAll ? [filter.q] : [filter.q, filter.actorId];
     const ranked = filter.types
@@ -77,21 +94,18 @@ export class SearchRepository {
     const pageSql = `
       WITH hits AS (${ranked}),
       page AS (
-        SELECT * FROM hits ORDER BY rank DESC, created_at DESC, type, id
+        SELECT *, count(*) OVER ()::int AS total FROM hits
+         ORDER BY rank DESC, created_at DESC, type, id
          LIMIT ${Number(filter.limit)} OFFSET ${Number(filter.offset)}
       )
       SELECT p.type, p.id, p.case_id AS "caseId", p.audio_file_id AS "audioFileId",
              p.conversation_id AS "conversationId", p.rank, p.created_at AS "createdAt",
-             d.title, d.headline
+             p.total, d.title, d.headline
         FROM page p
         CROSS JOIN LATERAL (${this.details(filter)}) d
        ORDER BY p.rank DESC, p.created_at DESC, p.type, p.id`;
     const countSql = `SELECT count(*)::int AS n FROM (${counted}) hits`;
-    const [rows, [count]] = await Promise.all([
-      this.dataSource.query<SearchRow[]>(pageSql, params),
-      this.dataSource.query<{ n: number }[]>(countSql, params),
-    ]);
-    return [rows.map((r) => ({ ...r, rank: Number(r.rank) })), count!.n];
+    return { pageSql, countSql, params };
   }
 
   /** `websearch_to_tsquery` of $1 in one configuration (a validated literal). */
@@ -104,6 +118,19 @@ export class SearchRepository {
   private queryFor(column: string, configs: string[]): string {
     const arms = configs.map((c) => `WHEN '${c}' THEN ${this.tsquery(c)}`).join(' ');
     return `(CASE ${column} ${arms} ELSE ${this.tsquery('simple')} END)`;
+  }
+
+  /**
+   * Deleted cases and audio are rare: probing the small partial indexes of deleted rows
+   * (`cases_deleted_idx`, `audio_files_deleted_idx`) is cheaper than fetching every
+   * matched row's case and audio file to read `deleted_at`.
+   */
+  private caseLive(caseColumn: string): string {
+    return `NOT EXISTS (SELECT 1 FROM cases dc WHERE dc.id = ${caseColumn} AND dc.deleted_at IS NOT NULL)`;
+  }
+
+  private audioLive(audioColumn: string): string {
+    return `NOT EXISTS (SELECT 1 FROM audio_files da WHERE da.id = ${audioColumn} AND da.deleted_at IS NOT NULL)`;
   }
 
   private caseVisible(caseColumn: string, filter: SearchFilter): string {
@@ -136,9 +163,8 @@ export class SearchRepository {
           `ts_rank(t.search_vector, ${this.queryFor('t.search_config', filter.configs)})`,
         )}
           FROM transcriptions t
-          JOIN audio_files a ON a.id = t.audio_file_id AND a.deleted_at IS NULL
-          JOIN cases c ON c.id = t.case_id AND c.deleted_at IS NULL
          WHERE t.is_latest AND (${arms})
+           AND ${this.caseLive('t.case_id')} AND ${this.audioLive('t.audio_file_id')}
            AND ${this.caseVisible('t.case_id', filter)}`;
       }
       case 'notes':
@@ -148,9 +174,8 @@ export class SearchRepository {
           `ts_rank(to_tsvector('simple'::regconfig, n.body), ${this.tsquery('simple')})`,
         )}
           FROM case_notes n
-          JOIN cases c ON c.id = n.case_id AND c.deleted_at IS NULL
          WHERE to_tsvector('simple'::regconfig, n.body) @@ ${this.tsquery('simple')}
-           AND ${this.caseVisible('n.case_id', filter)}`;
+           AND ${this.caseLive('n.case_id')} AND ${this.caseVisible('n.case_id', filter)}`;
       case 'turns': {
         const text = `to_tsvector('simple'::regconfig, coalesce(tu.cleaned_text, tu.raw_text))`;
         const visible = filter.seesAll

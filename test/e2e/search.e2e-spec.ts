@@ -168,6 +168,10 @@ describe('Search (SPEC section 5, TARGETS P5 and S7)', () => {
     expect(page1.meta.total).toBe(4);
     expect(page2.meta).toEqual({ page: 2, limit: 2, total: 4 });
     expect(new Set([...page1.data, ...page2.data].map((h) => h.id)).size).toBe(4);
+    expect(await search(workerA, { q: word, limit: 2, page: 3 })).toEqual({
+      data: [],
+      meta: { page: 3, limit: 2, total: 4 },
+    });
 
     // A processor reads transcriptions and turns, not cases or notes.
     const machine = await search(processor, { q: word });

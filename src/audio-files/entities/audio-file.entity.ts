@@ -38,6 +38,8 @@ export type StorageType = 'local' | 's3';
   where: 'deleted_at IS NULL',
 })
 @Index('audio_files_case_created_idx', ['caseId', 'createdAt'])
+// The few deleted files: search checks "not deleted" here instead of fetching each file.
+@Index('audio_files_deleted_idx', ['id'], { where: 'deleted_at IS NOT NULL' })
 // The engines' work list: live files by status, oldest first.
 @Index('audio_files_status_created_idx', ['status', 'createdAt'], {
   where: 'deleted_at IS NULL',

@@ -17,8 +17,11 @@ export type CasePriority = 'high' | 'medium' | 'low';
 
 @Entity('cases')
 @Index('cases_search_vector_idx', { synchronize: false })
+@Index('cases_transcripts_search_idx', { synchronize: false })
 @Index('cases_live_created_idx', { synchronize: false })
 @Index('cases_live_priority_idx', { synchronize: false })
+// The few deleted cases: search checks "not deleted" here instead of fetching each case.
+@Index('cases_deleted_idx', ['id'], { where: 'deleted_at IS NOT NULL' })
 export class CaseEntity {
   @PrimaryGeneratedColumn('uuid')
   id!: string;
@@ -87,11 +90,14 @@ export class CaseEntity {
   @Column({ type: 'tsvector', nullable: true, select: false, insert: false, update: false })
   notesSearch?: string | null;
 
-  /** English lexemes of the latest transcripts of the case's live audio; kept by triggers. */
+  /**
+   * English lexemes of the latest transcripts of the case's live audio; kept by triggers,
+   * GIN-indexed on its own: `q` matches it or `searchVector`.
+   */
   @Column({ type: 'tsvector', nullable: true, select: false, insert: false, update: false })
   transcriptsSearch?: string | null;
 
-  /** Maintained by a trigger from code, title, description, notes and transcripts; GIN-indexed. */
+  /** Maintained by a trigger from code, title, description and notes; GIN-indexed. */
   @Column({ type: 'tsvector', nullable: true, select: false, insert: false, update: false })
   searchVector?: string | null;
 }
