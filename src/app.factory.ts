@@ -10,6 +10,9 @@ import { AppModule } from './app.module';
 import { AppConfig } from './core/config/app-config';
 import { validateEnvironment } from './core/config/environment';
 import { requestIdFor } from './core/http/request-id';
+import { ValidationProblem } from './core/http/problem.exception';
+import { sendFrameworkError } from './core/http/problem.filter';
+import { findUnstorableInput } from './core/http/storable-input';
 import { createValidationPipe } from './core/http/validation';
 
 export const API_PREFIX = 'api/v1';
@@ -25,11 +28,15 @@ export async function createApp(): Promise<NestFastifyApplication> {
     bodyLimit: 4 * 1024 * 1024,
     genReqId: requestIdFor,
     requestIdHeader: false,
+    frameworkErrors: sendFrameworkError,
   });
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot({ workers: env.WORKERS_ENABLED }),
     adapter,
-    { bufferLogs: true },
+    // JSON bodies only (SPEC section 1): Nest's default parsers would also turn
+    // application/x-www-form-urlencoded into a DTO. Fastify's own JSON parser stays, with
+    // the same __proto__/constructor poisoning protection; other media types get 415.
+    { bufferLogs: true, bodyParser: false },
   );
   app.useLogger(app.get(Logger));
   app.flushLogs();
@@ -49,6 +56,13 @@ export async function createApp(): Promise<NestFastifyApplication> {
   fastify.addHook('onRequest', (request, reply, done) => {
     void reply.header('x-request-id', String(request.id));
     done();
+  });
+  // Input no handler should see (text Postgres cannot store, nesting that would overflow
+  // the validators' recursion, keys that slip past the whitelist) is a 400 here, before
+  // any route runs: never a 500, never silently dropped. See findUnstorableInput.
+  fastify.addHook('preValidation', (request) => {
+    const problem = findUnstorableInput(request.body) ?? findUnstorableInput(request.query);
+    return problem ? Promise.reject(new ValidationProblem([problem])) : Promise.resolve();
   });
   // Uploads stream to storage (the audio module); these limits stop abuse before that.
   await app.register(multipart, {

@@ -4,7 +4,12 @@ import { PasswordHasher } from '../auth/password-hasher';
 import { CasesRepository } from '../cases/cases.repository';
 import { LastKnown } from '../core/database/last-known';
 import { postgresErrorCode, UNIQUE_VIOLATION } from '../core/database/postgres-errors';
-import { NotFoundProblem, PreconditionFailedProblem } from '../core/http/problem.exception';
+import {
+  ForbiddenProblem,
+  NotFoundProblem,
+  PreconditionFailedProblem,
+  ValidationProblem,
+} from '../core/http/problem.exception';
 import { RequestContext } from '../core/http/request-context';
 import type { Actor } from '../core/security/actor';
 import { FailureLimiter, FailureScope } from '../core/security/failure-limiter';
@@ -47,7 +52,7 @@ export class ConversationsService {
   ) {}
 
   async create(actor: Actor, dto: CreateConversationDto): Promise<ConversationEntity> {
-    if (dto.caseId) await this.assertCaseVisible(actor, dto.caseId);
+    if (dto.caseId) await this.assertCaseLinkable(actor, dto.caseId);
     const joinPasswordHash = dto.joinPassword ? await this.hasher.hash(dto.joinPassword) : null;
     const partitionMonth = `${new Date().toISOString().slice(0, 7)}-01`;
     try {
@@ -91,11 +96,21 @@ export class ConversationsService {
     }
   }
 
-  private async assertCaseVisible(actor: Actor, caseId: string): Promise<void> {
+  /**
+   * Linking adds the conversation to the case, so it takes what writing to the case takes
+   * (as the access guard rules it): a lead or member, or a holder of cases:all. A viewer
+   * sees the case but may not add to it (403); an invisible case is 422 like a missing one.
+   */
+  private async assertCaseLinkable(actor: Actor, caseId: string): Promise<void> {
     const participation = await this.cases.participation(caseId, actor.userId);
-    const visible =
-      participation !== undefined && (participation !== null || grants(actor.grants, 'cases:all'));
+    const seesAll = grants(actor.grants, 'cases:all');
+    const visible = participation !== undefined && (participation !== null || seesAll);
     if (!visible) throw new ConversationsException(ConversationsErrorCode.UnknownCase);
+    if (participation === 'viewer' && !seesAll) {
+      throw new ForbiddenProblem(
+        'As a viewer of this case you cannot attach a conversation to it.',
+      );
+    }
   }
 
   list(actor: Actor, query: ListConversationsQuery): Promise<[ConversationEntity[], number]> {
@@ -136,6 +151,19 @@ export class ConversationsService {
     dto: UpdateConversationDto,
     expectedVersion?: number,
   ): Promise<ConversationEntity> {
+    // A body that is not JSON (no body, multipart) reaches here as an empty DTO: an
+    // update that changes nothing is refused rather than bumping the version for nothing.
+    if (dto.name === undefined && dto.description === undefined && dto.metadata === undefined) {
+      throw new ValidationProblem(
+        [
+          {
+            field: 'body',
+            message: 'body must change at least one of name, description, metadata',
+          },
+        ],
+        'The request changes nothing.',
+      );
+    }
     try {
       return await this.conversations.transaction(async (manager) => {
         const current = await this.conversations.lockLive(id, manager);

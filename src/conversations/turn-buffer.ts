@@ -208,7 +208,7 @@ export class TurnBuffer implements OnModuleInit {
     lastId: string,
     blockMs: number,
   ): Promise<{ id: string; turn: TurnRecord }[]> {
-    const reply = (await client.xread(
+    const reply = await client.xread(
       'COUNT',
       500,
       'BLOCK',
@@ -216,7 +216,7 @@ export class TurnBuffer implements OnModuleInit {
       'STREAMS',
       key.events(conversationId),
       lastId,
-    )) as StreamReply;
+    );
     const entries = reply?.[0]?.[1] ?? [];
     return entries.map(([id, fields]) => ({ id, turn: JSON.parse(fields[1]!) as TurnRecord }));
   }
@@ -245,16 +245,20 @@ export class TurnBuffer implements OnModuleInit {
     let cursor = '0-0';
     let claimed = 0;
     do {
-      const [next, entries] = (await this.redis.xautoclaim(
-        key.buffer,
-        PERSISTERS_GROUP,
-        consumer,
-        idleMs,
-        cursor,
-        'COUNT',
-        count,
-        'JUSTID',
-      )) as [string, string[]];
+      const [next, entries] = await this.inGroup(
+        () =>
+          this.redis.xautoclaim(
+            key.buffer,
+            PERSISTERS_GROUP,
+            consumer,
+            idleMs,
+            cursor,
+            'COUNT',
+            count,
+            'JUSTID',
+          ) as Promise<[string, string[]]>,
+        ['0-0', []] as [string, string[]],
+      );
       claimed += entries.length;
       cursor = next;
     } while (cursor !== '0-0' && claimed < count * 10);
@@ -263,39 +267,55 @@ export class TurnBuffer implements OnModuleInit {
 
   /** Entries delivered to this consumer and not yet acknowledged (after a failure or a reclaim). */
   async readOwnPending(consumer: string, count: number): Promise<BufferedEntry[]> {
-    const reply = (await this.redis.xreadgroup(
-      'GROUP',
-      PERSISTERS_GROUP,
-      consumer,
-      'COUNT',
-      count,
-      'STREAMS',
-      key.buffer,
-      '0',
-    )) as StreamReply;
+    const reply = await this.inGroup(
+      () =>
+        this.redis.xreadgroup(
+          'GROUP',
+          PERSISTERS_GROUP,
+          consumer,
+          'COUNT',
+          count,
+          'STREAMS',
+          key.buffer,
+          '0',
+        ) as Promise<StreamReply>,
+      null,
+    );
     return parseEntries(reply?.[0]?.[1] ?? []);
   }
 
   async readNew(consumer: string, count: number): Promise<BufferedEntry[]> {
+    const reply = await this.inGroup(
+      () =>
+        this.redis.xreadgroup(
+          'GROUP',
+          PERSISTERS_GROUP,
+          consumer,
+          'COUNT',
+          count,
+          'STREAMS',
+          key.buffer,
+          '>',
+        ) as Promise<StreamReply>,
+      null,
+    );
+    return parseEntries(reply?.[0]?.[1] ?? []);
+  }
+
+  /**
+   * Runs a command on the consumer group. If the stream or its group vanished (Redis
+   * restarted without its data, flushed, failed over to an empty replica), recreates the
+   * group and answers `empty`, so the workers carry on with what is accepted from then
+   * on. Every group command needs this: drain() reclaims and reads its own entries
+   * before it reads new ones, so a NOGROUP there failed every drain for good.
+   */
+  private async inGroup<T>(command: () => Promise<T>, empty: T): Promise<T> {
     try {
-      const reply = (await this.redis.xreadgroup(
-        'GROUP',
-        PERSISTERS_GROUP,
-        consumer,
-        'COUNT',
-        count,
-        'STREAMS',
-        key.buffer,
-        '>',
-      )) as StreamReply;
-      return parseEntries(reply?.[0]?.[1] ?? []);
+      return await command();
     } catch (error) {
-      // The stream or group vanished (Redis flushed); recreate and carry on.
-      if (error instanceof Error && error.message.includes('NOGROUP')) {
-        await this.ensureGroup();
-        return [];
-      }
-      throw error;
+      if (!(error instanceof Error) || !error.message.includes('NOGROUP')) throw error;
+      await this.ensureGroup();
+      return empty;
     }
   }
 

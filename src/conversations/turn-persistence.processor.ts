@@ -1,5 +1,5 @@
 import { Processor, WorkerHost } from '@nestjs/bullmq';
-import { Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { BeforeApplicationShutdown, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { Job } from 'bullmq';
 import { QueueName } from '../core/queue/queue-names';
 import { ConversationsService } from './conversations.service';
@@ -14,7 +14,10 @@ const SWEEP_EVERY_MS = 5000;
  * owns its pending entries; more throughput comes from more worker processes.
  */
 @Processor(QueueName.TurnPersistence, { concurrency: 1 })
-export class TurnPersistenceProcessor extends WorkerHost implements OnApplicationBootstrap {
+export class TurnPersistenceProcessor
+  extends WorkerHost
+  implements OnApplicationBootstrap, BeforeApplicationShutdown
+{
   private readonly logger = new Logger(TurnPersistenceProcessor.name);
 
   constructor(
@@ -29,15 +32,26 @@ export class TurnPersistenceProcessor extends WorkerHost implements OnApplicatio
     await this.scheduler.scheduleSweep(SWEEP_EVERY_MS);
   }
 
+  /**
+   * Before the Redis and Postgres connections close (onApplicationShutdown, in an order
+   * Nest does not promise): stop taking jobs and let the drain in flight finish its
+   * budget. Without this a SIGTERM could close the shared Redis client under a running
+   * drain, failing the job half-way with "Connection is closed" (TARGETS R6).
+   */
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.worker.close();
+  }
+
   async process(job: Job): Promise<DrainResult | { sealed: string }> {
     const name = job.name as TurnJobName;
     switch (name) {
       case TurnJobName.Flush:
       case TurnJobName.Sweep:
-        return this.persistence.drain(
-          2000,
-          (persisted) => void job.updateProgress(persisted > 0 ? 50 : 0),
-        );
+        return this.persistence.drain(2000, (persisted) => {
+          // Progress is informational. Unhandled, its rejection (the job's key gone,
+          // e.g. Redis came back empty) killed the whole worker process.
+          job.updateProgress(persisted > 0 ? 50 : 0).catch(() => undefined);
+        });
       case TurnJobName.Seal: {
         const { conversationId } = job.data as SealJobData;
         await this.persistence.drain();

@@ -103,6 +103,16 @@ SELECT (SELECT count(*) FROM inserted)::int AS inserted,
        (SELECT count(*) FROM counters)::int AS conversations,
        (SELECT count(*) FROM usage)::int AS users`;
 
+/**
+ * `confidence` is a `real` column. A number too small for a 4-byte float (what rounds to
+ * 0 there, e.g. 1e-100, though valid in 0..1) is refused by Postgres as "out of range",
+ * which would fail the whole batch on every retry and stall persistence for everyone:
+ * it is stored as the 0 it rounds to.
+ */
+export function storableReal(value: number): number {
+  return Math.fround(value) === 0 ? 0 : value;
+}
+
 @Injectable()
 export class TurnsRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
@@ -125,7 +135,7 @@ export class TurnsRepository {
       column((t) => t.rawText),
       column((t) => t.cleanedText),
       column((t) => t.spokenAt),
-      column((t) => t.confidence),
+      column((t) => storableReal(t.confidence)),
       column((t) => t.cleaningApplied),
       column((t) => t.cleaningLevel),
       column((t) => JSON.stringify(t.corrections)),

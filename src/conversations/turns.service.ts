@@ -7,7 +7,13 @@ import { ValidationProblem } from '../core/http/problem.exception';
 import type { Actor } from '../core/security/actor';
 import { ConversationsErrorCode, ConversationsException } from './conversations.exception';
 import { ConversationsService } from './conversations.service';
-import { IngestResponse, TurnBatchDto, TurnDto, TurnResponse } from './dto/turn.dto';
+import {
+  IngestResponse,
+  MAX_MESSAGE_NUMBER,
+  TurnBatchDto,
+  TurnDto,
+  TurnResponse,
+} from './dto/turn.dto';
 import { FlushScheduler } from './flush-scheduler';
 import { TurnBuffer } from './turn-buffer';
 import { confidenceLevelOf, TurnRecord } from './turn-record';
@@ -145,7 +151,8 @@ export class TurnsService {
   /** The `size` turns before `before` (or the latest), oldest first. */
   async window(conversationId: string, size: number, before?: number): Promise<TurnResponse[]> {
     const conversation = await this.conversations.get(conversationId);
-    const end = before ?? Number.MAX_SAFE_INTEGER;
+    // Past the highest possible messageNumber, and still an int4 for Postgres.
+    const end = before ?? MAX_MESSAGE_NUMBER + 1;
     const [persisted, buffered] = await Promise.all([
       this.turns.listBefore(conversationId, conversation.partitionMonth, end, size),
       this.buffer.pendingBefore(conversationId, end, size),

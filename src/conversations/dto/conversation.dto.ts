@@ -16,6 +16,7 @@ import {
 } from 'class-validator';
 import { PageQuery } from '../../core/http/pagination';
 import { ConversationEntity, ConversationStatus } from '../entities/conversation.entity';
+import { MAX_MESSAGE_NUMBER } from './turn.dto';
 
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
 const PRINTABLE = /^[^\u0000-\u001f\u007f]*$/;
@@ -140,12 +141,16 @@ export class WindowQuery {
   @Max(200)
   size = 20;
 
-  @ApiPropertyOptional({ description: 'messageNumber the window ends before; latest when omitted' })
+  @ApiPropertyOptional({
+    description: 'messageNumber the window ends before; latest when omitted',
+    maximum: MAX_MESSAGE_NUMBER + 1,
+  })
   @IsOptional()
   @ValidateIf((_, v) => v !== undefined)
   @Type(() => Number)
   @IsInt()
   @Min(1)
+  @Max(MAX_MESSAGE_NUMBER + 1)
   before?: number;
 }
 

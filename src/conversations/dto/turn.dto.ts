@@ -9,15 +9,48 @@ import {
   IsIn,
   IsInt,
   IsNumber,
+  IsObject,
   IsOptional,
   IsString,
   Max,
   MaxLength,
   Min,
   MinLength,
+  ValidateBy,
   ValidateNested,
+  ValidationOptions,
+  buildMessage,
 } from 'class-validator';
 import type { CleaningLevel } from '../entities/turn.entity';
+
+/**
+ * ISO 8601 admits forms JavaScript's Date cannot read (week dates such as `2024-W01-1`,
+ * the basic format `20240101T000000Z`) and offsets that carry a year-9999 instant into
+ * year 10000, which Postgres will not take in the form `toISOString()` writes. Either
+ * would pass `IsDateString` and then fail: at once (500) or, worse, in the persistence
+ * worker after the 202. So the instant must be readable and fall in years 1-9999 UTC
+ * (IsDateString's strict mode already refuses years before 100).
+ */
+export function IsStorableTimestamp(options?: ValidationOptions): PropertyDecorator {
+  return ValidateBy(
+    {
+      name: 'isStorableTimestamp',
+      validator: {
+        validate: (value: unknown): boolean => {
+          if (typeof value !== 'string') return false;
+          const ms = Date.parse(value);
+          if (!Number.isFinite(ms)) return false;
+          const year = new Date(ms).getUTCFullYear();
+          return year >= 1 && year <= 9999;
+        },
+        defaultMessage: buildMessage(
+          (each) => `${each}$property must be a readable date-time between years 1 and 9999`,
+        ),
+      },
+    },
+    options,
+  );
+}
 
 /** The duplicate detector keeps one bit per messageNumber, so numbers are bounded. */
 export const MAX_MESSAGE_NUMBER = 10_000_000;
@@ -60,6 +93,9 @@ export class CorrectionDto {
   reason!: string;
 
   @ApiProperty({ type: TextPositionDto })
+  // ValidateNested skips a missing value, so without this a correction with no position
+  // passed validation and failed (500) where the turn is built.
+  @IsObject()
   @ValidateNested()
   @Type(() => TextPositionDto)
   position!: TextPositionDto;
@@ -96,6 +132,7 @@ export class TurnDto {
 
   @ApiProperty({ format: 'date-time' })
   @IsDateString({ strict: true })
+  @IsStorableTimestamp()
   spokenAt!: string;
 
   @ApiProperty({ minimum: 0, maximum: 1 })
@@ -118,6 +155,9 @@ export class TurnDto {
   @IsOptional()
   @IsArray()
   @ArrayMaxSize(100)
+  // ValidateNested alone lets an element that is an array through (it validates the
+  // inner array's items instead, none for `[]`): `[[]]` would pass and crash later.
+  @IsObject({ each: true })
   @ValidateNested({ each: true })
   @Type(() => CorrectionDto)
   corrections?: CorrectionDto[];
@@ -178,6 +218,7 @@ export class TurnBatchDto {
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(MAX_TURNS_PER_REQUEST)
+  @IsObject({ each: true })
   @ValidateNested({ each: true })
   @Type(() => TurnDto)
   turns!: TurnDto[];

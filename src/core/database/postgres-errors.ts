@@ -21,15 +21,23 @@ const OUTAGE_CODES = new Set([
   '08006',
 ]);
 
-/** Postgres or Redis unreachable (as opposed to a query that is wrong): retry later. */
+/**
+ * Postgres or Redis unreachable (as opposed to a query that is wrong): retry later.
+ * Checked by shape, not `instanceof Error`: socket errors are built by Node core, and
+ * where the app runs in another realm (Jest's module sandbox, which the e2e and fault
+ * tests boot it in) they fail `instanceof Error`, which silently disabled every outage
+ * fallback there (turn ingestion answered 401 while Postgres was unreachable).
+ */
 export function isDependencyOutage(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
+  if (typeof error !== 'object' || error === null) return false;
+  const { name, message } = error as { name?: unknown; message?: unknown };
   const code = postgresErrorCode(error);
   if (code !== undefined && OUTAGE_CODES.has(code)) return true;
   return (
-    error.name === 'MaxRetriesPerRequestError' ||
-    /Connection terminated|connection timeout|Connection is closed|timeout exceeded when trying to connect/i.test(
-      error.message,
-    )
+    name === 'MaxRetriesPerRequestError' ||
+    (typeof message === 'string' &&
+      /Connection terminated|connection timeout|Connection is closed|timeout exceeded when trying to connect/i.test(
+        message,
+      ))
   );
 }

@@ -48,6 +48,38 @@ function describeError(error: unknown): Record<string, unknown> {
 }
 
 /**
+ * Fastify answers a few malformed requests while routing, before Nest and the filter
+ * below ever see them: a path parameter longer than maxParamLength (414), a path with a
+ * broken %-escape (400). Passed as the adapter's `frameworkErrors`, this sends those as
+ * problem documents too.
+ */
+export function sendFrameworkError(
+  error: { statusCode?: number; message: string },
+  request: FastifyRequest,
+  reply: FastifyReply,
+): void {
+  const status =
+    error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500
+      ? error.statusCode
+      : 400;
+  const problem: ProblemDocument = {
+    type: PROBLEM_BASE + codeForStatus(status),
+    title: STATUS_CODES[status] ?? 'Error',
+    status,
+    detail: error.message,
+    instance: request.url.split('?')[0] ?? '/',
+    requestId: String(request.id),
+  };
+  void reply
+    .status(status)
+    .headers({
+      'content-type': 'application/problem+json; charset=utf-8',
+      'x-request-id': String(request.id),
+    })
+    .send(JSON.stringify(problem));
+}
+
+/**
  * Every error leaves as RFC 9457 application/problem+json. Unexpected errors are
  * logged with their stack and answered with a bare 500: no stack or SQL reaches a client.
  */
