@@ -1,7 +1,7 @@
 import { Injectable, Logger, Optional } from '@nestjs/common';
 import { hostname } from 'node:os';
 import { AppConfig } from '../core/config/app-config';
-import { isDependencyOutage } from '../core/database/postgres-errors';
+import { isRefusedData } from '../core/database/postgres-errors';
 import { MetricsService } from '../observability/metrics.service';
 import { FlushScheduler } from './flush-scheduler';
 import { BufferedEntry, TurnBuffer } from './turn-buffer';
@@ -62,10 +62,11 @@ export class TurnPersistenceService {
   }
 
   /**
-   * Stores a batch, then acknowledges it. An outage is rethrown (the job retries and the
-   * entries wait in Redis). Any other failure means some entry the database refuses: the
-   * batch is split until the refused entries are isolated, and those move to the
-   * dead-letter stream, so one bad turn never blocks everybody's turns behind it.
+   * Stores a batch, then acknowledges it. Any failure that may pass later (outage,
+   * deadlock, timeout) is rethrown: the job retries and the entries wait in Redis. Only
+   * when the database refuses the data itself is the batch split until the refused
+   * entries are isolated; those move to the dead-letter stream, so one bad turn never
+   * blocks everybody's turns behind it.
    */
   private async persist(entries: BufferedEntry[]): Promise<number> {
     let inserted: number;
@@ -75,7 +76,7 @@ export class TurnPersistenceService {
         new Date(),
       );
     } catch (error) {
-      if (isDependencyOutage(error)) throw error;
+      if (!isRefusedData(error)) throw error;
       if (entries.length === 1) {
         const reason = error instanceof Error ? error.message : String(error);
         this.logger.error(

@@ -41,3 +41,14 @@ export function isDependencyOutage(error: unknown): boolean {
       ))
   );
 }
+
+/**
+ * The database refused the data itself (SQLSTATE class 22 data exception or 23 integrity
+ * violation): retrying the same rows can never succeed. Everything else (outages,
+ * deadlocks, serialization failures, timeouts, a broken query after a bad deploy) may
+ * succeed later and must be retried, never given up on.
+ */
+export function isRefusedData(error: unknown): boolean {
+  const code = postgresErrorCode(error);
+  return code !== undefined && (code.startsWith('22') || code.startsWith('23'));
+}
