@@ -31,6 +31,7 @@ import { Client } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { DataSource } from 'typeorm';
 import { databaseOptions } from '../src/core/database/database-options';
+import { MAX_MESSAGE_NUMBER } from '../src/conversations/dto/turn.dto';
 import { TurnsRepository } from '../src/conversations/turns.repository';
 import {
   api,
@@ -283,8 +284,10 @@ async function createRawTable(pg: Client): Promise<void> {
   await pg.query('CREATE TABLE turns_raw_default PARTITION OF turns_raw DEFAULT');
 }
 
-async function copyRun(ctx: Context, rows: RowValue[][]): Promise<number> {
+async function copyRun(ctx: Context, rows: RowValue[][]): Promise<{ rate: number; cpu: number }> {
   await ctx.pg.query('TRUNCATE turns_raw');
+  const { rows: backend } = await ctx.pg.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+  const backendBefore = cpuSeconds(backend[0]!.pid);
   const chunks: string[] = [];
   for (let i = 0; i < rows.length; i += 1000)
     chunks.push(
@@ -293,6 +296,7 @@ async function copyRun(ctx: Context, rows: RowValue[][]): Promise<number> {
         .map(copyLine)
         .join(''),
     );
+  const clientBefore = process.cpuUsage();
   const started = performance.now();
   const stream = ctx.pg.query(copyFrom(`COPY turns_raw (${ROW_COLUMNS.join(', ')}) FROM STDIN`));
   await new Promise<void>((resolve, reject) => {
@@ -311,7 +315,9 @@ async function copyRun(ctx: Context, rows: RowValue[][]): Promise<number> {
     write();
   });
   const seconds = (performance.now() - started) / 1000;
-  return rows.length / seconds;
+  const client = process.cpuUsage(clientBefore);
+  const cpu = (cpuSeconds(backend[0]!.pid) - backendBefore) * 1e6 + (client.user + client.system);
+  return { rate: rows.length / seconds, cpu: cpu / rows.length };
 }
 
 async function naiveRun(ctx: Context, rows: RowValue[][], perStatement: number): Promise<number> {
@@ -335,21 +341,24 @@ interface P1Result {
   mode: Mode;
   pipeline: PipelineResult[];
   copy: number[];
+  /** CPU µs per row of the COPY: Postgres backend + this (client) process. */
+  copyCpu: number[];
   naive1: number[];
   naive10: number[];
 }
 
 async function benchP1(ctx: Context, mode: Mode): Promise<P1Result> {
   const stack = await startStack(ctx.run, mode);
-  const result: P1Result = { mode, pipeline: [], copy: [], naive1: [], naive10: [] };
+  const result: P1Result = { mode, pipeline: [], copy: [], copyCpu: [], naive1: [], naive10: [] };
   try {
     const rows = baselineRows(ctx, P1_TURNS);
     for (let round = 1; round <= RUNS; round++) {
       ctx.loads.push(load());
       const pipeline = await pipelineRun(ctx, stack);
       result.pipeline.push(pipeline);
-      const copy = await copyRun(ctx, rows);
+      const { rate: copy, cpu: copyCpu } = await copyRun(ctx, rows);
       result.copy.push(copy);
+      result.copyCpu.push(copyCpu);
       const naive1 = await naiveRun(ctx, rows.slice(0, NAIVE_SINGLE_ROWS), 1);
       result.naive1.push(naive1);
       const naive10 = await naiveRun(ctx, rows.slice(0, NAIVE_BATCH10_ROWS), 10);
@@ -456,6 +465,9 @@ interface P4Level {
   vacuumSeconds: number;
   sqlWindow: { p50: number; p99: number }[];
   sqlRecent: { p50: number; p99: number }[];
+  /** Planning + execution time inside Postgres (EXPLAIN ANALYZE), free of client scheduling. */
+  pgWindow: { p50: number; p99: number }[];
+  pgRecent: { p50: number; p99: number }[];
   httpWindow: { p50: number; p99: number }[];
   httpRecent: { p50: number; p99: number }[];
   recentCount: number;
@@ -566,6 +578,8 @@ async function benchP4(ctx: Context, stack: Stack): Promise<P4Level[]> {
         vacuumSeconds,
         sqlWindow: [],
         sqlRecent: [],
+        pgWindow: [],
+        pgRecent: [],
         httpWindow: [],
         httpRecent: [],
         recentCount: 0,
@@ -573,7 +587,7 @@ async function benchP4(ctx: Context, stack: Stack): Promise<P4Level[]> {
       };
       const recentSince = (): Date => new Date(Date.now() - 5 * 60_000);
       level.recentCount = (await repository.spokenSince(big, MONTH, recentSince(), 1000)).length;
-      for (const [name, sql, params] of [
+      const queries = [
         [
           'window',
           `SELECT * FROM turns t WHERE t.conversation_id = $1 AND t.partition_month = $2
@@ -586,7 +600,20 @@ async function benchP4(ctx: Context, stack: Stack): Promise<P4Level[]> {
             AND t.spoken_at >= $3 ORDER BY t.spoken_at, t.message_number LIMIT 1000`,
           [big, MONTH, recentSince()],
         ],
-      ] as const) {
+      ] as const;
+      const serverTime = async (sql: string, params: readonly unknown[]) => {
+        const samples: number[] = [];
+        for (let i = 0; i < P4_SAMPLES / 2; i++) {
+          const { rows: out } = await pg.query<{ 'QUERY PLAN': [Record<string, number>] }>(
+            `EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) ${sql}`,
+            [...params],
+          );
+          const plan = out[0]!['QUERY PLAN'][0];
+          samples.push(plan['Planning Time']! + plan['Execution Time']!);
+        }
+        return { p50: percentile(samples, 50), p99: percentile(samples, 99) };
+      };
+      for (const [name, sql, params] of queries) {
         const { rows: plan } = await pg.query<{ 'QUERY PLAN': string }>(
           `EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ${sql}`,
           [...params],
@@ -598,11 +625,13 @@ async function benchP4(ctx: Context, stack: Stack): Promise<P4Level[]> {
       for (let round = 1; round <= RUNS; round++) {
         ctx.loads.push(load());
         level.sqlWindow.push(
-          await timeSql(() => repository.listBefore(big, MONTH, Number.MAX_SAFE_INTEGER, 20)),
+          await timeSql(() => repository.listBefore(big, MONTH, MAX_MESSAGE_NUMBER + 1, 20)),
         );
         level.sqlRecent.push(
           await timeSql(() => repository.spokenSince(big, MONTH, recentSince(), 1000)),
         );
+        level.pgWindow.push(await serverTime(queries[0][1], queries[0][2]));
+        level.pgRecent.push(await serverTime(queries[1][1], [big, MONTH, recentSince()]));
         for (const [target, path] of [
           [level.httpWindow, `/api/v1/conversations/${big}/turns/window?size=20`],
           [level.httpRecent, `/api/v1/conversations/${big}/turns/recent?minutes=5`],
@@ -619,7 +648,8 @@ async function benchP4(ctx: Context, stack: Stack): Promise<P4Level[]> {
         }
         log(
           `P4 @ ${fmt(rows)} round ${round}: SQL window p99 ${level.sqlWindow.at(-1)!.p99.toFixed(2)} ms, ` +
-            `recent p99 ${level.sqlRecent.at(-1)!.p99.toFixed(2)} ms (${level.recentCount} turns); ` +
+            `recent p99 ${level.sqlRecent.at(-1)!.p99.toFixed(2)} ms (${level.recentCount} turns); in-PG window p99 ` +
+            `${level.pgWindow.at(-1)!.p99.toFixed(3)} ms, recent p99 ${level.pgRecent.at(-1)!.p99.toFixed(3)} ms; ` +
             `HTTP window p99 ${level.httpWindow.at(-1)!.p99} ms, recent p99 ${level.httpRecent.at(-1)!.p99} ms ` +
             `(load ${load()})`,
         );
@@ -661,98 +691,107 @@ async function main(): Promise<void> {
     const pgSettings = settings.rows.map((s) => `${s.name}=${s.setting}${s.unit ?? ''}`).join(', ');
 
     if (ONLY.includes('p1')) {
-      await createRawTable(pg);
-      const results: P1Result[] = [];
-      for (const mode of WORKER_MODES) results.push(await benchP1(ctx, mode));
-      const best = results.reduce((a, b) =>
-        medianOf(a.pipeline, (p) => p.persistedPerSecond) >=
-        medianOf(b.pipeline, (p) => p.persistedPerSecond)
-          ? a
-          : b,
-      );
-      const copy = median(results.flatMap((r) => r.copy));
-      const table = markdownTable(
-        ['design', 'turns/s (median)', 'runs', 'vs raw COPY'],
-        [
-          ...results.flatMap((r) => {
-            const accepted = medianOf(r.pipeline, (p) => p.acceptedPerSecond);
-            const persisted = medianOf(r.pipeline, (p) => p.persistedPerSecond);
-            const label =
-              r.mode === 'separate' ? 'API + 1 worker process' : 'API with in-process workers';
-            return [
-              [
-                `pipeline, ${label}: accepted (202)`,
-                fmt(accepted),
-                r.pipeline.map((p) => fmt(p.acceptedPerSecond)).join(', '),
-                `${((accepted / copy) * 100).toFixed(0)} %`,
-              ],
-              [
-                `pipeline, ${label}: **accepted and persisted**`,
-                `**${fmt(persisted)}**`,
-                r.pipeline.map((p) => fmt(p.persistedPerSecond)).join(', '),
-                `**${((persisted / copy) * 100).toFixed(0)} %**`,
-              ],
-            ];
-          }),
+      try {
+        await createRawTable(pg);
+        const results: P1Result[] = [];
+        for (const mode of WORKER_MODES) results.push(await benchP1(ctx, mode));
+        const best = results.reduce((a, b) =>
+          medianOf(a.pipeline, (p) => p.persistedPerSecond) >=
+          medianOf(b.pipeline, (p) => p.persistedPerSecond)
+            ? a
+            : b,
+        );
+        const copy = median(results.flatMap((r) => r.copy));
+        const table = markdownTable(
+          ['design', 'turns/s (median)', 'runs', 'vs raw COPY'],
           [
-            'raw limit: one COPY stream into an identical table',
-            fmt(copy),
-            results.flatMap((r) => r.copy.map((c) => fmt(c))).join(', '),
-            '100 %',
+            ...results.flatMap((r) => {
+              const accepted = medianOf(r.pipeline, (p) => p.acceptedPerSecond);
+              const persisted = medianOf(r.pipeline, (p) => p.persistedPerSecond);
+              const label =
+                r.mode === 'separate' ? 'API + 1 worker process' : 'API with in-process workers';
+              return [
+                [
+                  `pipeline, ${label}: accepted (202)`,
+                  fmt(accepted),
+                  r.pipeline.map((p) => fmt(p.acceptedPerSecond)).join(', '),
+                  `${((accepted / copy) * 100).toFixed(0)} %`,
+                ],
+                [
+                  `pipeline, ${label}: **accepted and persisted**`,
+                  `**${fmt(persisted)}**`,
+                  r.pipeline.map((p) => fmt(p.persistedPerSecond)).join(', '),
+                  `**${((persisted / copy) * 100).toFixed(0)} %**`,
+                ],
+              ];
+            }),
+            [
+              'raw limit: one COPY stream into an identical table',
+              fmt(copy),
+              results.flatMap((r) => r.copy.map((c) => fmt(c))).join(', '),
+              '100 %',
+            ],
+            [
+              `naive: one INSERT per turn (${fmt(NAIVE_SINGLE_ROWS)} of the rows, one connection)`,
+              fmt(median(results.flatMap((r) => r.naive1))),
+              results.flatMap((r) => r.naive1.map((c) => fmt(c))).join(', '),
+              `${((median(results.flatMap((r) => r.naive1)) / copy) * 100).toFixed(1)} %`,
+            ],
+            [
+              `first prototype: INSERTs of 10 rows (${fmt(NAIVE_BATCH10_ROWS)} of the rows)`,
+              fmt(median(results.flatMap((r) => r.naive10))),
+              results.flatMap((r) => r.naive10.map((c) => fmt(c))).join(', '),
+              `${((median(results.flatMap((r) => r.naive10)) / copy) * 100).toFixed(1)} %`,
+            ],
           ],
+        );
+        const persisted = medianOf(best.pipeline, (p) => p.persistedPerSecond);
+        const ratio = persisted / copy;
+        const pass = persisted >= 20_000 && ratio >= 0.4;
+        failed ||= !pass;
+        const naive1 = median(results.flatMap((r) => r.naive1));
+        summary.push({
+          target: 'P1',
+          workload: `ingest ${fmt(P1_TURNS)} turns, POSTs of ${P1_BATCH}, ${P1_CONNECTIONS} connections (accepted and persisted)`,
+          goal: '≥ 20,000 turns/s and ≥ 40 % of COPY',
+          measured: `${fmt(persisted)} turns/s`,
+          reference: `COPY ${fmt(copy)} rows/s (naive ${fmt(naive1)})`,
+          ratio: `${(ratio * 100).toFixed(0)} %`,
+          pass,
+        });
+        sections.push(
           [
-            `naive: one INSERT per turn (${fmt(NAIVE_SINGLE_ROWS)} of the rows, one connection)`,
-            fmt(median(results.flatMap((r) => r.naive1))),
-            results.flatMap((r) => r.naive1.map((c) => fmt(c))).join(', '),
-            `${((median(results.flatMap((r) => r.naive1)) / copy) * 100).toFixed(1)} %`,
-          ],
-          [
-            `first prototype: INSERTs of 10 rows (${fmt(NAIVE_BATCH10_ROWS)} of the rows)`,
-            fmt(median(results.flatMap((r) => r.naive10))),
-            results.flatMap((r) => r.naive10.map((c) => fmt(c))).join(', '),
-            `${((median(results.flatMap((r) => r.naive10)) / copy) * 100).toFixed(1)} %`,
-          ],
-        ],
-      );
-      const persisted = medianOf(best.pipeline, (p) => p.persistedPerSecond);
-      const ratio = persisted / copy;
-      const pass = persisted >= 20_000 && ratio >= 0.4;
-      failed ||= !pass;
-      const naive1 = median(results.flatMap((r) => r.naive1));
-      summary.push({
-        target: 'P1',
-        workload: `ingest ${fmt(P1_TURNS)} turns, POSTs of ${P1_BATCH}, ${P1_CONNECTIONS} connections (accepted and persisted)`,
-        goal: '≥ 20,000 turns/s and ≥ 40 % of COPY',
-        measured: `${fmt(persisted)} turns/s`,
-        reference: `COPY ${fmt(copy)} rows/s (naive ${fmt(naive1)})`,
-        ratio: `${(ratio * 100).toFixed(0)} %`,
-        pass,
-      });
-      sections.push(
-        [
-          `### P1 — ingestion of ${fmt(P1_TURNS)} turns (batch POSTs of ${P1_BATCH}, ${P1_CONNECTIONS} connections)`,
-          '',
-          table,
-          '',
-          `Target ≥ 20,000 turns/s accepted **and** persisted and ≥ 40 % of the raw limit: ` +
-            `best configuration (${best.mode === 'separate' ? 'API + a separate worker process' : 'API with in-process workers'}) ` +
-            `${fmt(persisted)} turns/s = ${(ratio * 100).toFixed(0)} % of COPY → **${pass ? 'PASS' : 'SHORT'}**.`,
-          ...results.map((r) => {
-            const cpu = (key: keyof CpuMark): number => medianOf(r.pipeline, (p) => p.cpu[key]);
-            const total = cpu('api') + cpu('worker') + cpu('postgres') + cpu('redis');
-            return (
-              `CPU per turn (${r.mode === 'separate' ? 'API + worker process' : 'in-process workers'}, median, from /proc and Redis INFO; ` +
-              `noise-free unlike the rates): API ${cpu('api').toFixed(0)} µs, worker ${cpu('worker').toFixed(0)} µs, ` +
-              `Postgres backends ${cpu('postgres').toFixed(0)} µs, Redis server ${cpu('redis').toFixed(0)} µs (shared with other users) ` +
-              `= ${total.toFixed(0)} µs → at most ~${fmt(2e6 / total)} turns/s on 2 otherwise idle cores.`
-            );
-          }),
-          `"Accepted" is ${fmt(P1_TURNS)} / time until the last 202; "persisted" is ${fmt(P1_TURNS)} / time from the first`,
-          'POST until `sum(turns_count)` of the conversations (updated in the same statement as the',
-          'rows) reaches the total; the row count is checked afterwards. The naive designs are timed',
-          'on the first rows only (they would take minutes for all) and reported as rates.',
-        ].join('\n'),
-      );
+            `### P1 — ingestion of ${fmt(P1_TURNS)} turns (batch POSTs of ${P1_BATCH}, ${P1_CONNECTIONS} connections)`,
+            '',
+            table,
+            '',
+            `Target ≥ 20,000 turns/s accepted **and** persisted and ≥ 40 % of the raw limit: ` +
+              `best configuration (${best.mode === 'separate' ? 'API + a separate worker process' : 'API with in-process workers'}) ` +
+              `${fmt(persisted)} turns/s = ${(ratio * 100).toFixed(0)} % of COPY → **${pass ? 'PASS' : 'SHORT'}**.`,
+            ...results.map((r) => {
+              const cpu = (key: keyof CpuMark): number => medianOf(r.pipeline, (p) => p.cpu[key]);
+              const total = cpu('api') + cpu('worker') + cpu('postgres') + cpu('redis');
+              return (
+                `CPU per turn (${r.mode === 'separate' ? 'API + worker process' : 'in-process workers'}, median, from /proc and Redis INFO; ` +
+                `noise-free unlike the rates): API ${cpu('api').toFixed(0)} µs, worker ${cpu('worker').toFixed(0)} µs, ` +
+                `Postgres backends ${cpu('postgres').toFixed(0)} µs, Redis server ${cpu('redis').toFixed(0)} µs (shared with other users) ` +
+                `= ${total.toFixed(0)} µs → at most ~${fmt(2e6 / total)} turns/s on 2 otherwise idle cores.`
+              );
+            }),
+            `The COPY costs ${median(results.flatMap((r) => r.copyCpu)).toFixed(0)} µs of CPU per row (Postgres backend + client, median).`,
+            `"Accepted" is ${fmt(P1_TURNS)} / time until the last 202; "persisted" is ${fmt(P1_TURNS)} / time from the first`,
+            'POST until `sum(turns_count)` of the conversations (updated in the same statement as the',
+            'rows) reaches the total; the row count is checked afterwards. The naive designs are timed',
+            'on the first rows only (they would take minutes for all) and reported as rates.',
+          ].join('\n'),
+        );
+      } catch (error) {
+        failed = true;
+        console.error(error);
+        sections.push(
+          `### P1 — the run failed: ${error instanceof Error ? error.message : String(error)}`,
+        );
+      }
     }
 
     const mode = WORKER_MODES[0]!;
@@ -760,130 +799,162 @@ async function main(): Promise<void> {
       const stack = await startStack(run, mode);
       try {
         if (ONLY.includes('p2')) {
-          await pg.query('TRUNCATE turns');
-          const results: P2Result[] = [];
-          for (let round = 1; round <= RUNS; round++) {
-            ctx.loads.push(load());
-            const result = await benchP2(ctx, stack);
-            results.push(result);
-            log(
-              `P2 round ${round}: ${fmt(result.achieved)} turns/s offered and accepted; queueTimeMs ` +
-                `p50 ${result.p50.toFixed(0)}, p99 ${result.p99.toFixed(0)}, max ${result.max.toFixed(0)} ` +
-                `(POST p99 ${result.postP99} ms, load ${load()})`,
+          try {
+            await pg.query('TRUNCATE turns');
+            const results: P2Result[] = [];
+            for (let round = 1; round <= RUNS; round++) {
+              ctx.loads.push(load());
+              const result = await benchP2(ctx, stack);
+              results.push(result);
+              log(
+                `P2 round ${round}: ${fmt(result.achieved)} turns/s offered and accepted; queueTimeMs ` +
+                  `p50 ${result.p50.toFixed(0)}, p99 ${result.p99.toFixed(0)}, max ${result.max.toFixed(0)} ` +
+                  `(POST p99 ${result.postP99} ms, load ${load()})`,
+              );
+            }
+            const p50 = medianOf(results, (r) => r.p50);
+            const p99 = medianOf(results, (r) => r.p99);
+            const achieved = medianOf(results, (r) => r.achieved);
+            const kept = achieved >= 0.95 * P2_RATE;
+            const pass = p50 < 300 && p99 < 1000 && kept;
+            failed ||= !pass;
+            summary.push({
+              target: 'P2',
+              workload: `persistence lag at ${fmt(P2_RATE)} turns/s`,
+              goal: 'p99 < 1 s, p50 < 300 ms',
+              measured: `p50 ${p50.toFixed(0)} ms, p99 ${p99.toFixed(0)} ms at ${fmt(achieved)} turns/s accepted`,
+              reference: 'TURN_BATCH_SIZE 500, TURN_FLUSH_DELAY_MS 200',
+              ratio: `p99 ${((p99 / 1000) * 100).toFixed(0)} % of budget`,
+              pass,
+            });
+            sections.push(
+              [
+                `### P2 — persistence lag at a steady ${fmt(P2_RATE)} turns/s (${P2_SECONDS} s, POSTs of ${P2_TURNS_PER_POST}, 16 connections, ${mode === 'separate' ? 'API + worker process' : 'in-process workers'})`,
+                '',
+                markdownTable(
+                  [
+                    'run',
+                    'turns/s accepted',
+                    'queueTimeMs p50',
+                    'queueTimeMs p99',
+                    'max',
+                    'POST p99',
+                  ],
+                  results.map((r, i) => [
+                    String(i + 1),
+                    fmt(r.achieved),
+                    r.p50.toFixed(0),
+                    r.p99.toFixed(0),
+                    r.max.toFixed(0),
+                    `${r.postP99} ms`,
+                  ]),
+                ),
+                '',
+                `Median p50 ${p50.toFixed(0)} ms (target < 300), median p99 ${p99.toFixed(0)} ms (target < 1000) → **${pass ? 'PASS' : 'SHORT'}**.`,
+                kept
+                  ? `The API took the whole offered ${fmt(P2_RATE)} turns/s.`
+                  : `The API accepted only ${fmt(achieved)} of the offered ${fmt(P2_RATE)} turns/s (median), so the lag was measured at that rate and P2 is not proven: the accept path (HTTP + validation + auth per POST) is the limit, see P1 CPU per turn.`,
+                'queueTimeMs = persisted_at − received_at of every row of the run, read from the turns table',
+                '(defaults: TURN_BATCH_SIZE=500, TURN_FLUSH_DELAY_MS=200).',
+              ].join('\n'),
+            );
+          } catch (error) {
+            failed = true;
+            console.error(error);
+            sections.push(
+              `### P2 — the run failed: ${error instanceof Error ? error.message : String(error)}`,
             );
           }
-          const p50 = medianOf(results, (r) => r.p50);
-          const p99 = medianOf(results, (r) => r.p99);
-          const pass = p50 < 300 && p99 < 1000;
-          failed ||= !pass;
-          summary.push({
-            target: 'P2',
-            workload: `persistence lag at ${fmt(P2_RATE)} turns/s`,
-            goal: 'p99 < 1 s, p50 < 300 ms',
-            measured: `p50 ${p50.toFixed(0)} ms, p99 ${p99.toFixed(0)} ms`,
-            reference: 'TURN_BATCH_SIZE 500, TURN_FLUSH_DELAY_MS 200',
-            ratio: `p99 ${((p99 / 1000) * 100).toFixed(0)} % of budget`,
-            pass,
-          });
-          sections.push(
-            [
-              `### P2 — persistence lag at a steady ${fmt(P2_RATE)} turns/s (${P2_SECONDS} s, POSTs of ${P2_TURNS_PER_POST}, 16 connections, ${mode === 'separate' ? 'API + worker process' : 'in-process workers'})`,
-              '',
-              markdownTable(
-                [
-                  'run',
-                  'turns/s accepted',
-                  'queueTimeMs p50',
-                  'queueTimeMs p99',
-                  'max',
-                  'POST p99',
-                ],
-                results.map((r, i) => [
-                  String(i + 1),
-                  fmt(r.achieved),
-                  r.p50.toFixed(0),
-                  r.p99.toFixed(0),
-                  r.max.toFixed(0),
-                  `${r.postP99} ms`,
-                ]),
-              ),
-              '',
-              `Median p50 ${p50.toFixed(0)} ms (target < 300), median p99 ${p99.toFixed(0)} ms (target < 1000) → **${pass ? 'PASS' : 'SHORT'}**.`,
-              'queueTimeMs = persisted_at − received_at of every row of the run, read from the turns table',
-              '(defaults: TURN_BATCH_SIZE=500, TURN_FLUSH_DELAY_MS=200).',
-            ].join('\n'),
-          );
         }
         if (ONLY.includes('p4')) {
-          const levels = await benchP4(ctx, stack);
-          const rowsOf = (level: P4Level): string[] => [
-            fmt(level.rows),
-            `${level.seedSeconds.toFixed(0)} s + ${level.vacuumSeconds.toFixed(0)} s`,
-            ms(medianOf(level.sqlWindow, (s) => s.p50)),
-            ms(medianOf(level.sqlWindow, (s) => s.p99)),
-            ms(medianOf(level.sqlRecent, (s) => s.p50)),
-            ms(medianOf(level.sqlRecent, (s) => s.p99)),
-            ms(medianOf(level.httpWindow, (s) => s.p99)),
-            ms(medianOf(level.httpRecent, (s) => s.p99)),
-          ];
-          const top = levels.at(-1)!;
-          const first = levels[0]!;
-          const sqlP99 = Math.max(
-            medianOf(top.sqlWindow, (s) => s.p99),
-            medianOf(top.sqlRecent, (s) => s.p99),
-          );
-          const growth =
-            sqlP99 /
-            Math.max(
-              medianOf(first.sqlWindow, (s) => s.p99),
-              medianOf(first.sqlRecent, (s) => s.p99),
+          try {
+            const levels = await benchP4(ctx, stack);
+            const rowsOf = (level: P4Level): string[] => [
+              fmt(level.rows),
+              `${level.seedSeconds.toFixed(0)} s + ${level.vacuumSeconds.toFixed(0)} s`,
+              ms(medianOf(level.sqlWindow, (s) => s.p50)),
+              ms(medianOf(level.sqlWindow, (s) => s.p99)),
+              ms(medianOf(level.sqlRecent, (s) => s.p50)),
+              ms(medianOf(level.sqlRecent, (s) => s.p99)),
+              ms(medianOf(level.pgWindow, (s) => s.p99)),
+              ms(medianOf(level.pgRecent, (s) => s.p99)),
+              ms(medianOf(level.httpWindow, (s) => s.p99)),
+              ms(medianOf(level.httpRecent, (s) => s.p99)),
+            ];
+            const top = levels.at(-1)!;
+            const first = levels[0]!;
+            const worst = (level: P4Level, kind: 'pg' | 'sql'): number =>
+              kind === 'pg'
+                ? Math.max(
+                    medianOf(level.pgWindow, (s) => s.p99),
+                    medianOf(level.pgRecent, (s) => s.p99),
+                  )
+                : Math.max(
+                    medianOf(level.sqlWindow, (s) => s.p99),
+                    medianOf(level.sqlRecent, (s) => s.p99),
+                  );
+            const serverP99 = worst(top, 'pg');
+            const sqlP99 = worst(top, 'sql');
+            const growth = serverP99 / worst(first, 'pg');
+            const pass = serverP99 < 5 && top.rows >= 10_000_000;
+            failed ||= !pass;
+            summary.push({
+              target: 'P4',
+              workload: `window (20) and recent (5 min, ${top.recentCount} turns) with ${fmt(top.rows)} turns`,
+              goal: 'p99 < 5 ms server side, flat from 100k',
+              measured: `in-Postgres p99 ${ms(serverP99)} (round trip from Node ${ms(sqlP99)})`,
+              reference: `same queries at ${fmt(first.rows)} turns`,
+              ratio: `${growth.toFixed(2)}×`,
+              pass,
+            });
+            sections.push(
+              [
+                `### P4 — sliding window and recent turns as the table grows`,
+                '',
+                markdownTable(
+                  [
+                    'turns stored',
+                    'seed + vacuum',
+                    'SQL window p50',
+                    'SQL window p99',
+                    'SQL recent p50',
+                    'SQL recent p99',
+                    'in-PG window p99',
+                    'in-PG recent p99',
+                    'HTTP window p99',
+                    'HTTP recent p99',
+                  ],
+                  levels.map(rowsOf),
+                ),
+                '',
+                `Server side, three ways, median of ${RUNS} rounds: *in-PG* = planning + execution time that`,
+                `Postgres reports (EXPLAIN ANALYZE, TIMING OFF) for the endpoints' predicate, order and limit,`,
+                `${fmt(P4_SAMPLES / 2)} runs per round, free of client scheduling noise: the verdict uses it.`,
+                `*SQL* = TurnsRepository.listBefore / spokenSince (the statements GET …/turns/window?size=20 and`,
+                `GET …/turns/recent?minutes=5 run for a conversation not live in Redis) timed from this process,`,
+                `${fmt(P4_SAMPLES)} sequential calls per round: includes loopback and the scheduler of a loaded`,
+                `2-core machine. *HTTP* = the endpoints end to end on loopback at one connection (JWT user lookup,`,
+                `participation check, rate limit, Redis pending read, JSON), ${fmt(P4_SAMPLES)} requests per round.`,
+                `Half of the rows belong to one big conversation (the one queried), the rest to conversations of`,
+                `${P4_TURNS_PER_OTHER} turns; recent returns ${top.recentCount} turns. A live conversation's recent read is`,
+                `served from its Redis sorted set instead. Target p99 < 5 ms at 10 M and flat: worst in-PG p99 at`,
+                `${fmt(top.rows)} = ${ms(serverP99)}, ${growth.toFixed(2)}× the ${fmt(first.rows)} figure → **${pass ? 'PASS' : 'SHORT'}**`,
+                `(round trip from Node: ${ms(sqlP99)} p99).`,
+                '',
+                'Plans (EXPLAIN ANALYZE):',
+                '',
+                '```',
+                ...levels.flatMap((l) => l.plans),
+                '```',
+              ].join('\n'),
             );
-          const pass = sqlP99 < 5 && top.rows >= 10_000_000;
-          failed ||= !pass;
-          summary.push({
-            target: 'P4',
-            workload: `window (20) and recent (5 min, ${top.recentCount} turns) with ${fmt(top.rows)} turns`,
-            goal: 'p99 < 5 ms server side, flat from 100k',
-            measured: `SQL p99 ${ms(sqlP99)}`,
-            reference: `same queries at ${fmt(first.rows)} turns`,
-            ratio: `${growth.toFixed(2)}×`,
-            pass,
-          });
-          sections.push(
-            [
-              `### P4 — sliding window and recent turns as the table grows`,
-              '',
-              markdownTable(
-                [
-                  'turns stored',
-                  'seed + vacuum',
-                  'SQL window p50',
-                  'SQL window p99',
-                  'SQL recent p50',
-                  'SQL recent p99',
-                  'HTTP window p99',
-                  'HTTP recent p99',
-                ],
-                levels.map(rowsOf),
-              ),
-              '',
-              `Server side = the SQL the endpoints run (TurnsRepository.listBefore / spokenSince, as`,
-              `GET …/turns/window?size=20 and GET …/turns/recent?minutes=5 call them for a conversation`,
-              `that is not live in Redis), ${fmt(P4_SAMPLES)} sequential calls per round from this process, median`,
-              `of ${RUNS} rounds. HTTP = the endpoints end to end on loopback at one connection (JWT user`,
-              `lookup, participation check, rate limit, Redis pending read, JSON), ${fmt(P4_SAMPLES)} requests per round.`,
-              `Half of the rows belong to one big conversation (the one queried), the rest to conversations of`,
-              `${P4_TURNS_PER_OTHER} turns; recent returns ${top.recentCount} turns. A live conversation's recent read is`,
-              `served from its Redis sorted set instead. Target p99 < 5 ms at 10 M, flat: worst SQL p99 at`,
-              `${fmt(top.rows)} = ${ms(sqlP99)}, ${growth.toFixed(2)}× the ${fmt(first.rows)} figure → **${pass ? 'PASS' : 'SHORT'}**.`,
-              '',
-              'Plans (EXPLAIN ANALYZE):',
-              '',
-              '```',
-              ...levels.flatMap((l) => l.plans),
-              '```',
-            ].join('\n'),
-          );
+          } catch (error) {
+            failed = true;
+            console.error(error);
+            sections.push(
+              `### P4 — the run failed: ${error instanceof Error ? error.message : String(error)}`,
+            );
+          }
         }
       } finally {
         await stack.stop();
