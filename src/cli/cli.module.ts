@@ -6,11 +6,14 @@ import { DatabaseModule } from '../core/database/database.module';
 import { HttpModule } from '../core/http/http.module';
 import { RedisModule } from '../core/redis/redis.module';
 import { SecurityModule } from '../core/security/security.module';
+import { QueueModule } from '../core/queue/queue.module';
 import { StorageModule } from '../core/storage/storage.module';
+import { TranscriptionsModule } from '../transcriptions/transcriptions.module';
 import { BackupCommand, RestoreCommand } from './backup.commands';
 import { BackupService } from './backup/backup.service';
 import { RestoreService } from './backup/restore.service';
 import { CreateAdminCommand, MigrateCommand, SeedCommand, VerifyAuditCommand } from './commands';
+import { ImportTranscriptCommand } from './import-transcript.command';
 
 @Module({
   imports: [
@@ -22,6 +25,8 @@ import { CreateAdminCommand, MigrateCommand, SeedCommand, VerifyAuditCommand } f
     StorageModule,
     AuditModule,
     AuthModule,
+    QueueModule,
+    TranscriptionsModule,
   ],
   providers: [
     MigrateCommand,
@@ -32,6 +37,7 @@ import { CreateAdminCommand, MigrateCommand, SeedCommand, VerifyAuditCommand } f
     RestoreService,
     BackupCommand,
     RestoreCommand,
+    ImportTranscriptCommand,
   ],
 })
 export class CliModule {}

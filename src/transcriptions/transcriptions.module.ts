@@ -17,6 +17,6 @@ import { TranscriptionsService } from './transcriptions.service';
     TranscriptionsService,
     { provide: RESOURCE_ACCESS.transcription, useClass: TranscriptionAccessResolver },
   ],
-  exports: [TranscriptionsRepository],
+  exports: [TranscriptionsRepository, TranscriptionsService],
 })
 export class TranscriptionsModule {}

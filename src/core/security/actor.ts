@@ -7,7 +7,8 @@ export interface Actor {
   role: string;
   /** Effective grants: the role's and its ancestors', wildcards kept as written. */
   grants: readonly string[];
-  via: 'access-token' | 'api-key';
+  /** How the caller authenticated; `cli` for operator commands run on the server. */
+  via: 'access-token' | 'api-key' | 'cli';
   apiKeyId?: string;
 }
 
