@@ -1,6 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import { createHash } from 'node:crypto';
+import type { Pool } from 'pg';
 import { DataSource } from 'typeorm';
+import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import type { ResultType, SearchType } from './dto/search.dto';
 
 export interface SearchFilter {
@@ -38,6 +41,10 @@ const HEADLINE_OPTIONS = `StartSel=${MARK_START}, StopSel=${MARK_STOP}, MaxWords
 const HEADLINE_MAX_CHARS = 20_000;
 const CONFIG_NAME = /^[a-z_]+$/;
 
+/** A prepared statement's name, from its text: the same text is prepared once per connection. */
+const statementName = (sql: string): string =>
+  `search_${createHash('sha1').update(sql).digest('hex').slice(0, 24)}`;
+
 /**
  * Full-text search across cases, notes, transcriptions (latest versions) and persisted
  * turns, with visibility applied in SQL. Every match uses a GIN index:
@@ -46,6 +53,11 @@ const CONFIG_NAME = /^[a-z_]+$/;
  * matched against its own), and `simple` expression indexes on notes and turns.
  * `q` reaches SQL only as a bound parameter, through websearch_to_tsquery, which accepts
  * any text. Headlines are computed for the returned page only.
+ *
+ * The statements are long (a branch per type, a CASE per configuration) and planning
+ * them took 5-15 ms of a 25 ms budget (`npm run bench:search`), so they run as named
+ * prepared statements: each connection plans a statement a few times, then Postgres
+ * reuses a generic plan. Everything that varies per request is a parameter.
  */
 @Injectable()
 export class SearchRepository {
@@ -56,7 +68,7 @@ export class SearchRepository {
    * negations), and the configurations the languages lookup uses.
    */
   async prepare(q: string): Promise<{ searchable: boolean; configs: string[] }> {
-    const [row] = await this.dataSource.query<{ tree: string; configs: string[] }[]>(
+    const [row] = await this.run<{ tree: string; configs: string[] }>(
       `SELECT querytree(websearch_to_tsquery('simple', $1)) AS tree,
               ARRAY(SELECT DISTINCT search_config FROM languages) AS configs`,
       [q],
@@ -71,32 +83,38 @@ export class SearchRepository {
    * past the end, which has no row to carry the total, needs the separate count.
    */
   async search(filter: SearchFilter): Promise<[SearchRow[], number]> {
-    const { pageSql, countSql, params } = this.statements(filter);
-    const rows = await this.dataSource.query<(SearchRow & { total: number })[]>(pageSql, params);
+    const { pageSql, params, countSql, countParams } = this.statements(filter);
+    const rows = await this.runSerial<SearchRow & { total: number }>(pageSql, params);
     const total =
       rows[0]?.total ??
       (filter.offset === 0
         ? 0
-        : (await this.dataSource.query<{ n: number }[]>(countSql, params))[0]!.n);
+        : (await this.runSerial<{ n: number }>(countSql, countParams))[0]!.n);
     return [rows.map(({ total: _, ...r }) => ({ ...r, rank: Number(r.rank) })), total];
   }
 
   /** The page and count statements; exposed so the search benchmark can EXPLAIN exactly them. */
-  statements(filter: SearchFilter): { pageSql: string; countSql: string; params: unknown[] } {
-    // $2 appears in the SQL only when visibility is restricted.
-    const params: unknown[] = filter.seesAll ? [filter.q] : [filter.q, filter.actorId];
+  statements(filter: SearchFilter): {
+    pageSql: string;
+    params: unknown[];
+    countSql: string;
+    countParams: unknown[];
+  } {
+    // $1 is q; the page adds $2 limit and $3 offset; the actor comes last, and only
+    // when visibility is restricted (an unused parameter would have no type).
+    const actor = filter.seesAll ? [] : [filter.actorId];
     const ranked = filter.types
-      .map((type) => this.subquery(type, filter, true))
+      .map((type) => this.subquery(type, filter, true, '$4'))
       .join('\nUNION ALL\n');
     const counted = filter.types
-      .map((type) => this.subquery(type, filter, false))
+      .map((type) => this.subquery(type, filter, false, '$2'))
       .join('\nUNION ALL\n');
     const pageSql = `
       WITH hits AS (${ranked}),
       page AS (
         SELECT *, count(*) OVER ()::int AS total FROM hits
          ORDER BY rank DESC, created_at DESC, type, id
-         LIMIT ${Number(filter.limit)} OFFSET ${Number(filter.offset)}
+         LIMIT $2 OFFSET $3
       )
       SELECT p.type, p.id, p.case_id AS "caseId", p.audio_file_id AS "audioFileId",
              p.conversation_id AS "conversationId", p.rank, p.created_at AS "createdAt",
@@ -105,7 +123,46 @@ export class SearchRepository {
         CROSS JOIN LATERAL (${this.details(filter)}) d
        ORDER BY p.rank DESC, p.created_at DESC, p.type, p.id`;
     const countSql = `SELECT count(*)::int AS n FROM (${counted}) hits`;
-    return { pageSql, countSql, params };
+    return {
+      pageSql,
+      params: [filter.q, filter.limit, filter.offset, ...actor],
+      countSql,
+      countParams: [filter.q, ...actor],
+    };
+  }
+
+  /** Runs `sql` as a prepared statement named after its text (see the class comment). */
+  private async run<T>(sql: string, params: unknown[]): Promise<T[]> {
+    return (await this.pool().query({ name: statementName(sql), text: sql, values: params }))
+      .rows as T[];
+  }
+
+  /**
+   * Like `run`, in a read-only transaction without parallel workers: for a few hundred
+   * matches, starting workers costs more than it saves (measured 20-60 ms with, 6-17 ms
+   * without, on 2 busy cores), and the setting must not leak to other users of the
+   * pooled connection.
+   */
+  private async runSerial<T>(sql: string, params: unknown[]): Promise<T[]> {
+    const client = await this.pool().connect();
+    let broken = false;
+    try {
+      await client.query('BEGIN READ ONLY; SET LOCAL max_parallel_workers_per_gather = 0');
+      const result = await client.query({ name: statementName(sql), text: sql, values: params });
+      await client.query('COMMIT');
+      return result.rows as T[];
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {
+        broken = true;
+      });
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  private pool(): Pool {
+    return (this.dataSource.driver as PostgresDriver).master as Pool;
   }
 
   /** `websearch_to_tsquery` of $1 in one configuration (a validated literal). */
@@ -133,14 +190,14 @@ export class SearchRepository {
     return `NOT EXISTS (SELECT 1 FROM audio_files da WHERE da.id = ${audioColumn} AND da.deleted_at IS NOT NULL)`;
   }
 
-  private caseVisible(caseColumn: string, filter: SearchFilter): string {
+  private caseVisible(caseColumn: string, filter: SearchFilter, actor: string): string {
     return filter.seesAll
       ? 'TRUE'
-      : `EXISTS (SELECT 1 FROM case_participants vp WHERE vp.case_id = ${caseColumn} AND vp.user_id = $2)`;
+      : `EXISTS (SELECT 1 FROM case_participants vp WHERE vp.case_id = ${caseColumn} AND vp.user_id = ${actor})`;
   }
 
   /** One type's matches: type, id, case_id, audio_file_id, conversation_id, rank, created_at. */
-  private subquery(type: SearchType, filter: SearchFilter, ranked: boolean): string {
+  private subquery(type: SearchType, filter: SearchFilter, ranked: boolean, actor: string): string {
     const select = (columns: string, rank: string) =>
       ranked ? `SELECT ${columns}, ${rank} AS rank` : 'SELECT 1';
     switch (type) {
@@ -152,7 +209,7 @@ export class SearchRepository {
         )}
           FROM cases c
          WHERE c.search_vector @@ ${this.tsquery('english')} AND c.deleted_at IS NULL
-           AND ${this.caseVisible('c.id', filter)}`;
+           AND ${this.caseVisible('c.id', filter, actor)}`;
       case 'transcriptions': {
         const arms = filter.configs
           .map((c) => `(t.search_config = '${c}' AND t.search_vector @@ ${this.tsquery(c)})`)
@@ -165,7 +222,7 @@ export class SearchRepository {
           FROM transcriptions t
          WHERE t.is_latest AND (${arms})
            AND ${this.caseLive('t.case_id')} AND ${this.audioLive('t.audio_file_id')}
-           AND ${this.caseVisible('t.case_id', filter)}`;
+           AND ${this.caseVisible('t.case_id', filter, actor)}`;
       }
       case 'notes':
         return `${select(
@@ -175,16 +232,16 @@ export class SearchRepository {
         )}
           FROM case_notes n
          WHERE to_tsvector('simple'::regconfig, n.body) @@ ${this.tsquery('simple')}
-           AND ${this.caseLive('n.case_id')} AND ${this.caseVisible('n.case_id', filter)}`;
+           AND ${this.caseLive('n.case_id')} AND ${this.caseVisible('n.case_id', filter, actor)}`;
       case 'turns': {
         const text = `to_tsvector('simple'::regconfig, coalesce(tu.cleaned_text, tu.raw_text))`;
         const visible = filter.seesAll
           ? 'TRUE'
           : `(EXISTS (SELECT 1 FROM conversation_participants cp
-                       WHERE cp.conversation_id = cv.id AND cp.user_id = $2)
+                       WHERE cp.conversation_id = cv.id AND cp.user_id = ${actor})
               OR (cv.case_id IS NOT NULL AND EXISTS (
                     SELECT 1 FROM case_participants vp JOIN cases k ON k.id = vp.case_id AND k.deleted_at IS NULL
-                     WHERE vp.case_id = cv.case_id AND vp.user_id = $2)))`;
+                     WHERE vp.case_id = cv.case_id AND vp.user_id = ${actor})))`;
         return `${select(
           `'turn'::text AS type, tu.id::text AS id, cv.case_id, NULL::uuid AS audio_file_id,
            tu.conversation_id, tu.spoken_at AS created_at`,
