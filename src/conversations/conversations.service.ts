@@ -274,7 +274,10 @@ export class ConversationsService {
     const deadline = Date.now() + waitMs;
     while ((await this.buffer.pendingCount(id)) > 0) {
       if (Date.now() > deadline) {
-        return { conversation: ended, sealJobId: await this.scheduler.requestSeal(id) };
+        return {
+          conversation: ended,
+          sealJobId: await this.scheduler.requestSeal(id, this.context.actor?.userId ?? null),
+        };
       }
       await this.scheduler.flushNow();
       await new Promise((resolve) => setTimeout(resolve, 50));
