@@ -18,12 +18,20 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { load, markdownTable, ROOT, SummaryRow, writeSection } from './support/harness';
 
-const ORDER = ['bench:ingest', 'bench:api', 'bench:cases', 'bench:storage', 'bench:audit'];
+const ORDER = [
+  'bench:ingest',
+  'bench:api',
+  'bench:cases',
+  'bench:search',
+  'bench:storage',
+  'bench:audit',
+];
 /** Targets of scripts that do not report rows themselves. */
 const TARGETS: Record<string, string> = {
   'bench:audit': 'P9',
   'bench:storage': 'P7, P8',
   'bench:cases': 'P5',
+  'bench:search': 'P5',
 };
 
 interface Outcome {
@@ -142,7 +150,7 @@ async function main(): Promise<void> {
   await writeSection(
     'Summary (npm run bench)',
     [
-      `Command: \`npm run bench\` — runs ${list.map((s) => `\`${s}\``).join(', ')} one after the other`,
+      `Command: \`${process.env.BENCH_SCRIPTS ? `BENCH_SCRIPTS=${process.env.BENCH_SCRIPTS} ` : ''}npm run bench\` — ran ${list.map((s) => `\`${s}\``).join(', ')} one after the other`,
       `(${outcomes.map((o) => `${o.script} ${o.seconds.toFixed(0)} s, exit ${o.code}`).join('; ')}).`,
       `Run ${new Date().toISOString()} on 2 cores (load average at the end ${load()}). Medians of each`,
       "script's repeated runs; references are measured side by side in the same run. Details, exact",
