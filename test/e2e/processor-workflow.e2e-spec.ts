@@ -30,13 +30,19 @@ describe('Processing engine workflow with an API key (SPEC sections 4 and 5)', (
   });
   afterAll(() => t.close());
 
+  /** Every queued file the engine can see, all pages: other specs queue files in this database too. */
   const queuedIds = async (): Promise<string[]> => {
-    const response = await t.http
-      .get('/api/v1/audio')
-      .query({ status: 'queued', limit: 100 })
-      .set(engineA.header)
-      .expect(200);
-    return (response.body as { data: { id: string }[] }).data.map((a) => a.id);
+    const ids: string[] = [];
+    for (let page = 1; ; page += 1) {
+      const response = await t.http
+        .get('/api/v1/audio')
+        .query({ status: 'queued', limit: 100, page })
+        .set(engineA.header)
+        .expect(200);
+      const data = (response.body as { data: { id: string }[] }).data;
+      ids.push(...data.map((a) => a.id));
+      if (data.length < 100) return ids;
+    }
   };
 
   it('lists, claims exclusively, downloads, transcribes, analyses, and reports failures', async () => {
