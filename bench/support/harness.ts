@@ -11,7 +11,7 @@ import 'reflect-metadata';
 import autocannon from 'autocannon';
 import { ChildProcess, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -118,6 +118,7 @@ export async function destroyBenchRun(run: BenchRun): Promise<void> {
   } finally {
     await admin.end();
   }
+  rmSync(join(ROOT, '.data', `bench-${run.id}`), { recursive: true, force: true });
   const redis = new Redis(run.redisUrl);
   try {
     let cursor = '0';
