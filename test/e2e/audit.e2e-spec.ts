@@ -26,6 +26,7 @@ import {
   verifyChain,
   withAppendOnlyDisabled,
 } from '../support/audit-support';
+import { isolatedDatabase } from '../support/isolated-database';
 import { ADMIN } from '../support/test-run';
 
 const USER_AGENT = 'verbatim-audit-e2e/1.0 (+https://example.test)';
@@ -69,13 +70,26 @@ describe('Audit and usage (SPEC section 7, TARGETS S8)', () => {
     return session;
   }
 
+  // This spec edits and restores chain entries: it owns its database, so no other
+  // spec appends to the chain while an entry is tampered with.
+  let database: { url: string; drop: () => Promise<void> };
+
   beforeAll(async () => {
-    t = await startApp();
+    database = await isolatedDatabase('audit');
+    // Its own Redis prefix too: its workers must not drain other specs' turn buffers
+    // into this database.
+    t = await startApp({
+      DATABASE_URL: database.url,
+      REDIS_PREFIX: `${process.env.REDIS_PREFIX}-audit`,
+    });
     fileStart = await auditHead(t.db);
     admin = await loginAsAdmin(t.http);
     remember(admin.accessToken, admin.refreshToken);
   });
-  afterAll(() => t.close());
+  afterAll(async () => {
+    await t.close();
+    await database.drop();
+  });
 
   describe('the database refuses to change or remove audit entries', () => {
     let head: string;
