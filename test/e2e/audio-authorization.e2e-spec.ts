@@ -1,5 +1,6 @@
 import TestAgent from 'supertest/lib/agent';
-import { loginAsAdmin, Session, TestApp, userSession } from '../support/app';
+import { CASE_CALLERS, CaseCaller, caseCallerSessions } from '../support/case-callers';
+import { loginAsAdmin, Session, TestApp } from '../support/app';
 import { createCase, startAudioApp, uploadAudio, wavBuffer } from '../support/audio';
 
 /**
@@ -8,16 +9,8 @@ import { createCase, startAudioApp, uploadAudio, wavBuffer } from '../support/au
  * → 403 before any lookup. Callers allowed past both checks sometimes meet a 409 that
  * proves it (e.g. restoring a file that is not archived).
  */
-type Caller = 'lead' | 'member' | 'viewer' | 'outsider' | 'supervisor' | 'auditor' | 'processor';
-const CALLERS: Caller[] = [
-  'lead',
-  'member',
-  'viewer',
-  'outsider',
-  'supervisor',
-  'auditor',
-  'processor',
-];
+type Caller = CaseCaller;
+const CALLERS = CASE_CALLERS;
 
 interface Fixture {
   caseId: string;
@@ -177,17 +170,7 @@ describe('Audio authorization matrix (TARGETS S1, SPEC section 4)', () => {
   beforeAll(async () => {
     t = await startAudioApp('authz');
     const admin = await loginAsAdmin(t.http);
-    const roleOf: Record<Caller, string> = {
-      lead: 'case_worker',
-      member: 'case_worker',
-      viewer: 'case_worker',
-      outsider: 'case_worker',
-      supervisor: 'supervisor',
-      auditor: 'auditor',
-      processor: 'processor',
-    };
-    for (const caller of CALLERS)
-      sessions[caller] = await userSession(t.http, admin, roleOf[caller]);
+    Object.assign(sessions, await caseCallerSessions(t.http, admin));
   });
   afterAll(() => t.close());
 

@@ -1,21 +1,14 @@
 import TestAgent from 'supertest/lib/agent';
-import { loginAsAdmin, Session, startApp, TestApp, userSession } from '../support/app';
+import { CASE_CALLERS, CaseCaller, caseCallerSessions } from '../support/case-callers';
+import { loginAsAdmin, Session, startApp, TestApp } from '../support/app';
 
 /**
  * TARGETS S1: every case-scoped endpoint × every kind of caller gives the documented
  * status. Invisible cases answer 404 (existence never leaks); a visible case with a
  * forbidden action answers 403; a role without the permission gets 403 before any lookup.
  */
-type Caller = 'lead' | 'member' | 'viewer' | 'outsider' | 'supervisor' | 'auditor' | 'processor';
-const CALLERS: Caller[] = [
-  'lead',
-  'member',
-  'viewer',
-  'outsider',
-  'supervisor',
-  'auditor',
-  'processor',
-];
+type Caller = CaseCaller;
+const CALLERS = CASE_CALLERS;
 
 interface Fixture {
   caseId: string;
@@ -132,17 +125,7 @@ describe('Case authorization matrix (TARGETS S1)', () => {
   beforeAll(async () => {
     t = await startApp();
     const admin = await loginAsAdmin(t.http);
-    const roleOf: Record<Caller, string> = {
-      lead: 'case_worker',
-      member: 'case_worker',
-      viewer: 'case_worker',
-      outsider: 'case_worker',
-      supervisor: 'supervisor',
-      auditor: 'auditor',
-      processor: 'processor',
-    };
-    for (const caller of CALLERS)
-      sessions[caller] = await userSession(t.http, admin, roleOf[caller]);
+    Object.assign(sessions, await caseCallerSessions(t.http, admin));
   });
   afterAll(() => t.close());
 

@@ -1,4 +1,5 @@
 import TestAgent from 'supertest/lib/agent';
+import { CASE_CALLERS, CaseCaller, caseCallerSessions } from '../support/case-callers';
 import { loginAsAdmin, Session, TestApp, userSession } from '../support/app';
 import { startAudioApp } from '../support/audio';
 import { caseWithAudio, postTranscription, simpleSegments } from '../support/transcriptions';
@@ -8,16 +9,8 @@ import { caseWithAudio, postTranscription, simpleSegments } from '../support/tra
  * Invisible → 404 (existence never leaks); visible but forbidden → 403; a role without
  * the permission → 403 before any lookup.
  */
-type Caller = 'lead' | 'member' | 'viewer' | 'outsider' | 'supervisor' | 'auditor' | 'processor';
-const CALLERS: Caller[] = [
-  'lead',
-  'member',
-  'viewer',
-  'outsider',
-  'supervisor',
-  'auditor',
-  'processor',
-];
+type Caller = CaseCaller;
+const CALLERS = CASE_CALLERS;
 
 interface Fixture {
   caseId: string;
@@ -124,17 +117,7 @@ describe('Transcription and analysis authorization matrix (TARGETS S1, SPEC sect
   beforeAll(async () => {
     t = await startAudioApp('transcription-authz');
     const admin = await loginAsAdmin(t.http);
-    const roleOf: Record<Caller, string> = {
-      lead: 'case_worker',
-      member: 'case_worker',
-      viewer: 'case_worker',
-      outsider: 'case_worker',
-      supervisor: 'supervisor',
-      auditor: 'auditor',
-      processor: 'processor',
-    };
-    for (const caller of CALLERS)
-      sessions[caller] = await userSession(t.http, admin, roleOf[caller]);
+    Object.assign(sessions, await caseCallerSessions(t.http, admin));
     engine = await userSession(t.http, admin, 'processor');
   });
   afterAll(() => t.close());
