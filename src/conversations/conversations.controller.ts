@@ -51,12 +51,9 @@ export class ConversationsController {
     private readonly turns: TurnsService,
   ) {}
 
-  private async respond(
-    entity: ConversationEntity,
-    reply: FastifyReply,
-  ): Promise<ConversationResponse> {
+  private respond(entity: ConversationEntity, reply: FastifyReply): ConversationResponse {
     void reply.header('etag', etagOf(entity.version));
-    return ConversationResponse.from(entity, await this.conversations.hasJoinPassword(entity.id));
+    return ConversationResponse.from(entity);
   }
 
   @Post()
@@ -91,12 +88,11 @@ export class ConversationsController {
     @Query() query: ListConversationsQuery,
   ): Promise<Page<ConversationResponse>> {
     const [rows, total] = await this.conversations.list(actor, query);
-    const data = await Promise.all(
-      rows.map(async (row) =>
-        ConversationResponse.from(row, await this.conversations.hasJoinPassword(row.id)),
-      ),
+    return pageOf(
+      rows.map((row) => ConversationResponse.from(row)),
+      total,
+      query,
     );
-    return pageOf(data, total, query);
   }
 
   @Get(':id')
@@ -131,7 +127,7 @@ export class ConversationsController {
   ): Promise<ConversationResponse & { sealJobId?: string }> {
     const { conversation, sealJobId } = await this.conversations.end(id);
     void reply.status(sealJobId ? 202 : 200);
-    return { ...(await this.respond(conversation, reply)), ...(sealJobId ? { sealJobId } : {}) };
+    return { ...this.respond(conversation, reply), ...(sealJobId ? { sealJobId } : {}) };
   }
 
   @Get(':id/verify')

@@ -64,11 +64,15 @@ export class ConversationsRepository {
   }
 
   findLive(id: string, manager?: EntityManager): Promise<ConversationEntity | null> {
-    return (manager ?? this.dataSource.manager)
-      .getRepository(ConversationEntity)
-      .createQueryBuilder('c')
-      .where(`c.id = :id AND c.status <> 'deleted'`, { id })
-      .getOne();
+    return (
+      (manager ?? this.dataSource.manager)
+        .getRepository(ConversationEntity)
+        .createQueryBuilder('c')
+        // Loaded only so responses can say whether the conversation is joinable; never returned.
+        .addSelect('c.joinPasswordHash')
+        .where(`c.id = :id AND c.status <> 'deleted'`, { id })
+        .getOne()
+    );
   }
 
   lockLive(id: string, manager: EntityManager): Promise<ConversationEntity | null> {
@@ -88,14 +92,6 @@ export class ConversationsRepository {
       .addSelect('c.joinPasswordHash')
       .where(`lower(c.name) = lower(:name) AND c.status = 'active'`, { name })
       .getOne();
-  }
-
-  async hasJoinPassword(id: string): Promise<boolean> {
-    const [row] = await this.dataSource.query<{ joinable: boolean }[]>(
-      'SELECT join_password_hash IS NOT NULL AS joinable FROM conversations WHERE id = $1',
-      [id],
-    );
-    return row?.joinable ?? false;
   }
 
   async activeNameTaken(name: string, manager: EntityManager, exceptId?: string): Promise<boolean> {
@@ -134,6 +130,7 @@ export class ConversationsRepository {
     const query = this.dataSource
       .getRepository(ConversationEntity)
       .createQueryBuilder('c')
+      .addSelect('c.joinPasswordHash')
       .where(`c.status <> 'deleted'`);
     if (!filter.seesAll) query.andWhere(VISIBLE_TO_ACTOR, { actorId: filter.actorId });
     if (filter.status) query.andWhere('c.status = :status', { status: filter.status });

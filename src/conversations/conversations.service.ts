@@ -142,10 +142,6 @@ export class ConversationsService {
     return conversation;
   }
 
-  hasJoinPassword(id: string): Promise<boolean> {
-    return this.conversations.hasJoinPassword(id);
-  }
-
   async update(
     id: string,
     dto: UpdateConversationDto,

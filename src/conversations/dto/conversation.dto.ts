@@ -14,7 +14,7 @@ import {
   MinLength,
   ValidateIf,
 } from 'class-validator';
-import { PageQuery } from '../../core/http/pagination';
+import { CursorQuery, PageQuery } from '../../core/http/pagination';
 import { ConversationEntity, ConversationStatus } from '../entities/conversation.entity';
 import { MAX_MESSAGE_NUMBER } from './turn.dto';
 
@@ -107,19 +107,12 @@ export class ListConversationsQuery extends PageQuery {
   caseId?: string;
 }
 
-export class TurnCursorQuery {
+/** The turn stream's cursor is a messageNumber, so `after` is narrower than an id. */
+export class TurnCursorQuery extends CursorQuery {
   @ApiPropertyOptional({ description: 'Return turns after this messageNumber', example: '0' })
   @IsOptional()
   @Matches(/^\d{1,9}$/, { message: 'after must be a messageNumber' })
-  after?: string;
-
-  @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 50 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(100)
-  limit = 50;
+  override after?: string = undefined;
 }
 
 export class RecentQuery {
@@ -174,7 +167,8 @@ export class ConversationResponse {
   @ApiProperty({ nullable: true, type: String }) sealedAt!: string | null;
   @ApiProperty() version!: number;
 
-  static from(entity: ConversationEntity, hasJoinPassword: boolean): ConversationResponse {
+  /** `entity` must have been loaded with its joinPasswordHash (the repository's reads are). */
+  static from(entity: ConversationEntity): ConversationResponse {
     const turns = Number(entity.turnsCount);
     return {
       id: entity.id,
@@ -183,7 +177,7 @@ export class ConversationResponse {
       caseId: entity.caseId,
       status: entity.status,
       metadata: entity.metadata,
-      hasJoinPassword,
+      hasJoinPassword: entity.joinPasswordHash !== null && entity.joinPasswordHash !== undefined,
       turnsCount: turns,
       totalProcessingTimeMs: Number(entity.totalProcessingTimeMs),
       averageConfidence: turns > 0 ? entity.confidenceSum / turns : null,
