@@ -5,6 +5,7 @@ import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
 import { CasesModule } from './cases/cases.module';
 import { ConversationsModule } from './conversations/conversations.module';
+import { CacheModule } from './core/cache/cache.module';
 import { ConfigModule } from './core/config/config.module';
 import { DatabaseModule } from './core/database/database.module';
 import { HttpModule } from './core/http/http.module';
@@ -26,6 +27,7 @@ export const CORE_MODULES = [
   LoggingModule,
   HttpModule,
   DatabaseModule,
+  CacheModule,
   RedisModule,
   QueueModule,
   SecurityModule,

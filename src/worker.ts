@@ -1,17 +1,17 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { existsSync } from 'node:fs';
-import { Logger } from 'nestjs-pino';
+import { AppLogger } from './core/logging/app-logger';
 import { WorkerModule } from './worker.module';
 
 /** Runs queue processors alone, so API and workers scale independently. */
 async function bootstrap(): Promise<void> {
   if (existsSync('.env')) process.loadEnvFile('.env');
   const app = await NestFactory.createApplicationContext(WorkerModule, { bufferLogs: true });
-  app.useLogger(app.get(Logger));
+  app.useLogger(app.get(AppLogger));
   // SIGTERM/SIGINT close the context: processors finish or return their jobs first.
   app.enableShutdownHooks();
-  app.get(Logger).log('worker started');
+  app.get(AppLogger).log('worker started');
 }
 
 bootstrap().catch((error: unknown) => {

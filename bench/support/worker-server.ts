@@ -1,14 +1,14 @@
 /** Child process of the benchmarks: the worker process as `src/worker.ts` builds it. */
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
-import { Logger } from 'nestjs-pino';
+import { AppLogger } from '../../src/core/logging/app-logger';
 import { WorkerModule } from '../../src/worker.module';
 import { profileIfAsked } from './profiling';
 
 async function main(): Promise<void> {
   profileIfAsked('worker');
   const app = await NestFactory.createApplicationContext(WorkerModule, { bufferLogs: true });
-  app.useLogger(app.get(Logger));
+  app.useLogger(app.get(AppLogger));
   app.enableShutdownHooks();
   process.send?.({ ready: true });
 }

@@ -1,8 +1,8 @@
 import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
 import { BeforeApplicationShutdown, Logger, OnModuleInit } from '@nestjs/common';
 import { Job, UnrecoverableError } from 'bullmq';
-import { CLS_ID, ClsService } from 'nestjs-cls';
 import { UsageService } from '../audit/usage.service';
+import { RequestContext } from '../core/http/request-context';
 import { QueueName } from '../core/queue/queue-names';
 import { AudioArchiveService } from './audio-archive.service';
 import { AudioJobData, AudioJobName } from './audio-jobs';
@@ -25,7 +25,6 @@ export class AudioArchiveProcessor
   constructor(
     archive: AudioArchiveService,
     private readonly usage: UsageService,
-    private readonly cls: ClsService,
   ) {
     super();
     const progress = (job: Job<AudioJobData>) => (percent: number) =>
@@ -49,10 +48,9 @@ export class AudioArchiveProcessor
     if (!handler) throw new UnrecoverableError(`No handler for job ${job.name}`);
     // The job runs in the context of the request that asked for it: its audit entries
     // and log lines carry that request id.
-    return this.cls.run(() => {
-      this.cls.set(CLS_ID, job.data.requestId ?? `job-${job.id}`);
-      return handler(job);
-    });
+    return RequestContext.run({ requestId: job.data.requestId ?? `job-${job.id}` }, () =>
+      handler(job),
+    );
   }
 
   @OnWorkerEvent('completed')

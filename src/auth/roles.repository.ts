@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import { CacheInvalidation } from '../core/cache/cache-invalidation';
 import { DataSource, EntityManager } from 'typeorm';
 import { RoleEntity } from './entities/role.entity';
 
@@ -10,17 +11,23 @@ export type RoleChanges = Partial<Pick<RoleEntity, 'description' | 'permissions'
 
 @Injectable()
 export class RolesRepository {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly invalidation: CacheInvalidation,
+  ) {}
 
   private repo(manager?: EntityManager) {
     return (manager ?? this.dataSource.manager).getRepository(RoleEntity);
   }
 
-  transaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
-    return this.dataSource.transaction(async (manager) => {
+  async transaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
+    const result = await this.dataSource.transaction(async (manager) => {
       await manager.query('SELECT pg_advisory_xact_lock($1)', [ROLE_HIERARCHY_LOCK]);
       return work(manager);
     });
+    // Any role change may change every principal's grants.
+    this.invalidation.invalidate('*');
+    return result;
   }
 
   findById(id: string, manager?: EntityManager): Promise<RoleEntity | null> {

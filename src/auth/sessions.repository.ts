@@ -1,12 +1,16 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager, IsNull } from 'typeorm';
+import { CacheInvalidation } from '../core/cache/cache-invalidation';
 import { RefreshTokenEntity } from './entities/refresh-token.entity';
 
 /** Refresh tokens grouped in families: one family is one login session. */
 @Injectable()
 export class SessionsRepository {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly invalidation: CacheInvalidation,
+  ) {}
 
   private repo(manager?: EntityManager) {
     return (manager ?? this.dataSource.manager).getRepository(RefreshTokenEntity);
@@ -47,9 +51,11 @@ export class SessionsRepository {
       { familyId, revokedAt: IsNull() },
       { revokedAt: () => 'now()' },
     );
+    this.invalidation.invalidate(`session:${familyId}`);
   }
 
   async revokeAllOfUser(userId: string, manager?: EntityManager): Promise<void> {
     await this.repo(manager).update({ userId, revokedAt: IsNull() }, { revokedAt: () => 'now()' });
+    this.invalidation.invalidate(`user:${userId}`);
   }
 }

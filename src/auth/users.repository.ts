@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+import { CacheInvalidation } from '../core/cache/cache-invalidation';
+import { CoherentCache } from '../core/cache/coherent-cache';
 import { LastKnown } from '../core/database/last-known';
 import { UserEntity } from './entities/user.entity';
 
@@ -42,7 +44,15 @@ export class UsersRepository {
   private readonly lastKnownPrincipals = new LastKnown<Principal | null>();
   private readonly lastKnownKeys = new LastKnown<(Principal & { apiKeyId: string }) | null>();
 
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  /** Principals behind access tokens, kept until the user, session or roles change. */
+  private readonly principals: CoherentCache<Principal | null>;
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly invalidation: CacheInvalidation,
+  ) {
+    this.principals = invalidation.create({ maxEntries: 20_000, ttlMs: 10 * 60_000 });
+  }
 
   private repo(manager?: EntityManager) {
     return (manager ?? this.dataSource.manager).getRepository(UserEntity);
@@ -122,6 +132,7 @@ export class UsersRepository {
       query.andWhere('version = :expectedVersion', { expectedVersion });
     const result = await query.execute();
     if (!result.affected) return null;
+    this.invalidation.invalidate(`user:${id}`);
     return this.findById(id, manager);
   }
 
@@ -139,8 +150,11 @@ export class UsersRepository {
    * the token's session (refresh-token family) has been revoked since it was issued.
    */
   findPrincipal(userId: string, sessionId: string | null): Promise<Principal | null> {
-    return this.lastKnownPrincipals.get(`token:${userId}:${sessionId}`, () =>
-      this.loadPrincipal(userId, sessionId),
+    const key = `${userId}:${sessionId}`;
+    return this.principals.get(
+      key,
+      () => this.lastKnownPrincipals.get(key, () => this.loadPrincipal(userId, sessionId)),
+      () => (sessionId ? [`user:${userId}`, `session:${sessionId}`] : [`user:${userId}`]),
     );
   }
 

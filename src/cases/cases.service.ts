@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
+import { CacheInvalidation } from '../core/cache/cache-invalidation';
 import { UsersRepository } from '../auth/users.repository';
 import { postgresErrorCode, UNIQUE_VIOLATION } from '../core/database/postgres-errors';
 import { NotFoundProblem, PreconditionFailedProblem } from '../core/http/problem.exception';
@@ -29,6 +30,7 @@ export class CasesService {
     private readonly cases: CasesRepository,
     private readonly users: UsersRepository,
     private readonly audit: AuditService,
+    private readonly invalidation: CacheInvalidation,
   ) {}
 
   async list(actor: Actor, query: ListCasesQuery): Promise<[CaseEntity[], number]> {
@@ -181,7 +183,8 @@ export class CasesService {
         { action: 'case.delete', resourceType: 'case', resourceId: id, caseId: id },
         manager,
       );
-    });
+       });
+    this.invalidation.invalidate(`case:${id}`);
   }
 
   listParticipants(caseId: string): Promise<CaseParticipantEntity[]> {
@@ -195,7 +198,7 @@ export class CasesService {
   ): Promise<CaseParticipantEntity> {
     const user = await this.users.findById(dto.userId);
     if (!user?.isActive) throw new CasesException(CasesErrorCode.UnknownUser);
-    return this.cases.transaction(async (manager) => {
+    const added = await this.cases.transaction(async (manager) => {
       if (!(await this.cases.lockLive(caseId, manager))) throw new NotFoundProblem('case');
       if (await this.cases.findParticipant(caseId, dto.userId, manager)) {
         throw new CasesException(CasesErrorCode.AlreadyParticipant);
@@ -216,6 +219,8 @@ export class CasesService {
       );
       return participant;
     });
+    this.invalidation.invalidate(`case:${caseId}`);
+    return added;
   }
 
   /** The case row lock serialises removals, so two concurrent ones cannot drop the last lead. */
@@ -239,6 +244,7 @@ export class CasesService {
         manager,
       );
     });
+    this.invalidation.invalidate(`case:${caseId}`);
   }
 
   listNotes(caseId: string, offset: number, limit: number): Promise<[CaseNoteEntity[], number]> {

@@ -1,6 +1,5 @@
 import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
-import { ClsService } from 'nestjs-cls';
 import { Command, CommandRunner, Option } from 'nest-commander';
 import { readFile, stat } from 'node:fs/promises';
 import { extname } from 'node:path';
@@ -9,7 +8,7 @@ import { actorOf } from '../auth/strategies/principal';
 import { AppConfig } from '../core/config/app-config';
 import { ProblemException } from '../core/http/problem.exception';
 import { flattenValidationErrors } from '../core/http/validation';
-import type { VerbatimClsStore } from '../core/http/request-context';
+import { RequestContext } from '../core/http/request-context';
 import { CreateTranscriptionDto } from '../transcriptions/dto/transcription.dto';
 import { parseJsonTranscript, parseSrt } from '../transcriptions/transcript-import';
 import { TranscriptionsService } from '../transcriptions/transcriptions.service';
@@ -38,7 +37,6 @@ export class ImportTranscriptCommand extends CommandRunner {
   constructor(
     private readonly transcriptions: TranscriptionsService,
     private readonly users: UsersRepository,
-    private readonly cls: ClsService<VerbatimClsStore>,
     private readonly config: AppConfig,
   ) {
     super();
@@ -66,9 +64,8 @@ export class ImportTranscriptCommand extends CommandRunner {
     const principal = user ? await this.users.findPrincipal(user.id, null) : null;
     if (!principal?.isActive) throw new Error(`No active user "${login}" to import as (--as)`);
 
-    const outcome = await this.cls.run(async () => {
-      this.cls.set('actor', actorOf(principal, 'cli'));
-      this.cls.set('userAgent', 'verbatim-cli import-transcript');
+    const store = { actor: actorOf(principal, 'cli'), userAgent: 'verbatim-cli import-transcript' };
+    const outcome = await RequestContext.run(store, async () => {
       try {
         return await this.transcriptions.create(actorOf(principal, 'cli'), options.audio, dto);
       } catch (error) {

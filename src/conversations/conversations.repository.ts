@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
+import { CacheInvalidation } from '../core/cache/cache-invalidation';
 import { Participation } from '../core/security/resource-access';
 import { ConversationParticipantEntity } from './entities/conversation-participant.entity';
 import { ConversationEntity, ConversationStatus } from './entities/conversation.entity';
@@ -35,7 +36,10 @@ const VISIBLE_TO_ACTOR = `(
 
 @Injectable()
 export class ConversationsRepository {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly invalidation: CacheInvalidation,
+  ) {}
 
   transaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
     return this.dataSource.transaction(work);
@@ -123,7 +127,11 @@ export class ConversationsRepository {
     if (expectedVersion !== undefined)
       query.andWhere('version = :expectedVersion', { expectedVersion });
     const result = await query.execute();
-    return result.affected ? this.findLive(id, manager) : null;
+    if (!result.affected) return null;
+    if (changes.status !== undefined || changes.caseId !== undefined) {
+      this.invalidation.invalidate(`conversation:${id}`);
+    }
+    return this.findLive(id, manager);
   }
 
   list(filter: ConversationListFilter): Promise<[ConversationEntity[], number]> {
@@ -145,25 +153,35 @@ export class ConversationsRepository {
 
   /**
    * The caller's standing on a conversation in one query: `undefined` if it does not
-   * exist (or is deleted), `member` for participants, the case role for participants
-   * of the linked case, `null` otherwise.
+   * exist (or is deleted); else `role` is `member` for participants, the case role for
+   * participants of the linked case (`caseId`), `null` otherwise.
    */
   async participation(
     conversationId: string,
     userId: string,
-  ): Promise<Participation | null | undefined> {
+  ): Promise<{ role: Participation | null; caseId: string | null } | undefined> {
     const [row] = await this.dataSource.query<
-      { member: boolean; caseRole: Participation | null }[]
+      { member: boolean; caseRole: Participation | null; caseId: string | null }[]
     >(
       `SELECT EXISTS (SELECT 1 FROM conversation_participants p
                        WHERE p.conversation_id = c.id AND p.user_id = $2) AS member,
               (SELECT cp.role FROM case_participants cp JOIN cases k ON k.id = cp.case_id AND k.deleted_at IS NULL
-                WHERE cp.case_id = c.case_id AND cp.user_id = $2) AS "caseRole"
+                WHERE cp.case_id = c.case_id AND cp.user_id = $2) AS "caseRole",
+              c.case_id AS "caseId"
          FROM conversations c WHERE c.id = $1 AND c.status <> 'deleted'`,
       [conversationId, userId],
     );
     if (!row) return undefined;
-    return row.member ? 'member' : row.caseRole;
+    return { role: row.member ? 'member' : row.caseRole, caseId: row.caseId };
+  }
+
+  /** Only the status: what turn ingestion checks on every request. */
+  async status(id: string): Promise<ConversationStatus | null> {
+    const [row] = await this.dataSource.query<{ status: ConversationStatus }[]>(
+      `SELECT status FROM conversations WHERE id = $1 AND status <> 'deleted'`,
+      [id],
+    );
+    return row?.status ?? null;
   }
 
   async addParticipant(
@@ -177,6 +195,7 @@ export class ConversationsRepository {
       .values(participant)
       .orIgnore()
       .execute();
+    this.invalidation.invalidate(`conversation:${participant.conversationId}`);
     return (result.raw as unknown[]).length > 0;
   }
 

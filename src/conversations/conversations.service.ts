@@ -2,6 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service';
 import { PasswordHasher } from '../auth/password-hasher';
 import { CasesRepository } from '../cases/cases.repository';
+import { CacheInvalidation } from '../core/cache/cache-invalidation';
+import { CoherentCache } from '../core/cache/coherent-cache';
 import { LastKnown } from '../core/database/last-known';
 import { postgresErrorCode, UNIQUE_VIOLATION } from '../core/database/postgres-errors';
 import {
@@ -25,7 +27,7 @@ import {
   UpdateConversationDto,
   VerifyResponse,
 } from './dto/conversation.dto';
-import { ConversationEntity } from './entities/conversation.entity';
+import { ConversationEntity, ConversationStatus } from './entities/conversation.entity';
 import { FlushScheduler } from './flush-scheduler';
 import { gapsOf, TranscriptSeal } from './transcript-seal';
 import { TurnBuffer } from './turn-buffer';
@@ -36,7 +38,8 @@ const percent = (part: number, total: number): number =>
 
 @Injectable()
 export class ConversationsService {
-  private readonly lastKnownForIngest = new LastKnown<ConversationEntity | null>();
+  private readonly lastKnownForIngest = new LastKnown<ConversationStatus | null>();
+  private readonly ingestStatus: CoherentCache<ConversationStatus | null>;
 
   constructor(
     private readonly conversations: ConversationsRepository,
@@ -49,7 +52,10 @@ export class ConversationsService {
     private readonly audit: AuditService,
     private readonly context: RequestContext,
     private readonly config: AppConfig,
-  ) {}
+    invalidation: CacheInvalidation,
+  ) {
+    this.ingestStatus = invalidation.create({ maxEntries: 10_000, ttlMs: 10 * 60_000 });
+  }
 
   async create(actor: Actor, dto: CreateConversationDto): Promise<ConversationEntity> {
     if (dto.caseId) await this.assertCaseLinkable(actor, dto.caseId);
@@ -125,15 +131,18 @@ export class ConversationsService {
   }
 
   /**
-   * The conversation as the ingestion path needs it, served from the last known copy
-   * while Postgres is unreachable; the Redis closed flag still stops turns after an end.
+   * The conversation's status, which is all the ingestion path checks: cached until it
+   * changes, and served from the last known value while Postgres is unreachable; the
+   * Redis closed flag still stops turns after an end.
    */
-  async getForIngest(id: string): Promise<ConversationEntity> {
-    const conversation = await this.lastKnownForIngest.get(id, () =>
-      this.conversations.findLive(id),
+  async statusForIngest(id: string): Promise<ConversationStatus> {
+    const status = await this.ingestStatus.get(
+      id,
+      () => this.lastKnownForIngest.get(id, () => this.conversations.status(id)),
+      () => [`conversation:${id}`],
     );
-    if (!conversation) throw new NotFoundProblem('conversation');
-    return conversation;
+    if (!status) throw new NotFoundProblem('conversation');
+    return status;
   }
 
   async get(id: string): Promise<ConversationEntity> {

@@ -94,8 +94,7 @@ export class TurnsService {
 
   async ingest(actor: Actor, conversationId: string, body: unknown): Promise<IngestResponse> {
     const dtos = await this.parse(body);
-    const conversation = await this.conversations.getForIngest(conversationId);
-    if (conversation.status !== 'active')
+    if ((await this.conversations.statusForIngest(conversationId)) !== 'active')
       throw new ConversationsException(ConversationsErrorCode.NotActive);
     const receivedAt = new Date().toISOString();
     const records: TurnRecord[] = dtos.map((dto) => ({

@@ -51,6 +51,14 @@ export class Environment {
   @Matches(/^rediss?:\/\//, { message: 'REDIS_URL must be a redis:// URL' })
   REDIS_URL = 'redis://127.0.0.1:6379/0';
 
+  /**
+   * Keep principals and participations in memory, invalidated through Postgres NOTIFY
+   * (src/core/cache). Off: every request reads them from Postgres.
+   */
+  @Transform(toBoolean)
+  @IsBoolean()
+  ACCESS_CACHE_ENABLED = true;
+
   /** Prefix of every Redis key; wrap it in {braces} to pin keys to one Redis Cluster slot. */
   @Matches(/^[A-Za-z0-9_{}:-]{1,64}$/, {
     message: 'REDIS_PREFIX may hold letters, digits and _{}:-',

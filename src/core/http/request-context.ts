@@ -1,38 +1,61 @@
+import { asyncLocalStorage } from '@fastify/request-context';
 import { Injectable } from '@nestjs/common';
-import { ClsService, ClsStore } from 'nestjs-cls';
 import type { Actor } from '../security/actor';
 
-export interface VerbatimClsStore extends ClsStore {
+/** What is known about the request (or job, or CLI command) the code runs for. */
+export interface RequestStore {
+  requestId?: string;
   ip?: string;
   userAgent?: string;
   actor?: Actor;
 }
 
+declare module '@fastify/request-context' {
+  // The plugin's store is this object, filled per request in app.factory.ts.
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- declaration merging
+  interface RequestContextData extends RequestStore {}
+}
+
+const storage = asyncLocalStorage as unknown as {
+  getStore(): RequestStore | undefined;
+  run<T>(store: RequestStore, fn: () => T): T;
+};
+
 /**
- * What is known about the current request wherever code runs: its id, the caller's
- * address and agent, and the authenticated actor. Backed by AsyncLocalStorage.
+ * The current request's id, the caller's address and agent, and the authenticated
+ * actor, wherever code runs. HTTP requests enter it through @fastify/request-context
+ * (registered in app.factory.ts); jobs and CLI commands through `run()`.
  */
 @Injectable()
 export class RequestContext {
-  constructor(private readonly cls: ClsService<VerbatimClsStore>) {}
+  /** The store of the current context, if any (also read by the logger's mixin). */
+  static current(): RequestStore | undefined {
+    return storage.getStore();
+  }
+
+  /** Runs `work` in a context of its own (a job, a CLI command). */
+  static run<T>(store: RequestStore, work: () => T): T {
+    return storage.run(store, work);
+  }
 
   get requestId(): string | undefined {
-    return this.cls.isActive() ? this.cls.getId() : undefined;
+    return storage.getStore()?.requestId;
   }
 
   get ip(): string | undefined {
-    return this.cls.isActive() ? this.cls.get('ip') : undefined;
+    return storage.getStore()?.ip;
   }
 
   get userAgent(): string | undefined {
-    return this.cls.isActive() ? this.cls.get('userAgent') : undefined;
+    return storage.getStore()?.userAgent;
   }
 
   get actor(): Actor | undefined {
-    return this.cls.isActive() ? this.cls.get('actor') : undefined;
+    return storage.getStore()?.actor;
   }
 
   setActor(actor: Actor): void {
-    if (this.cls.isActive()) this.cls.set('actor', actor);
+    const store = storage.getStore();
+    if (store) store.actor = actor;
   }
 }

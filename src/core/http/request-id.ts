@@ -5,7 +5,7 @@ const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
  * Echo the client's X-Request-Id when it is a plain token (no log injection),
- * otherwise mint one. Stored on the raw request so pino-http and CLS reuse it.
+ * otherwise mint one. Fastify uses it as `request.id`; the request context and logs carry it.
  */
 export function requestIdFor(raw: IncomingMessage): string {
   const header = raw.headers['x-request-id'];

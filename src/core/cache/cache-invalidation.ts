@@ -1,0 +1,113 @@
+import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { Client } from 'pg';
+import { AppConfig } from '../config/app-config';
+import { CoherentCache, CoherentCacheOptions, InvalidationFeed } from './coherent-cache';
+
+/** The channel the database triggers notify (migration AccessCacheInvalidation). */
+export const CACHE_CHANNEL = 'verbatim_cache';
+
+const RECONNECT_MS = { first: 250, max: 5_000 };
+
+/**
+ * Keeps this process's CoherentCaches in step with Postgres. One dedicated connection
+ * LISTENs to `verbatim_cache`; the triggers on users, roles, sessions, cases,
+ * conversations and their participants notify it on commit, so a change made by any
+ * replica, worker or the CLI reaches every cache. The code that makes a change also
+ * calls `invalidate()` itself, so this process never serves its own stale entry.
+ *
+ * The connection opens with the first cache. Until it is listening, and whenever it is
+ * lost, the caches are empty and bypassed: correctness never depends on a quiet feed.
+ */
+@Injectable()
+export class CacheInvalidation implements InvalidationFeed, OnModuleDestroy {
+  private readonly logger = new Logger(CacheInvalidation.name);
+  private readonly caches = new Set<CoherentCache<unknown>>();
+  private client: Client | undefined;
+  private listening = false;
+  private started = false;
+  private stopped = false;
+  private reconnectMs = RECONNECT_MS.first;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly config: AppConfig) {}
+
+  get live(): boolean {
+    return this.listening;
+  }
+
+  create<V>(options: CoherentCacheOptions): CoherentCache<V> {
+    const cache = new CoherentCache<V>(this, options);
+    this.caches.add(cache);
+    if (!this.started && this.config.get('ACCESS_CACHE_ENABLED')) {
+      this.started = true;
+      void this.connect();
+    }
+    return cache;
+  }
+
+  /** Drops entries tagged `tag` (or all, for `*`) in this process's caches. */
+  invalidate(...tags: string[]): void {
+    for (const cache of this.caches) for (const tag of tags) cache.invalidate(tag);
+  }
+
+  /** Resolves once the feed is listening (tests and benchmarks wait for a warm path). */
+  async whenLive(timeoutMs = 5_000): Promise<boolean> {
+    const until = Date.now() + timeoutMs;
+    while (!this.listening && Date.now() < until) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    return this.listening;
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.reconnectTimer);
+    this.lost();
+    await this.client?.end().catch(() => undefined);
+  }
+
+  private async connect(): Promise<void> {
+    const client = new Client({
+      connectionString: this.config.get('DATABASE_URL'),
+      application_name: 'verbatim-cache',
+      connectionTimeoutMillis: 2_000,
+      keepAlive: true,
+    });
+    this.client = client;
+    client.on('notification', (message) => {
+      if (message.channel === CACHE_CHANNEL && message.payload) this.invalidate(message.payload);
+    });
+    client.on('error', (error) => this.onDisconnect(client, error));
+    client.on('end', () => this.onDisconnect(client));
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${CACHE_CHANNEL}`);
+      if (this.stopped || this.client !== client) return;
+      // Whatever changed while nobody listened is unknown: start empty.
+      for (const cache of this.caches) cache.clear();
+      this.listening = true;
+      this.reconnectMs = RECONNECT_MS.first;
+    } catch (error) {
+      this.onDisconnect(client, error);
+    }
+  }
+
+  private onDisconnect(client: Client, error?: unknown): void {
+    if (this.client !== client) return;
+    this.client = undefined;
+    this.lost();
+    void client.end().catch(() => undefined);
+    if (this.stopped) return;
+    this.logger.warn(
+      `Cache invalidation feed lost (${error instanceof Error ? error.message : 'connection ended'}); ` +
+        `caches bypassed until it is back`,
+    );
+    this.reconnectTimer = setTimeout(() => void this.connect(), this.reconnectMs);
+    this.reconnectMs = Math.min(this.reconnectMs * 2, RECONNECT_MS.max);
+  }
+
+  private lost(): void {
+    this.listening = false;
+    for (const cache of this.caches) cache.clear();
+  }
+}

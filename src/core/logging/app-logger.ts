@@ -1,0 +1,121 @@
+import { LoggerService, LogLevel } from '@nestjs/common';
+import pino, { Logger as Pino } from 'pino';
+import { RequestContext } from '../http/request-context';
+
+/**
+ * Paths whose values never reach a log line. Bodies are not logged at all; these
+ * cover headers and any object a developer passes to the logger by mistake.
+ */
+export const REDACTED_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["x-api-key"]',
+  'res.headers["set-cookie"]',
+  '*.password',
+  '*.currentPassword',
+  '*.newPassword',
+  '*.passwordHash',
+  '*.accessToken',
+  '*.refreshToken',
+  '*.token',
+  '*.apiKey',
+  '*.key',
+  '*.secret',
+];
+
+export interface AppLoggerOptions {
+  level: string;
+  /** A file to append JSON lines to; stdout when absent. */
+  file?: string;
+}
+
+/** Nest's level names in pino's terms. */
+const PINO_LEVEL: Record<LogLevel, pino.Level> = {
+  fatal: 'fatal',
+  error: 'error',
+  warn: 'warn',
+  log: 'info',
+  debug: 'debug',
+  verbose: 'trace',
+};
+
+/**
+ * The one logger of a process: pino writing JSON lines, and Nest's LoggerService on top
+ * so `new Logger(Context)` anywhere ends up here. Lines logged while a request (or a
+ * job) is being handled carry its id through pino's mixin — no child logger per request.
+ *
+ * Writes are buffered (4 KiB) off the request path; `flush()` runs at shutdown.
+ * Calls: `logger.warn('text')`, `logger.warn({ err }, 'text')`, with Nest appending
+ * the context name as the last argument.
+ */
+export class AppLogger implements LoggerService {
+  readonly pino: Pino;
+
+  constructor(options: AppLoggerOptions) {
+    const destination = pino.destination({
+      dest: options.file ?? 1,
+      sync: false,
+      minLength: 4096,
+      mkdir: Boolean(options.file),
+    });
+    this.pino = pino(
+      {
+        level: options.level,
+        base: { pid: process.pid, service: 'verbatim' },
+        redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+        mixin: () => {
+          const requestId = RequestContext.current()?.requestId;
+          return requestId ? { reqId: requestId } : {};
+        },
+      },
+      destination,
+    );
+  }
+
+  log(message: unknown, ...params: unknown[]): void {
+    this.write('log', message, params);
+  }
+
+  error(message: unknown, ...params: unknown[]): void {
+    this.write('error', message, params);
+  }
+
+  warn(message: unknown, ...params: unknown[]): void {
+    this.write('warn', message, params);
+  }
+
+  debug(message: unknown, ...params: unknown[]): void {
+    this.write('debug', message, params);
+  }
+
+  verbose(message: unknown, ...params: unknown[]): void {
+    this.write('verbose', message, params);
+  }
+
+  fatal(message: unknown, ...params: unknown[]): void {
+    this.write('fatal', message, params);
+  }
+
+  flush(): void {
+    this.pino.flush();
+  }
+
+  private write(level: LogLevel, message: unknown, params: unknown[]): void {
+    const method = PINO_LEVEL[level];
+    if (!this.pino.isLevelEnabled(method)) return;
+    // Nest passes the context (the class name given to `new Logger()`) last.
+    const rest = [...params];
+    const context = typeof rest[rest.length - 1] === 'string' ? rest.pop() : undefined;
+    const fields: Record<string, unknown> = context ? { context } : {};
+    if (message instanceof Error) {
+      this.pino[method]({ ...fields, err: message }, message.message);
+    } else if (message !== null && typeof message === 'object') {
+      this.pino[method]({ ...fields, ...message }, ...(rest as [string?]));
+    } else if (level === 'error' && typeof rest[0] === 'string' && rest[0].includes('\n    at ')) {
+      // Nest's own exception handler: error(message, stack, context).
+      this.pino.error({ ...fields, err: { message: String(message), stack: rest[0] } }, String(message));
+    } else {
+      this.pino[method](fields, String(message));
+    }
+  }
+}
