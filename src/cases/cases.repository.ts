@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { Brackets, DataSource, EntityManager, SelectQueryBuilder } from 'typeorm';
+import { plainSelectList } from '../core/database/plain-select';
 import { CaseNoteEntity } from './entities/case-note.entity';
 import { CaseParticipantEntity, ParticipantRole } from './entities/case-participant.entity';
 import { CaseEntity, CasePriority, CaseStatus } from './entities/case.entity';
@@ -37,6 +38,8 @@ const SORT_COLUMNS = {
 
 @Injectable()
 export class CasesRepository {
+  private findLiveSql: string | undefined;
+
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   private manager(manager?: EntityManager): EntityManager {
@@ -83,12 +86,12 @@ export class CasesRepository {
     return repository.save(repository.create(values));
   }
 
-  findLive(id: string, manager?: EntityManager): Promise<CaseEntity | null> {
-    return this.manager(manager)
-      .getRepository(CaseEntity)
-      .createQueryBuilder('c')
-      .where('c.id = :id AND c.deletedAt IS NULL', { id })
-      .getOne();
+  /** A live case by id: the read behind GET /cases/:id, as SQL made once (plainSelectList). */
+  async findLive(id: string, manager?: EntityManager): Promise<CaseEntity | null> {
+    const repository = this.manager(manager).getRepository(CaseEntity);
+    this.findLiveSql ??= `SELECT ${plainSelectList(repository)} FROM cases WHERE id = $1 AND deleted_at IS NULL`;
+    const [row] = await repository.query<CaseEntity[]>(this.findLiveSql, [id]);
+    return row ? repository.create(row) : null;
   }
 
   /** Locks a live case row for the rest of the transaction. */

@@ -14,6 +14,7 @@ import {
   TurnDto,
   TurnResponse,
 } from './dto/turn.dto';
+import { isCertainlyValidBody } from './dto/turn-fast-check';
 import { FlushScheduler } from './flush-scheduler';
 import { TurnBuffer } from './turn-buffer';
 import { confidenceLevelOf, TurnRecord } from './turn-record';
@@ -86,6 +87,7 @@ export class TurnsService {
       ]);
     }
     const batch = 'turns' in body;
+    if (isCertainlyValidBody(body)) return batch ? (body).turns : [body];
     const dto = batch ? plainToInstance(TurnBatchDto, body) : plainToInstance(TurnDto, body);
     const errors = await validate(dto, VALIDATION);
     if (errors.length > 0) throw new ValidationProblem(flattenValidationErrors(errors));
