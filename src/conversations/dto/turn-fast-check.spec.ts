@@ -6,7 +6,7 @@ import { TurnBatchDto, TurnDto } from './turn.dto';
 
 const RULES = { whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: true };
 
-async function dtoAccepts(body: Record<string, unknown>): Promise<boolean> {
+async function dtoAccepts(body: object): Promise<boolean> {
   const dto =
     'turns' in body ? plainToInstance(TurnBatchDto, body) : plainToInstance(TurnDto, body);
   return (await validate(dto, RULES)).length === 0;
