@@ -51,11 +51,11 @@ export class SessionsRepository {
       { familyId, revokedAt: IsNull() },
       { revokedAt: () => 'now()' },
     );
-    this.invalidation.invalidate(`session:${familyId}`);
+    this.invalidation.invalidate(`session:${familyId}`, manager);
   }
 
   async revokeAllOfUser(userId: string, manager?: EntityManager): Promise<void> {
     await this.repo(manager).update({ userId, revokedAt: IsNull() }, { revokedAt: () => 'now()' });
-    this.invalidation.invalidate(`user:${userId}`);
+    this.invalidation.invalidate(`user:${userId}`, manager);
   }
 }

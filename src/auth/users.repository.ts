@@ -132,7 +132,7 @@ export class UsersRepository {
       query.andWhere('version = :expectedVersion', { expectedVersion });
     const result = await query.execute();
     if (!result.affected) return null;
-    this.invalidation.invalidate(`user:${id}`);
+    this.invalidation.invalidate(`user:${id}`, manager);
     return this.findById(id, manager);
   }
 

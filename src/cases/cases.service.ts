@@ -183,7 +183,7 @@ export class CasesService {
         { action: 'case.delete', resourceType: 'case', resourceId: id, caseId: id },
         manager,
       );
-       });
+    });
     this.invalidation.invalidate(`case:${id}`);
   }
 

@@ -129,7 +129,7 @@ export class ConversationsRepository {
     const result = await query.execute();
     if (!result.affected) return null;
     if (changes.status !== undefined || changes.caseId !== undefined) {
-      this.invalidation.invalidate(`conversation:${id}`);
+      this.invalidation.invalidate(`conversation:${id}`, manager);
     }
     return this.findLive(id, manager);
   }
@@ -195,7 +195,7 @@ export class ConversationsRepository {
       .values(participant)
       .orIgnore()
       .execute();
-    this.invalidation.invalidate(`conversation:${participant.conversationId}`);
+    this.invalidation.invalidate(`conversation:${participant.conversationId}`, manager);
     return (result.raw as unknown[]).length > 0;
   }
 

@@ -1,5 +1,14 @@
 import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
 import { Client } from 'pg';
+import type {
+  DataSource,
+  EntityManager,
+  EntitySubscriberInterface,
+  QueryRunner,
+  TransactionCommitEvent,
+  TransactionRollbackEvent,
+} from 'typeorm';
 import { AppConfig } from '../config/app-config';
 import { CoherentCache, CoherentCacheOptions, InvalidationFeed } from './coherent-cache';
 
@@ -7,19 +16,26 @@ import { CoherentCache, CoherentCacheOptions, InvalidationFeed } from './coheren
 export const CACHE_CHANNEL = 'verbatim_cache';
 
 const RECONNECT_MS = { first: 250, max: 5_000 };
+/** Tags invalidated inside a transaction wait here (on its query runner) for its end. */
+const PENDING_TAGS = Symbol('pendingCacheInvalidations');
+type RunnerData = { [PENDING_TAGS]?: Set<string> };
 
 /**
  * Keeps this process's CoherentCaches in step with Postgres. One dedicated connection
  * LISTENs to `verbatim_cache`; the triggers on users, roles, sessions, cases,
  * conversations and their participants notify it on commit, so a change made by any
  * replica, worker or the CLI reaches every cache. The code that makes a change also
- * calls `invalidate()` itself, so this process never serves its own stale entry.
+ * calls `invalidate()` itself — after the commit when it passes its transaction's
+ * manager — so this process never serves its own stale entry, even for a request that
+ * read the old row while the change was being committed.
  *
  * The connection opens with the first cache. Until it is listening, and whenever it is
  * lost, the caches are empty and bypassed: correctness never depends on a quiet feed.
  */
 @Injectable()
-export class CacheInvalidation implements InvalidationFeed, OnModuleDestroy {
+export class CacheInvalidation
+  implements InvalidationFeed, OnModuleDestroy, EntitySubscriberInterface
+{
   private readonly logger = new Logger(CacheInvalidation.name);
   private readonly caches = new Set<CoherentCache<unknown>>();
   private client: Client | undefined;
@@ -29,7 +45,12 @@ export class CacheInvalidation implements InvalidationFeed, OnModuleDestroy {
   private reconnectMs = RECONNECT_MS.first;
   private reconnectTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly config: AppConfig) {}
+  constructor(
+    private readonly config: AppConfig,
+    @InjectDataSource() dataSource: DataSource,
+  ) {
+    dataSource.subscribers.push(this);
+  }
 
   get live(): boolean {
     return this.listening;
@@ -45,9 +66,37 @@ export class CacheInvalidation implements InvalidationFeed, OnModuleDestroy {
     return cache;
   }
 
-  /** Drops entries tagged `tag` (or all, for `*`) in this process's caches. */
-  invalidate(...tags: string[]): void {
-    for (const cache of this.caches) for (const tag of tags) cache.invalidate(tag);
+  /**
+   * Drops entries tagged `tag` (or all, for `*`) in this process's caches: now, or when
+   * the transaction `manager` belongs to ends (a reader could otherwise cache the row as
+   * it was before the commit).
+   */
+  invalidate(tag: string, manager?: EntityManager): void {
+    const runner = manager?.queryRunner;
+    if (runner?.isTransactionActive) {
+      const data = runner.data as RunnerData;
+      (data[PENDING_TAGS] ??= new Set()).add(tag);
+      return;
+    }
+    for (const cache of this.caches) cache.invalidate(tag);
+  }
+
+  afterTransactionCommit(event: TransactionCommitEvent): void {
+    this.flushPending(event.queryRunner);
+  }
+
+  /** Nothing changed, but dropping entries is always safe. */
+  afterTransactionRollback(event: TransactionRollbackEvent): void {
+    this.flushPending(event.queryRunner);
+  }
+
+  private flushPending(runner: QueryRunner): void {
+    if (runner.isTransactionActive) return; // a savepoint, not the end
+    const data = runner.data as RunnerData;
+    const tags = data[PENDING_TAGS];
+    if (!tags) return;
+    delete data[PENDING_TAGS];
+    for (const tag of tags) this.invalidate(tag);
   }
 
   /** Resolves once the feed is listening (tests and benchmarks wait for a warm path). */
@@ -71,7 +120,9 @@ export class CacheInvalidation implements InvalidationFeed, OnModuleDestroy {
       connectionString: this.config.get('DATABASE_URL'),
       application_name: 'verbatim-cache',
       connectionTimeoutMillis: 2_000,
+      // A connection that dies silently would look live while notifications are lost.
       keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
     });
     this.client = client;
     client.on('notification', (message) => {
