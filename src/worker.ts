@@ -11,7 +11,9 @@ async function bootstrap(): Promise<void> {
   app.useLogger(app.get(AppLogger));
   // SIGTERM/SIGINT close the context: processors finish or return their jobs first.
   app.enableShutdownHooks();
-  app.get(AppLogger).log('worker started');
+  const logger = app.get(AppLogger);
+  logger.log('worker started');
+  logger.flush();
 }
 
 bootstrap().catch((error: unknown) => {

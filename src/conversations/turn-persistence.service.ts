@@ -40,25 +40,47 @@ export class TurnPersistenceService {
     this.reclaimIdleMs = config.get('TURN_RECLAIM_IDLE_MS');
   }
 
-  /** Drains until the buffer is empty or `budgetMs` is spent (then asks for another flush). */
+  /**
+   * Drains until the buffer is empty or `budgetMs` is spent (then asks for another flush).
+   * Entries this consumer was given earlier and never acknowledged (a crash, a failed
+   * batch) go first; after that the next batch is read from Redis while Postgres stores
+   * the current one. Entries read but not stored stay pending for this consumer and are
+   * the first batch of the next drain.
+   */
   async drain(budgetMs = 2000, onBatch?: (persisted: number) => void): Promise<DrainResult> {
     const started = Date.now();
     const result: DrainResult = { persisted: 0, duplicates: 0, batches: 0 };
     await this.buffer.reclaim(this.consumer, this.reclaimIdleMs, this.batchSize);
-    for (;;) {
-      let entries = await this.buffer.readOwnPending(this.consumer, this.batchSize);
-      if (entries.length === 0) entries = await this.buffer.readNew(this.consumer, this.batchSize);
-      if (entries.length === 0) return result;
-      const inserted = await this.persist(entries);
+    let entries = await this.buffer.readOwnPending(this.consumer, this.batchSize);
+    let recovering = entries.length > 0;
+    if (!recovering) entries = await this.buffer.readNew(this.consumer, this.batchSize);
+    while (entries.length > 0) {
+      const next = recovering ? undefined : this.buffer.readNew(this.consumer, this.batchSize);
+      let inserted: number;
+      try {
+        inserted = await this.persist(entries);
+      } catch (error) {
+        await next?.catch(() => undefined);
+        throw error;
+      }
       result.persisted += inserted;
       result.duplicates += entries.length - inserted;
       result.batches += 1;
       onBatch?.(result.persisted);
       if (Date.now() - started > budgetMs) {
+        await next?.catch(() => undefined);
         await this.scheduler.flushNow();
         return result;
       }
+      if (next) {
+        entries = await next;
+      } else {
+        entries = await this.buffer.readOwnPending(this.consumer, this.batchSize);
+        recovering = entries.length > 0;
+        if (!recovering) entries = await this.buffer.readNew(this.consumer, this.batchSize);
+      }
     }
+    return result;
   }
 
   /**

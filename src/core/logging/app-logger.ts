@@ -29,6 +29,8 @@ export interface AppLoggerOptions {
   file?: string;
 }
 
+const FLUSH_EVERY_MS = 250;
+
 /** Nest's level names in pino's terms. */
 const PINO_LEVEL: Record<LogLevel, pino.Level> = {
   fatal: 'fatal',
@@ -44,12 +46,14 @@ const PINO_LEVEL: Record<LogLevel, pino.Level> = {
  * so `new Logger(Context)` anywhere ends up here. Lines logged while a request (or a
  * job) is being handled carry its id through pino's mixin — no child logger per request.
  *
- * Writes are buffered (4 KiB) off the request path; `flush()` runs at shutdown.
+ * Writes are buffered (up to 4 KiB, at most FLUSH_EVERY_MS) off the request path;
+ * `flush()` also runs at shutdown.
  * Calls: `logger.warn('text')`, `logger.warn({ err }, 'text')`, with Nest appending
  * the context name as the last argument.
  */
 export class AppLogger implements LoggerService {
   readonly pino: Pino;
+  private readonly flushTimer: NodeJS.Timeout;
 
   constructor(options: AppLoggerOptions) {
     const destination = pino.destination({
@@ -70,6 +74,8 @@ export class AppLogger implements LoggerService {
       },
       destination,
     );
+    // A quiet process (a worker) would otherwise hold its last lines until 4 KiB pile up.
+    this.flushTimer = setInterval(() => this.flush(), FLUSH_EVERY_MS).unref();
   }
 
   log(message: unknown, ...params: unknown[]): void {
@@ -97,6 +103,12 @@ export class AppLogger implements LoggerService {
   }
 
   flush(): void {
+    this.pino.flush();
+  }
+
+  /** Final flush; the logger keeps working (synchronously buffered) for late lines. */
+  close(): void {
+    clearInterval(this.flushTimer);
     this.pino.flush();
   }
 

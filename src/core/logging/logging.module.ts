@@ -7,7 +7,7 @@ class LogFlusher implements OnApplicationShutdown {
   constructor(private readonly logger: AppLogger) {}
 
   onApplicationShutdown(): void {
-    this.logger.flush();
+    this.logger.close();
   }
 }
 
