@@ -471,7 +471,7 @@ export function storageSuite(driver: Driver): void {
             archiveReason: 'bulk',
             storageKey: `archive/${file.id}/${file.id}.wav`,
           });
-          expect((await verify(file.id)).result).toMatchObject({ valid: true });
+          expect(await verify(file.id)).toMatchObject({ result: { valid: true } });
         }
         const chain = await t.http.get('/api/v1/audit/verify').set(admin.auth).expect(200);
         expect(chain.body).toMatchObject({ valid: true });
