@@ -6,12 +6,16 @@
  *
  *   npm run bench:storage
  *   BENCH_P7_BYTES=1073741824 BENCH_P8_FILES=1000 BENCH_P8_FILE_BYTES=2097152 npm run bench:storage
+ *   BENCH_ONLY=p8 BENCH_P8_ROUNDS=5 npm run bench:storage   # P8 alone, median of 5 rounds
  *
  * Creates a throwaway database (BENCH_DATABASE_URL server) and Redis prefix, boots the
  * real app in this process on loopback with its in-process workers, and measures each
  * workload side by side with the shell baseline on the same directory (BENCH_DIR, default
- * under the OS temp dir). Writes the table and this command into BENCHMARKS.md
- * (section "Storage (P7, P8)"). Exits 1 when a target is missed.
+ * under the OS temp dir). P8 runs BENCH_P8_ROUNDS rounds (default 3) of baseline then
+ * archive of the same files, restoring them between rounds, and reports medians: other
+ * work on the machine moves single runs a lot. Writes the table and this command into
+ * BENCHMARKS.md (section "Storage (P7, P8)"), unless BENCH_ONLY leaves a target out.
+ * Exits 1 when a target is missed.
  */
 import 'reflect-metadata';
 import { execFile, execFileSync } from 'node:child_process';
@@ -25,12 +29,19 @@ import { performance } from 'node:perf_hooks';
 import { Client } from 'pg';
 import Redis from 'ioredis';
 import { DataSource } from 'typeorm';
+import { getQueueToken } from '@nestjs/bullmq';
+import type { Queue } from 'bullmq';
+import { RetentionJobData, RetentionJobName } from '../src/audio-files/audio-jobs';
 import { databaseOptions } from '../src/core/database/database-options';
+import { QueueName } from '../src/core/queue/queue-names';
 import { seedDatabase } from '../src/seed/seed';
 
 const P7_BYTES = Number(process.env.BENCH_P7_BYTES ?? 1024 ** 3);
 const P8_FILES = Number(process.env.BENCH_P8_FILES ?? 1000);
 const P8_FILE_BYTES = Number(process.env.BENCH_P8_FILE_BYTES ?? 2 * 1024 ** 2);
+const P8_ROUNDS = Number(process.env.BENCH_P8_ROUNDS ?? 3);
+/** `p7` or `p8` runs that target alone (and leaves BENCHMARKS.md as it is). */
+const ONLY = process.env.BENCH_ONLY?.toLowerCase();
 const ADMIN = {
   username: 'bench-admin',
   email: 'bench@verbatim.local',
@@ -51,6 +62,11 @@ const time = (command: string, args: string[]): number => {
   return (performance.now() - start) / 1000;
 };
 const mbps = (bytes: number, seconds: number): number => bytes / MiB / seconds;
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+};
 
 /** Peak RSS above the level when it started, sampled every 10 ms. */
 function rssWatch(): { stop(): number } {
@@ -133,156 +149,222 @@ async function main(): Promise<void> {
     const auth = { Authorization: `Bearer ${login.body.accessToken as string}` };
     const fakeApp = { app } as unknown as Parameters<typeof uploadAudio>[0];
 
-    // ---------------------------------------------------------------- P7
-    console.log(`P7: generating a ${(P7_BYTES / MiB).toFixed(0)} MiB WAV in ${dir}`);
-    const large = await writeLargeWav(P7_BYTES);
-    const cpSeconds = time('cp', [large.path, join(dir, 'cp-copy.wav')]);
-    const ddSeconds = time('dd', [
-      `if=${large.path}`,
-      `of=${join(dir, 'dd-copy.wav')}`,
-      'bs=1M',
-      'status=none',
-    ]);
-    await rm(join(dir, 'cp-copy.wav'));
-    await rm(join(dir, 'dd-copy.wav'));
     const caseOf = async (title: string) =>
       (await call('POST', '/cases', auth, { title })).body.id as string;
-    const p7Case = await caseOf('P7');
+    let p7Ok = true;
+    let p8Ok = true;
 
-    // curl is the client, in its own process: the app's process holds only the server.
-    const curl = (args: string[]) =>
-      new Promise<string>((resolve, reject) => {
-        execFile(
-          'curl',
-          ['-sS', '-H', `Authorization: ${auth.Authorization}`, ...args],
-          { maxBuffer: 16 * MiB },
-          (error, stdout) => (error ? reject(new Error(error.message)) : resolve(stdout)),
-        );
-      });
-    const uploadWatch = rssWatch();
-    let start = performance.now();
-    const uploaded = JSON.parse(
-      await curl(['-F', `file=@${large.path};type=audio/wav`, `${base}/cases/${p7Case}/audio`]),
-    ) as { id: string; sha256: string };
-    const uploadSeconds = (performance.now() - start) / 1000;
-    const uploadRss = uploadWatch.stop();
-    if (uploaded.sha256 !== large.sha256) {
-      throw new Error(`P7 upload failed: ${JSON.stringify(uploaded)}`);
+    // ---------------------------------------------------------------- P7
+    if (ONLY !== 'p8') {
+      console.log(`P7: generating a ${(P7_BYTES / MiB).toFixed(0)} MiB WAV in ${dir}`);
+      const large = await writeLargeWav(P7_BYTES);
+      const cpSeconds = time('cp', [large.path, join(dir, 'cp-copy.wav')]);
+      const ddSeconds = time('dd', [
+        `if=${large.path}`,
+        `of=${join(dir, 'dd-copy.wav')}`,
+        'bs=1M',
+        'status=none',
+      ]);
+      await rm(join(dir, 'cp-copy.wav'));
+      await rm(join(dir, 'dd-copy.wav'));
+      const p7Case = await caseOf('P7');
+
+      // curl is the client, in its own process: the app's process holds only the server.
+      const curl = (args: string[]) =>
+        new Promise<string>((resolve, reject) => {
+          execFile(
+            'curl',
+            ['-sS', '-H', `Authorization: ${auth.Authorization}`, ...args],
+            { maxBuffer: 16 * MiB },
+            (error, stdout) => (error ? reject(new Error(error.message)) : resolve(stdout)),
+          );
+        });
+      const uploadWatch = rssWatch();
+      let start = performance.now();
+      const uploaded = JSON.parse(
+        await curl(['-F', `file=@${large.path};type=audio/wav`, `${base}/cases/${p7Case}/audio`]),
+      ) as { id: string; sha256: string };
+      const uploadSeconds = (performance.now() - start) / 1000;
+      const uploadRss = uploadWatch.stop();
+      if (uploaded.sha256 !== large.sha256) {
+        throw new Error(`P7 upload failed: ${JSON.stringify(uploaded)}`);
+      }
+      const downloadWatch = rssWatch();
+      start = performance.now();
+      const downloaded = Number(
+        await curl([
+          '-o',
+          '/dev/null',
+          '-w',
+          '%{size_download}',
+          `${base}/audio/${uploaded.id}/content`,
+        ]),
+      );
+      const downloadSeconds = (performance.now() - start) / 1000;
+      const downloadRss = downloadWatch.stop();
+      if (downloaded !== large.size) throw new Error(`P7 download returned ${downloaded} bytes`);
+      await rm(large.path);
+
+      const cpRate = mbps(large.size, cpSeconds);
+      const upRate = mbps(large.size, uploadSeconds);
+      const downRate = mbps(large.size, downloadSeconds);
+      p7Ok =
+        upRate >= 0.5 * cpRate && downRate >= 0.5 * cpRate && uploadRss < 64 && downloadRss < 64;
+      failed ||= !p7Ok;
+      rows.push(
+        ['P7', '`cp` of the file (baseline)', `${cpRate.toFixed(0)} MiB/s`, '', ''],
+        ['P7', '`dd bs=1M` of the file', `${mbps(large.size, ddSeconds).toFixed(0)} MiB/s`, '', ''],
+        [
+          'P7',
+          'upload through the API',
+          `${upRate.toFixed(0)} MiB/s`,
+          `${((upRate / cpRate) * 100).toFixed(0)} % of cp`,
+          `RSS +${uploadRss.toFixed(1)} MiB`,
+        ],
+        [
+          'P7',
+          'download through the API',
+          `${downRate.toFixed(0)} MiB/s`,
+          `${((downRate / cpRate) * 100).toFixed(0)} % of cp`,
+          `RSS +${downloadRss.toFixed(1)} MiB`,
+        ],
+      );
     }
-    const downloadWatch = rssWatch();
-    start = performance.now();
-    const downloaded = Number(
-      await curl([
-        '-o',
-        '/dev/null',
-        '-w',
-        '%{size_download}',
-        `${base}/audio/${uploaded.id}/content`,
-      ]),
-    );
-    const downloadSeconds = (performance.now() - start) / 1000;
-    const downloadRss = downloadWatch.stop();
-    if (downloaded !== large.size) throw new Error(`P7 download returned ${downloaded} bytes`);
-    await rm(large.path);
-
-    const cpRate = mbps(large.size, cpSeconds);
-    const upRate = mbps(large.size, uploadSeconds);
-    const downRate = mbps(large.size, downloadSeconds);
-    const p7Ok =
-      upRate >= 0.5 * cpRate && downRate >= 0.5 * cpRate && uploadRss < 64 && downloadRss < 64;
-    failed ||= !p7Ok;
-    rows.push(
-      ['P7', '`cp` of the file (baseline)', `${cpRate.toFixed(0)} MiB/s`, '', ''],
-      ['P7', '`dd bs=1M` of the file', `${mbps(large.size, ddSeconds).toFixed(0)} MiB/s`, '', ''],
-      [
-        'P7',
-        'upload through the API',
-        `${upRate.toFixed(0)} MiB/s`,
-        `${((upRate / cpRate) * 100).toFixed(0)} % of cp`,
-        `RSS +${uploadRss.toFixed(1)} MiB`,
-      ],
-      [
-        'P7',
-        'download through the API',
-        `${downRate.toFixed(0)} MiB/s`,
-        `${((downRate / cpRate) * 100).toFixed(0)} % of cp`,
-        `RSS +${downloadRss.toFixed(1)} MiB`,
-      ],
-    );
 
     // ---------------------------------------------------------------- P8
-    console.log(`P8: uploading ${P8_FILES} files of ${(P8_FILE_BYTES / MiB).toFixed(1)} MiB`);
-    const p8Case = await caseOf('P8');
-    const seed = randomBytes(P8_FILE_BYTES);
-    const ids: string[] = [];
-    for (let i = 0; i < P8_FILES; i++) {
-      const body = Buffer.from(seed);
-      wavHeader(P8_FILE_BYTES - 44).copy(body, 0);
-      body.writeUInt32LE(i, 64);
-      const response = await uploadAudio(fakeApp, auth, p8Case, { content: body });
-      if (response.status !== 201) throw new Error(`P8 upload ${i}: ${response.status}`);
-      ids.push(response.body.id as string);
-    }
-    const stored = ids.map((audioId) => join(dir, 'storage', 'cases', p8Case, `${audioId}.wav`));
-    const total = P8_FILES * P8_FILE_BYTES;
-    const baselineDir = join(dir, 'baseline');
-    await mkdir(baselineDir);
-    // Same files, same disk: copy then hash the copies, as archive copies then verifies.
-    const cpAll = time('cp', ['-t', baselineDir, ...stored]);
-    const hashAll = time(
-      'sha256sum',
-      stored.map((p) => join(baselineDir, p.split('/').pop()!)),
-    );
-    await rm(baselineDir, { recursive: true });
-    const baselineRate = mbps(total, cpAll + hashAll);
-
-    start = performance.now();
-    const jobIds: string[] = [];
-    for (const audioId of ids) {
-      const accepted = await call('POST', `/audio/${audioId}/archive`, auth, { reason: 'P8' });
-      if (accepted.status !== 202) throw new Error(`P8 archive request: ${accepted.status}`);
-      jobIds.push(accepted.body.jobId as string);
-    }
-    const client = new DataSource(databaseOptions({ url: databaseUrl.toString(), poolSize: 1 }));
-    await client.initialize();
-    let progressSeen = false;
-    for (;;) {
-      const [row] = await client.query<{ n: number }[]>(
-        'SELECT count(*)::int AS n FROM audio_files WHERE case_id = $1 AND is_archived',
-        [p8Case],
-      );
-      if (!progressSeen) {
-        const job = await call('GET', `/jobs/${jobIds[jobIds.length - 1]!}`, auth);
-        progressSeen = typeof job.body.progress === 'number';
+    if (ONLY !== 'p7') {
+      console.log(`P8: uploading ${P8_FILES} files of ${(P8_FILE_BYTES / MiB).toFixed(1)} MiB`);
+      const p8Case = await caseOf('P8');
+      const seed = randomBytes(P8_FILE_BYTES);
+      const ids: string[] = [];
+      for (let i = 0; i < P8_FILES; i++) {
+        const body = Buffer.from(seed);
+        wavHeader(P8_FILE_BYTES - 44).copy(body, 0);
+        body.writeUInt32LE(i, 64);
+        const response = await uploadAudio(fakeApp, auth, p8Case, { content: body });
+        if (response.status !== 201) throw new Error(`P8 upload ${i}: ${response.status}`);
+        ids.push(response.body.id as string);
       }
-      if (row!.n === P8_FILES) break;
-      await new Promise((r) => setTimeout(r, 50));
+      const total = P8_FILES * P8_FILE_BYTES;
+      const client = new DataSource(databaseOptions({ url: databaseUrl.toString(), poolSize: 1 }));
+      await client.initialize();
+      const retention = app.get<Queue<RetentionJobData>>(getQueueToken(QueueName.Retention));
+      let progressSeen = false;
+
+      /** Seconds until every P8 file is (or is no longer) archived. */
+      const untilAll = async (
+        archived: boolean,
+        began: number,
+        lastJob: () => Promise<unknown>,
+      ) => {
+        for (;;) {
+          const [row] = await client.query<{ n: number }[]>(
+            'SELECT count(*)::int AS n FROM audio_files WHERE case_id = $1 AND is_archived = $2',
+            [p8Case, archived],
+          );
+          progressSeen ||= Number(await lastJob()) > 0;
+          if (row!.n === P8_FILES) return (performance.now() - began) / 1000;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      };
+      /** One request per file, one after another, as a client would send them. */
+      const requestAll = async (action: 'archive' | 'restore'): Promise<number> => {
+        const began = performance.now();
+        let lastJobId = '';
+        for (const audioId of ids) {
+          const body = action === 'archive' ? { reason: 'P8' } : undefined;
+          const accepted = await call('POST', `/audio/${audioId}/${action}`, auth, body);
+          if (accepted.status !== 202) throw new Error(`P8 ${action}: ${accepted.status}`);
+          lastJobId = accepted.body.jobId as string;
+        }
+        const answered = (performance.now() - began) / 1000;
+        const seconds = await untilAll(
+          action === 'archive',
+          began,
+          async () => (await call('GET', `/jobs/${lastJobId}`, auth)).body.progress,
+        );
+        console.log(
+          `P8 ${action} requests: answered after ${answered.toFixed(2)} s, done after ${seconds.toFixed(2)} s`,
+        );
+        return seconds;
+      };
+      /** The nightly retention job, over the P8 case closed long enough ago. */
+      const sweepAll = async (): Promise<number> => {
+        await client.query(
+          `UPDATE cases SET status = 'closed', closed_at = now() - interval '10 years' WHERE id = $1`,
+          [p8Case],
+        );
+        const began = performance.now();
+        const sweep = await retention.add(RetentionJobName.Sweep, { requestedBy: null });
+        const seconds = await untilAll(
+          true,
+          began,
+          async () => (await retention.getJob(sweep.id!))?.progress,
+        );
+        await client.query(`UPDATE cases SET status = 'active', closed_at = NULL WHERE id = $1`, [
+          p8Case,
+        ]);
+        return seconds;
+      };
+
+      const baselineSeconds: number[] = [];
+      const requestSeconds: number[] = [];
+      const sweepSeconds: number[] = [];
+      for (let round = 1; round <= P8_ROUNDS; round++) {
+        const stored = ids.map((audioId) =>
+          join(dir, 'storage', 'cases', p8Case, `${audioId}.wav`),
+        );
+        const baselineDir = join(dir, 'baseline');
+        await mkdir(baselineDir);
+        // Same files, same disk: copy then hash the copies, as archive copies then verifies.
+        const cpAll = time('cp', ['-t', baselineDir, ...stored]);
+        const hashAll = time(
+          'sha256sum',
+          stored.map((p) => join(baselineDir, p.split('/').pop()!)),
+        );
+        await rm(baselineDir, { recursive: true });
+        baselineSeconds.push(cpAll + hashAll);
+        requestSeconds.push(await requestAll('archive'));
+        await requestAll('restore');
+        sweepSeconds.push(await sweepAll());
+        if (round < P8_ROUNDS) await requestAll('restore');
+        console.log(
+          `P8 round ${round}: baseline ${(cpAll + hashAll).toFixed(2)} s, requests ${requestSeconds[round - 1]!.toFixed(2)} s, sweep ${sweepSeconds[round - 1]!.toFixed(2)} s`,
+        );
+      }
+      await client.destroy();
+      const ratio = (measured: number[]) =>
+        median(baselineSeconds.map((seconds, i) => seconds / measured[i]!));
+      p8Ok = ratio(sweepSeconds) >= 0.8 && progressSeen;
+      failed ||= !p8Ok;
+      const seconds = (values: number[]) => values.map((v) => v.toFixed(2)).join(', ');
+      const measuredRow = (workload: string, measured: number[]) => [
+        'P8',
+        workload,
+        `${mbps(total, median(measured)).toFixed(0)} MiB/s`,
+        `${(ratio(measured) * 100).toFixed(0)} % of baseline`,
+        `${seconds(measured)} s`,
+      ];
+      rows.push(
+        [
+          'P8',
+          `\`cp\` + \`sha256sum\` of ${P8_FILES} files (baseline)`,
+          `${mbps(total, median(baselineSeconds)).toFixed(0)} MiB/s`,
+          '',
+          `${seconds(baselineSeconds)} s`,
+        ],
+        measuredRow(
+          `retention job archiving the ${P8_FILES} files (copy → verify → delete → row)`,
+          sweepSeconds,
+        ),
+        measuredRow(`${P8_FILES} \`POST /audio/:id/archive\`, one after another`, requestSeconds),
+      );
     }
-    const archiveSeconds = (performance.now() - start) / 1000;
-    await client.destroy();
-    const archiveRate = mbps(total, archiveSeconds);
-    const p8Ok = archiveRate >= 0.8 * baselineRate && progressSeen;
-    failed ||= !p8Ok;
-    rows.push(
-      [
-        'P8',
-        `\`cp\` + \`sha256sum\` of ${P8_FILES} files (baseline)`,
-        `${baselineRate.toFixed(0)} MiB/s`,
-        `${(cpAll + hashAll).toFixed(2)} s`,
-        '',
-      ],
-      [
-        'P8',
-        `${P8_FILES} archive jobs (copy → verify → delete → row)`,
-        `${archiveRate.toFixed(0)} MiB/s`,
-        `${((archiveRate / baselineRate) * 100).toFixed(0)} % of baseline`,
-        `${archiveSeconds.toFixed(2)} s, progress ${progressSeen ? 'reported' : 'missing'}`,
-      ],
-    );
 
     await app.close();
     console.log(table(rows));
-    await writeSection(rows, { p7Ok, p8Ok });
+    if (ONLY) console.log('BENCH_ONLY is set: BENCHMARKS.md left as it is.');
+    else await writeSection(rows, { p7Ok, p8Ok });
   } finally {
     await admin
       .query(`DROP DATABASE IF EXISTS "${databaseName}" WITH (FORCE)`)
@@ -317,7 +399,7 @@ async function writeSection(
   const section = [
     '## Storage (P7, P8)',
     '',
-    `Command: \`BENCH_P7_BYTES=${P7_BYTES} BENCH_P8_FILES=${P8_FILES} BENCH_P8_FILE_BYTES=${P8_FILE_BYTES} npm run bench:storage\``,
+    `Command: \`BENCH_P7_BYTES=${P7_BYTES} BENCH_P8_FILES=${P8_FILES} BENCH_P8_FILE_BYTES=${P8_FILE_BYTES} BENCH_P8_ROUNDS=${P8_ROUNDS} npm run bench:storage\``,
     `(run ${new Date().toISOString()}, Node ${process.version}, local driver, app with in-process workers in one process, curl as the P7 client, loopback, same disk for app and baselines).`,
     '',
     table(rows),
@@ -325,7 +407,11 @@ async function writeSection(
     `P7 ${verdict.p7Ok ? 'met' : 'MISSED'} (≥ 50 % of cp, RSS growth < 64 MiB); P8 ${verdict.p8Ok ? 'met' : 'MISSED'} (≥ 80 % of cp + sha256sum, progress reported).`,
     'The P8 baseline copies the files and hashes the copies, which is what an archive does',
     '(copy, then verify the copy); the archive also deletes the original and updates and audits',
-    'each row, with 4 jobs in flight. Page cache is warm for both sides.',
+    'each row, with 4 jobs in flight whose row updates and audit entries commit together.',
+    'P8 is judged on the retention job (one job that archives all the files, progress reported);',
+    'the 1,000 one-after-another POSTs are paced by the request round trip, not by the archive.',
+    'Each round runs baseline, POSTs and retention job back to back; medians of the rounds.',
+    'Page cache is warm for both sides; other benchmarks may share the machine.',
     '',
   ].join('\n');
   const current = existsSync(file) ? await readFile(file, 'utf8') : '# Benchmarks\n\n';

@@ -2,6 +2,7 @@ import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
 import { BeforeApplicationShutdown, Logger, OnModuleInit } from '@nestjs/common';
 import { Job, UnrecoverableError } from 'bullmq';
 import { UsageService } from '../audit/usage.service';
+import { GroupCommit } from '../core/database/group-commit';
 import { RequestContext } from '../core/http/request-context';
 import { QueueName } from '../core/queue/queue-names';
 import { AudioArchiveService } from './audio-archive.service';
@@ -21,6 +22,12 @@ export class AudioArchiveProcessor
 {
   private readonly logger = new Logger(AudioArchiveProcessor.name);
   private readonly handlers: Record<AudioJobName, (job: Job<AudioJobData>) => Promise<unknown>>;
+  /** Jobs finished at about the same time count in one write per user, not one each. */
+  private readonly succeeded = new GroupCommit<string>(async (users) => {
+    const counts = new Map<string, number>();
+    for (const user of users) counts.set(user, (counts.get(user) ?? 0) + 1);
+    for (const [user, jobs] of counts) await this.usage.increment(user, { jobsSucceeded: jobs });
+  });
 
   constructor(
     archive: AudioArchiveService,
@@ -56,7 +63,7 @@ export class AudioArchiveProcessor
   @OnWorkerEvent('completed')
   async onCompleted(job: Job<AudioJobData>): Promise<void> {
     if (job.data.requestedBy) {
-      await this.usage.increment(job.data.requestedBy, { jobsSucceeded: 1 }).catch(() => undefined);
+      await this.succeeded.submit(job.data.requestedBy).catch(() => undefined);
     }
   }
 

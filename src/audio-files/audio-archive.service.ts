@@ -2,14 +2,19 @@ import { Injectable, Logger } from '@nestjs/common';
 import { UnrecoverableError } from 'bullmq';
 import { AuditService } from '../audit/audit.service';
 import { AppConfig } from '../core/config/app-config';
+import { GroupCommit } from '../core/database/group-commit';
+import { RequestContext } from '../core/http/request-context';
 import { hashStream } from '../core/storage/hashing';
 import { StorageDriver, StorageNotFoundError } from '../core/storage/storage-driver';
 import { archiveAudioKey, caseAudioKey, extensionOfKey } from '../core/storage/storage-keys';
 import { InjectStorage } from '../core/storage/storage.module';
-import { AudioFilesRepository } from './audio-files.repository';
+import { AudioFilesRepository, KeyChange } from './audio-files.repository';
 import { AudioFilesService } from './audio-files.service';
 import { AudioJobData, AudioJobName } from './audio-jobs';
 import { AudioFileEntity } from './entities/audio-file.entity';
+
+/** Archive jobs the retention sweep adds per addBulk. */
+const ENQUEUE_CHUNK = 500;
 
 export type Progress = (percent: number) => Promise<void> | void;
 
@@ -38,6 +43,14 @@ export interface MoveResult {
   alreadyDone?: boolean;
 }
 
+/** A move whose bytes are in place and verified, waiting for its row and audit entry. */
+interface FinishedMove {
+  change: KeyChange;
+  caseId: string;
+  data: AudioJobData;
+  requestId: string | undefined;
+}
+
 export interface VerifyResult {
   audioId: string;
   valid: boolean;
@@ -53,12 +66,14 @@ export interface VerifyResult {
 @Injectable()
 export class AudioArchiveService {
   private readonly logger = new Logger(AudioArchiveService.name);
+  private readonly moves = new GroupCommit<FinishedMove>((moves) => this.commitMoves(moves));
 
   constructor(
     private readonly audio: AudioFilesRepository,
     private readonly files: AudioFilesService,
     private readonly audit: AuditService,
     private readonly config: AppConfig,
+    private readonly context: RequestContext,
     @InjectStorage() private readonly storage: StorageDriver,
   ) {}
 
@@ -138,35 +153,52 @@ export class AudioArchiveService {
     await progress(90);
     if (options.crashAfter === 'delete-source') throw new SimulatedCrash('delete-source');
 
-    await this.audio.transaction(async (manager) => {
-      const current = await this.audio.lockAny(file.id, manager);
-      if (!current || current.storageKey === to) return; // done by an earlier run
-      const archiving = to.startsWith('archive/');
-      await this.audio.update(
-        file.id,
-        archiving
-          ? {
-              storageKey: to,
-              isArchived: true,
-              archivedAt: new Date(),
-              archiveReason: data.reason ?? null,
-            }
-          : { storageKey: to, isArchived: false, archivedAt: null, archiveReason: null },
-        manager,
-      );
-      await this.audit.record(
-        {
-          action: archiving ? 'audio.archive' : 'audio.restore',
-          resourceType: 'audio',
-          resourceId: file.id,
-          caseId: file.caseId,
-          actorId: data.requestedBy,
-          details: archiving ? { reason: data.reason ?? null, retention: !!data.retention } : {},
-        },
-        manager,
-      );
+    const archiving = to.startsWith('archive/');
+    await this.moves.submit({
+      change: {
+        id: file.id,
+        storageKey: to,
+        archived: archiving,
+        archiveReason: archiving ? (data.reason ?? null) : null,
+      },
+      caseId: file.caseId,
+      data,
+      requestId: this.context.requestId,
     });
     await progress(100);
+  }
+
+  /**
+   * The last step of many moves in one transaction (see GroupCommit): each row points at
+   * its new key, and each file that moved gets its own audit entry under the request id
+   * of its own job. Rows already at their key (an earlier run got there) are not audited
+   * again.
+   */
+  private async commitMoves(moves: FinishedMove[]): Promise<void> {
+    await this.audio.transaction(async (manager) => {
+      const moved = await this.audio.pointAtKeys(
+        moves.map((move) => move.change),
+        manager,
+      );
+      for (const { change, caseId, data, requestId } of moves) {
+        if (!moved.has(change.id)) continue;
+        await RequestContext.run({ requestId: requestId ?? this.context.requestId }, async () => {
+          await this.audit.record(
+            {
+              action: change.archived ? 'audio.archive' : 'audio.restore',
+              resourceType: 'audio',
+              resourceId: change.id,
+              caseId,
+              actorId: data.requestedBy,
+              details: change.archived
+                ? { reason: data.reason ?? null, retention: !!data.retention }
+                : {},
+            },
+            manager,
+          );
+        });
+      }
+    });
   }
 
   /** Removes the bytes under both keys and keeps the row as deleted; refused under legal hold. */
@@ -292,13 +324,14 @@ export class AudioArchiveService {
     const closedBefore = new Date(Date.now() - days * 24 * 3600 * 1000);
     const candidates = await this.audio.findRetentionCandidates(closedBefore, 10_000);
     let done = 0;
-    for (const file of candidates) {
-      await this.files.enqueue(AudioJobName.Archive, file, null, {
+    for (let start = 0; start < candidates.length; start += ENQUEUE_CHUNK) {
+      const chunk = candidates.slice(start, start + ENQUEUE_CHUNK);
+      await this.files.enqueueMany(AudioJobName.Archive, chunk, null, {
         reason: `Retention: case closed more than ${days} days ago`,
         retention: true,
       });
-      done += 1;
-      if (done % 100 === 0) await progress(10 + Math.floor((done / candidates.length) * 90));
+      done += chunk.length;
+      await progress(10 + Math.floor((done / candidates.length) * 90));
     }
     await progress(100);
     this.logger.log({ claimsReleased: released, archiveJobs: done }, 'retention sweep done');

@@ -32,6 +32,15 @@ export type AudioChanges = Partial<
   >
 >;
 
+/** Where a move between the live and archive keys left a file's bytes. */
+export interface KeyChange {
+  id: string;
+  storageKey: string;
+  /** True for the archive key; the archive reason goes with it. */
+  archived: boolean;
+  archiveReason: string | null;
+}
+
 export interface CaseHoldState {
   id: string;
   status: string;
@@ -127,6 +136,30 @@ export class AudioFilesRepository {
     if (expected) query.andWhere('version = :version', { version: expected.version });
     const result = await query.execute();
     return result.affected ? this.findAny(id, manager) : null;
+  }
+
+  /**
+   * Points every file at its new key in one statement, bumping the version. Files already
+   * there (done by an earlier run) are left alone; the ids of those that changed.
+   */
+  async pointAtKeys(changes: KeyChange[], manager: EntityManager): Promise<Set<string>> {
+    const [rows] = await manager.query<[{ id: string }[], number]>(
+      `UPDATE audio_files a
+          SET storage_key = c.key, is_archived = c.archived,
+              archived_at = CASE WHEN c.archived THEN now() END,
+              archive_reason = CASE WHEN c.archived THEN c.reason END,
+              version = a.version + 1, updated_at = now()
+         FROM unnest($1::uuid[], $2::text[], $3::boolean[], $4::text[]) AS c(id, key, archived, reason)
+        WHERE a.id = c.id AND a.storage_key <> c.key
+       RETURNING a.id`,
+      [
+        changes.map((c) => c.id),
+        changes.map((c) => c.storageKey),
+        changes.map((c) => c.archived),
+        changes.map((c) => c.archiveReason),
+      ],
+    );
+    return new Set(rows.map((row) => row.id));
   }
 
   /** Visible, live audio, filtered and paginated in SQL. */

@@ -487,20 +487,38 @@ export class AudioFilesService {
     requestedBy: string | null,
     extra: Pick<AudioJobData, 'reason' | 'retention'> = {},
   ): Promise<string> {
-    const jobId = audioJobId(name, file);
-    const existing = await this.queue.getJob(jobId);
-    if (existing && (await existing.isFailed())) {
-      await existing.retry('failed');
-      return jobId;
-    }
-    const data: AudioJobData = {
-      audioId: file.id,
-      requestedBy,
-      ...(this.context.requestId ? { requestId: this.context.requestId } : {}),
-      ...extra,
-    };
-    await this.queue.add(name, data, { ...AUDIO_JOB_OPTIONS[name], ...JOB_HISTORY, jobId });
-    return jobId;
+    const [jobId] = await this.enqueueMany(name, [file], requestedBy, extra);
+    return jobId!;
+  }
+
+  /** `enqueue` for many files: their states in one round of requests, one addBulk. */
+  async enqueueMany(
+    name: AudioJobName,
+    files: Pick<AudioFileEntity, 'id' | 'version' | 'verifiedAt'>[],
+    requestedBy: string | null,
+    extra: Pick<AudioJobData, 'reason' | 'retention'> = {},
+  ): Promise<string[]> {
+    const jobIds = files.map((file) => audioJobId(name, file));
+    const states = await Promise.all(jobIds.map((jobId) => this.queue.getJobState(jobId)));
+    const requestId = this.context.requestId;
+    const added = files.flatMap((file, i) => {
+      if (states[i] !== 'unknown') return [];
+      const data: AudioJobData = {
+        audioId: file.id,
+        requestedBy,
+        ...(requestId ? { requestId } : {}),
+        ...extra,
+      };
+      return [
+        { name, data, opts: { ...AUDIO_JOB_OPTIONS[name], ...JOB_HISTORY, jobId: jobIds[i] } },
+      ];
+    });
+    const retried = jobIds.filter((_, i) => states[i] === 'failed');
+    await Promise.all([
+      added.length > 0 ? this.queue.addBulk(added) : undefined,
+      ...retried.map(async (jobId) => (await this.queue.getJob(jobId))?.retry('failed')),
+    ]);
+    return jobIds;
   }
 }
 

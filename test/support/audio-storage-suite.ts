@@ -429,6 +429,54 @@ export function storageSuite(driver: Driver): void {
         },
       );
 
+      it('archives many files at once: each row moves and gets one audit entry with its own request id', async () => {
+        const caseId = await createCase(t.http, worker.auth);
+        const files: AudioBody[] = [];
+        for (let i = 0; i < 8; i++) {
+          files.push((await upload(caseId, wavBuffer(1))).body as unknown as AudioBody);
+        }
+        const requestIdOf = (id: string) => `p8-${id}`;
+        const jobs = await Promise.all(
+          files.map(async (file) => {
+            const accepted = await t.http
+              .post(`/api/v1/audio/${file.id}/archive`)
+              .set(worker.auth)
+              .set('X-Request-Id', requestIdOf(file.id))
+              .send({ reason: 'bulk' })
+              .expect(202);
+            return waitForJob(t.http, worker.auth, accepted.body.jobId);
+          }),
+        );
+        expect(jobs.map((job) => job.state)).toEqual(files.map(() => 'completed'));
+        // A re-run finds every row already moved: nothing changes, nothing is audited twice.
+        const service = t.app.get(AudioArchiveService);
+        for (const file of files) {
+          await expect(
+            service.archive({ audioId: file.id, requestedBy: worker.userId, reason: 'bulk' }),
+          ).resolves.toMatchObject({ alreadyDone: true });
+        }
+        const entries = await t.db.query<{ resourceId: string; requestId: string }[]>(
+          `SELECT resource_id AS "resourceId", request_id AS "requestId" FROM audit_logs
+            WHERE action = 'audio.archive' AND resource_id = ANY($1::text[])`,
+          [files.map((file) => file.id)],
+        );
+        expect(entries.sort((a, b) => a.resourceId.localeCompare(b.resourceId))).toEqual(
+          files
+            .map((file) => ({ resourceId: file.id, requestId: requestIdOf(file.id) }))
+            .sort((a, b) => a.resourceId.localeCompare(b.resourceId)),
+        );
+        for (const file of files) {
+          expect(await get(file.id)).toMatchObject({
+            isArchived: true,
+            archiveReason: 'bulk',
+            storageKey: `archive/${file.id}/${file.id}.wav`,
+          });
+          expect(await verify(file.id)).toMatchObject({ result: { valid: true } });
+        }
+        const chain = await t.http.get('/api/v1/audit/verify').set(admin.auth).expect(200);
+        expect(chain.body).toMatchObject({ valid: true });
+      });
+
       it('marks a byte-flipped file failed on verify and audits it', async () => {
         const caseId = await createCase(t.http, worker.auth);
         const file = (await upload(caseId, wavBuffer(1))).body as unknown as AudioBody;
