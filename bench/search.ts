@@ -275,9 +275,12 @@ async function searchPart(): Promise<string> {
         offset: 0,
         limit: 20,
       };
-      const query = cases.listQuery(filter);
-      const [sql, params] = query.getQueryAndParameters();
-      return { name, run: async () => (await cases.list(filter))[1], explain: { sql, params } };
+      const { pageSql, params } = cases.listStatements(filter);
+      return {
+        name,
+        run: async () => (await cases.list(filter)).total,
+        explain: { sql: pageSql, params },
+      };
     };
 
     const supervisor = { seesAll: true };

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { Brackets, DataSource, EntityManager, SelectQueryBuilder } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { CaseNoteEntity } from './entities/case-note.entity';
 import { CaseParticipantEntity, ParticipantRole } from './entities/case-participant.entity';
 import { CaseEntity, CasePriority, CaseStatus } from './entities/case.entity';
@@ -27,13 +27,48 @@ export type CaseChanges = Partial<
   Pick<CaseEntity, 'title' | 'description' | 'status' | 'priority' | 'closedAt' | 'deletedAt'>
 >;
 
+export interface CaseListPage {
+  rows: CaseEntity[];
+  /** Exact up to `EXACT_COUNT_LIMIT`; above it the planner's estimate. */
+  total: number;
+  totalIsEstimate: boolean;
+}
+
 const SORT_COLUMNS = {
   createdAt: 'c.created_at',
   updatedAt: 'c.updated_at',
   caseCode: 'c.case_code',
   priority: 'c.priority_weight',
-  rank: 'rank',
 } as const;
+
+/** Matches counted exactly; past this `total` is an estimate (README, "Search"). */
+export const EXACT_COUNT_LIMIT = 1_000;
+/** Own-text matches ranked by relevance: the newest this many (README, "Search"). */
+export const RANKED_CANDIDATES = 300;
+
+/** Planner settings (for one transaction) that leave only bitmap scans for a count with `q`. */
+export const BITMAP_ONLY =
+  'SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = off; SET LOCAL enable_indexonlyscan = off';
+
+/** Positional parameters for hand-written SQL: `add` returns the placeholder. */
+class SqlParams {
+  readonly values: unknown[] = [];
+
+  add(value: unknown): string {
+    this.values.push(value);
+    return `$${this.values.length}`;
+  }
+}
+
+/** `Plan Rows` of the top node of an `EXPLAIN (FORMAT JSON)` result. */
+function planRows(plan: unknown): number {
+  const top: unknown = Array.isArray(plan) ? plan[0] : undefined;
+  if (typeof top !== 'object' || top === null || !('Plan' in top)) return 0;
+  const node: unknown = top.Plan;
+  if (typeof node !== 'object' || node === null || !('Plan Rows' in node)) return 0;
+  const rows = node['Plan Rows'];
+  return typeof rows === 'number' ? Math.round(rows) : 0;
+}
 
 @Injectable()
 export class CasesRepository {
@@ -120,66 +155,229 @@ export class CasesRepository {
     return result.affected ? this.findLive(id, manager) : null;
   }
 
-  /** Visible cases only, filtered, sorted and paginated in SQL. */
-  async list(filter: CaseListFilter): Promise<[CaseEntity[], number]> {
-    const query = this.listQuery(filter);
-    // count(*) over the same WHERE: TypeORM's getCount() would COUNT(DISTINCT id), a sort of every match.
-    const count = query
-      .clone()
-      .orderBy()
-      .offset(undefined)
-      .limit(undefined)
-      .select('count(*)::int', 'n');
-    const [rows, total] = await Promise.all([query.getMany(), count.getRawOne<{ n: number }>()]);
-    return [rows, total?.n ?? 0];
+  /**
+   * Visible cases only, filtered, sorted and paginated in SQL. The page and its count
+   * run concurrently; the count stops at `EXACT_COUNT_LIMIT` matches, past which
+   * `total` is the planner's estimate (`totalIsEstimate`): counting every match of a
+   * frequent word or a broad filter read tens of thousands of rows per request.
+   */
+  async list(filter: CaseListFilter): Promise<CaseListPage> {
+    const phrase = filter.q ? await this.isPhrase(filter.q) : false;
+    const statements = this.listStatements(filter, phrase);
+    const [page, counted] = await Promise.all([
+      this.dataSource.query<{ ids: string[]; own: number }[]>(
+        statements.pageSql,
+        statements.params,
+      ),
+      this.count(statements.countSql, statements.countParams, filter.q !== undefined),
+    ]);
+    let ids = page[0]?.ids ?? [];
+    const own = page[0]?.own ?? 0;
+    const end = filter.offset + filter.limit;
+    if (statements.otherSql && ids.length < filter.limit && own < end) {
+      // The page runs past the own-text matches (tiers 1 and 2) into tier 3.
+      const other = await this.dataSource.query<{ id: string }[]>(statements.otherSql, [
+        ...statements.otherParams,
+        filter.limit - ids.length,
+        Math.max(0, filter.offset - own),
+      ]);
+      ids = [...ids, ...other.map((r) => r.id)];
+    }
+    const [rows, total] = await Promise.all([
+      this.loadInOrder(ids),
+      counted > EXACT_COUNT_LIMIT ? this.estimate(filter, phrase, counted) : counted,
+    ]);
+    return { rows, total, totalIsEstimate: counted > EXACT_COUNT_LIMIT };
   }
 
-  /** The list query itself; exposed so the search benchmark can EXPLAIN exactly it. */
-  listQuery(filter: CaseListFilter): SelectQueryBuilder<CaseEntity> {
-    const query = this.dataSource
+  /**
+   * Whether `q` parses to a phrase (`"a b"`, or a hyphenated word): transcript lexemes
+   * carry no positions, so a phrase can only match a case's own text, and asking the
+   * transcript index would only make Postgres recheck (decompress) every case whose
+   * transcripts hold all the words.
+   */
+  private async isPhrase(q: string): Promise<boolean> {
+    const [row] = await this.dataSource.query<{ phrase: boolean }[]>(
+      `SELECT websearch_to_tsquery('english', $1)::text ~ '<[0-9-]+>' AS phrase`,
+      [q],
+    );
+    return row?.phrase ?? false;
+  }
+
+  /**
+   * The capped count. With `q`, only through the GIN bitmaps: with a LIMIT the planner
+   * likes an index scan in `created_at` order that tests every row it passes, and
+   * testing `transcripts_search` decompresses a wide vector per row (10k rows, 150 ms).
+   */
+  private async count(sql: string, params: unknown[], bitmapOnly: boolean): Promise<number> {
+    if (!bitmapOnly) {
+      return (await this.dataSource.query<{ n: number }[]>(sql, params))[0]?.n ?? 0;
+    }
+    const runner = this.dataSource.createQueryRunner('slave');
+    try {
+      await runner.connect();
+      await runner.query(`BEGIN READ ONLY; ${BITMAP_ONLY}`);
+      const rows = (await runner.query(sql, params)) as { n: number }[];
+      await runner.query('COMMIT');
+      return rows[0]?.n ?? 0;
+    } catch (error) {
+      await runner.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      await runner.release();
+    }
+  }
+
+  /**
+   * The page and count statements; exposed so the benchmarks can run and EXPLAIN
+   * exactly them. The page statement returns one row: `ids` in order and `own`, the
+   * number of own-text matches it saw (see below).
+   *
+   * Sorted by relevance (`q` without another sort), the order is in three tiers, so a
+   * page never ranks more than `RANKED_CANDIDATES` cases however frequent the word:
+   * 1. the newest `RANKED_CANDIDATES` cases whose own text matches (code, title,
+   *    description, notes), by `ts_rank` — every own-text match when there are fewer;
+   * 2. the older own-text matches, newest first (only a page this deep reads them);
+   * 3. cases found only through a transcript or by their exact code, newest first
+   *    (their rank is 0, as before): `otherSql`, run only when a page reaches past the
+   *    own-text matches, with the page's remaining limit and its offset into tier 3.
+   * Each tier is read in its own order through an index (or a bitmap and a sort when
+   * it is small), and only as far as the page needs.
+   */
+  listStatements(
+    filter: CaseListFilter,
+    phrase = false,
+  ): {
+    pageSql: string;
+    params: unknown[];
+    countSql: string;
+    countParams: unknown[];
+    otherSql?: string;
+    otherParams: unknown[];
+  } {
+    const page = new SqlParams();
+    const end = filter.offset + filter.limit;
+    const where = this.conditions(filter, page).join(' AND ');
+    let pageSql: string;
+    let otherSql: string | undefined;
+    const other = new SqlParams();
+    if (filter.q && filter.sort.field === 'rank') {
+      const q = page.add(filter.q);
+      const own = `c.search_vector @@ websearch_to_tsquery('english', ${q})`;
+      const candidates = page.add(RANKED_CANDIDATES);
+      const endParam = page.add(end);
+      const tiers = [
+        `(SELECT o.id, 1 AS tier, ts_rank(o.search_vector, websearch_to_tsquery('english', ${q})) AS rank, o.created_at
+            FROM (SELECT c.id, c.search_vector, c.created_at FROM cases c
+                   WHERE ${where} AND ${own}
+                   ORDER BY c.created_at DESC, c.id LIMIT ${candidates}) o
+           ORDER BY rank DESC, o.created_at DESC, o.id LIMIT ${endParam})`,
+      ];
+      if (end > RANKED_CANDIDATES) {
+        tiers.push(`(SELECT c.id, 2, 0, c.created_at FROM cases c
+                      WHERE ${where} AND ${own}
+                      ORDER BY c.created_at DESC, c.id OFFSET ${candidates} LIMIT ${endParam})`);
+      }
+      pageSql = `WITH hits AS (${tiers.join('\nUNION ALL\n')})
+        SELECT ARRAY(SELECT id FROM hits ORDER BY tier, rank DESC, created_at DESC, id
+                      LIMIT ${page.add(filter.limit)} OFFSET ${page.add(filter.offset)}) AS ids,
+               (SELECT count(*)::int FROM hits) AS own`;
+      const otherWhere = this.conditions(filter, other).join(' AND ');
+      const oq = other.add(filter.q);
+      const otherMatch = phrase
+        ? `c.case_code = upper(${oq})`
+        : `(c.transcripts_search @@ websearch_to_tsquery('english', ${oq}) OR c.case_code = upper(${oq}))`;
+      const next = other.values.length;
+      otherSql = `SELECT c.id FROM cases c
+                   WHERE ${otherWhere} AND ${otherMatch}
+                     AND NOT coalesce(c.search_vector @@ websearch_to_tsquery('english', ${oq}), false)
+                   ORDER BY c.created_at DESC, c.id LIMIT $${next + 1} OFFSET $${next + 2}`;
+    } else {
+      const match = this.match(filter, page, phrase);
+      const direction = filter.sort.descending ? 'DESC' : 'ASC';
+      const column = SORT_COLUMNS[filter.sort.field === 'rank' ? 'createdAt' : filter.sort.field];
+      pageSql = `SELECT ARRAY(SELECT c.id FROM cases c WHERE ${where}${match}
+                  ORDER BY ${column} ${direction}, c.created_at DESC, c.id
+                  LIMIT ${page.add(filter.limit)} OFFSET ${page.add(filter.offset)}) AS ids, 0 AS own`;
+    }
+    // Without q, newest first: an index read in order (or a bitmap of a few matches)
+    // rather than a sequential scan hoping to stop early. With q, the bitmaps (`count`).
+    const count = new SqlParams();
+    const countSql = `SELECT count(*)::int AS n FROM (
+        SELECT 1 FROM cases c WHERE ${this.conditions(filter, count).join(' AND ')}${this.match(filter, count, phrase)}
+         ${filter.q ? '' : 'ORDER BY c.created_at DESC, c.id'}
+         LIMIT ${count.add(EXACT_COUNT_LIMIT + 1)}) capped`;
+    return {
+      pageSql,
+      params: page.values,
+      countSql,
+      countParams: count.values,
+      otherSql,
+      otherParams: other.values,
+    };
+  }
+
+  /** The planner's row estimate for every match; at least the `counted` lower bound. */
+  private async estimate(
+    filter: CaseListFilter,
+    phrase: boolean,
+    counted: number,
+  ): Promise<number> {
+    const params = new SqlParams();
+    const sql = `SELECT 1 FROM cases c WHERE ${this.conditions(filter, params).join(' AND ')}${this.match(filter, params, phrase)}`;
+    const [row] = await this.dataSource.query<{ 'QUERY PLAN': unknown }[]>(
+      `EXPLAIN (FORMAT JSON) ${sql}`,
+      params.values,
+    );
+    return Math.max(counted, planRows(row?.['QUERY PLAN']));
+  }
+
+  /** The cases of `ids`, in that order. */
+  private async loadInOrder(ids: string[]): Promise<CaseEntity[]> {
+    if (ids.length === 0) return [];
+    const found = await this.dataSource
       .getRepository(CaseEntity)
       .createQueryBuilder('c')
-      .where('c.deletedAt IS NULL');
+      .where('c.id IN (:...ids)', { ids })
+      .getMany();
+    const byId = new Map(found.map((c) => [c.id, c]));
+    return ids.map((id) => byId.get(id)).filter((c): c is CaseEntity => c !== undefined);
+  }
+
+  /** Every filter except `q`, as SQL over `cases c` with positional parameters. */
+  private conditions(filter: CaseListFilter, params: SqlParams): string[] {
+    const where = ['c.deleted_at IS NULL'];
     if (!filter.seesAll) {
-      query.andWhere(
-        'EXISTS (SELECT 1 FROM case_participants vp WHERE vp.case_id = c.id AND vp.user_id = :actorId)',
-        { actorId: filter.actorId },
+      where.push(
+        `EXISTS (SELECT 1 FROM case_participants vp WHERE vp.case_id = c.id AND vp.user_id = ${params.add(filter.actorId)})`,
       );
     }
-    if (filter.status) query.andWhere('c.status = :status', { status: filter.status });
-    if (filter.priority) query.andWhere('c.priority = :priority', { priority: filter.priority });
+    if (filter.status) where.push(`c.status = ${params.add(filter.status)}`);
+    if (filter.priority) where.push(`c.priority = ${params.add(filter.priority)}`);
     if (filter.participant) {
-      query.andWhere(
-        'EXISTS (SELECT 1 FROM case_participants fp WHERE fp.case_id = c.id AND fp.user_id = :participant)',
-        { participant: filter.participant },
+      where.push(
+        `EXISTS (SELECT 1 FROM case_participants fp WHERE fp.case_id = c.id AND fp.user_id = ${params.add(filter.participant)})`,
       );
     }
-    if (filter.createdFrom)
-      query.andWhere('c.createdAt >= :createdFrom', { createdFrom: filter.createdFrom });
-    if (filter.createdTo)
-      query.andWhere('c.createdAt < :createdTo', { createdTo: filter.createdTo });
-    if (filter.q) {
-      query
-        .andWhere(
-          new Brackets((match) =>
-            match
-              .where(`c.search_vector @@ websearch_to_tsquery('english', :q)`)
-              // Transcripts match too, and rank after the case's own text (their rank is 0).
-              .orWhere(`c.transcripts_search @@ websearch_to_tsquery('english', :q)`)
-              .orWhere('c.case_code = upper(:q)'),
-          ),
-          { q: filter.q },
-        )
-        .addSelect(`ts_rank(c.search_vector, websearch_to_tsquery('english', :q))`, 'rank');
-    }
-    const direction = filter.sort.descending ? 'DESC' : 'ASC';
-    query
-      .orderBy(SORT_COLUMNS[filter.sort.field], direction)
-      .addOrderBy('c.created_at', 'DESC')
-      .addOrderBy('c.id', 'ASC')
-      .offset(filter.offset)
-      .limit(filter.limit);
-    return query;
+    if (filter.createdFrom) where.push(`c.created_at >= ${params.add(filter.createdFrom)}`);
+    if (filter.createdTo) where.push(`c.created_at < ${params.add(filter.createdTo)}`);
+    return where;
+  }
+
+  /**
+   * `q` as one condition (prefixed with AND, empty without `q`): the case's own vector,
+   * its transcripts' lexemes (a BitmapOr of the two GIN indexes; not for a phrase, see
+   * `isPhrase`) or its exact code.
+   */
+  private match(filter: CaseListFilter, params: SqlParams, phrase: boolean): string {
+    if (!filter.q) return '';
+    const q = params.add(filter.q);
+    const transcripts = phrase
+      ? ''
+      : `OR c.transcripts_search @@ websearch_to_tsquery('english', ${q})`;
+    return ` AND (c.search_vector @@ websearch_to_tsquery('english', ${q})
+               ${transcripts}
+               OR c.case_code = upper(${q}))`;
   }
 
   // --- participants -------------------------------------------------------------
