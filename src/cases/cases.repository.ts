@@ -50,6 +50,11 @@ export const RANKED_CANDIDATES = 300;
 export const BITMAP_ONLY =
   'SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = off; SET LOCAL enable_indexonlyscan = off';
 
+/** A page row: the entity's columns, and the own-text match count (rank order only). */
+type CaseRow = CaseEntity & { own: number };
+/** The relevance page's rows: one without a case when the page is past the own-text tiers. */
+type PageRow = Omit<CaseRow, 'id'> & { id: string | null };
+
 /** Positional parameters for hand-written SQL: `add` returns the placeholder. */
 class SqlParams {
   readonly values: unknown[] = [];
@@ -59,6 +64,10 @@ class SqlParams {
     return `$${this.values.length}`;
   }
 }
+
+/** Whether the tsquery of `q` (a placeholder) holds a phrase operator (`<->`, `<2>`). */
+const phraseTest = (q: string): string =>
+  `(websearch_to_tsquery('english', ${q})::text ~ '<[0-9-]+>')`;
 
 /** `Plan Rows` of the top node of an `EXPLAIN (FORMAT JSON)` result. */
 function planRows(plan: unknown): number {
@@ -162,64 +171,70 @@ export class CasesRepository {
    * frequent word or a broad filter read tens of thousands of rows per request.
    */
   async list(filter: CaseListFilter): Promise<CaseListPage> {
-    const phrase = filter.q ? await this.isPhrase(filter.q) : false;
-    const statements = this.listStatements(filter, phrase);
-    const [page, counted] = await Promise.all([
-      this.dataSource.query<{ ids: string[]; own: number }[]>(
-        statements.pageSql,
-        statements.params,
+    const statements = this.listStatements(filter);
+    const [page, counted, phrase] = await Promise.all([
+      this.readOnly<PageRow>(statements.pageSql, statements.params),
+      this.readOnly<{ n: number }>(
+        statements.countSql,
+        statements.countParams,
+        filter.q ? BITMAP_ONLY : '',
       ),
-      this.count(statements.countSql, statements.countParams, filter.q !== undefined),
+      filter.q ? this.isPhrase(filter.q) : false,
     ]);
-    let ids = page[0]?.ids ?? [];
+    let rows = page.filter((r): r is CaseRow => r.id !== null);
     const own = page[0]?.own ?? 0;
     const end = filter.offset + filter.limit;
-    if (statements.otherSql && ids.length < filter.limit && own < end) {
+    if (filter.q && filter.sort.field === 'rank' && rows.length < filter.limit && own < end) {
       // The page runs past the own-text matches (tiers 1 and 2) into tier 3.
-      const other = await this.dataSource.query<{ id: string }[]>(statements.otherSql, [
-        ...statements.otherParams,
-        filter.limit - ids.length,
+      const other = this.otherStatement(
+        filter,
+        phrase,
+        filter.limit - rows.length,
         Math.max(0, filter.offset - own),
-      ]);
-      ids = [...ids, ...other.map((r) => r.id)];
+      );
+      rows = [...rows, ...(await this.readOnly<CaseRow>(other.sql, other.params))];
     }
-    const [rows, total] = await Promise.all([
-      this.loadInOrder(ids),
-      counted > EXACT_COUNT_LIMIT ? this.estimate(filter, phrase, counted) : counted,
-    ]);
-    return { rows, total, totalIsEstimate: counted > EXACT_COUNT_LIMIT };
+    const exact = counted[0]?.n ?? 0;
+    const total = exact > EXACT_COUNT_LIMIT ? await this.estimate(filter, exact) : exact;
+    const repository = this.dataSource.getRepository(CaseEntity);
+    return {
+      rows: rows.map(({ own: _, ...row }) => repository.create(row)),
+      total,
+      totalIsEstimate: exact > EXACT_COUNT_LIMIT,
+    };
   }
 
   /**
    * Whether `q` parses to a phrase (`"a b"`, or a hyphenated word): transcript lexemes
    * carry no positions, so a phrase can only match a case's own text, and asking the
    * transcript index would only make Postgres recheck (decompress) every case whose
-   * transcripts hold all the words.
+   * transcripts hold all the words — or, in `created_at` order, test every case.
    */
   private async isPhrase(q: string): Promise<boolean> {
     const [row] = await this.dataSource.query<{ phrase: boolean }[]>(
-      `SELECT websearch_to_tsquery('english', $1)::text ~ '<[0-9-]+>' AS phrase`,
+      `SELECT ${phraseTest('$1')} AS phrase`,
       [q],
     );
     return row?.phrase ?? false;
   }
 
   /**
-   * The capped count. With `q`, only through the GIN bitmaps: with a LIMIT the planner
-   * likes an index scan in `created_at` order that tests every row it passes, and
-   * testing `transcripts_search` decompresses a wide vector per row (10k rows, 150 ms).
+   * One statement in a read-only transaction without parallel workers (starting them
+   * for a 20-row page cost more than it saved on 2 busy cores), plus `settings`: with
+   * `q` the count uses only bitmap scans, because under a LIMIT the planner likes an
+   * index scan in `created_at` order that tests every row it passes, and testing
+   * `transcripts_search` decompresses a wide vector per row (10k rows took 150 ms).
    */
-  private async count(sql: string, params: unknown[], bitmapOnly: boolean): Promise<number> {
-    if (!bitmapOnly) {
-      return (await this.dataSource.query<{ n: number }[]>(sql, params))[0]?.n ?? 0;
-    }
+  private async readOnly<T>(sql: string, params: unknown[], settings = ''): Promise<T[]> {
     const runner = this.dataSource.createQueryRunner('slave');
     try {
       await runner.connect();
-      await runner.query(`BEGIN READ ONLY; ${BITMAP_ONLY}`);
-      const rows = (await runner.query(sql, params)) as { n: number }[];
+      await runner.query(
+        `BEGIN READ ONLY; SET LOCAL max_parallel_workers_per_gather = 0; ${settings}`,
+      );
+      const rows = (await runner.query(sql, params)) as T[];
       await runner.query('COMMIT');
-      return rows[0]?.n ?? 0;
+      return rows;
     } catch (error) {
       await runner.query('ROLLBACK').catch(() => undefined);
       throw error;
@@ -230,8 +245,8 @@ export class CasesRepository {
 
   /**
    * The page and count statements; exposed so the benchmarks can run and EXPLAIN
-   * exactly them. The page statement returns one row: `ids` in order and `own`, the
-   * number of own-text matches it saw (see below).
+   * exactly them. The page statement returns the cases' columns and, sorted by
+   * relevance, `own`: the number of own-text matches it saw (see below).
    *
    * Sorted by relevance (`q` without another sort), the order is in three tiers, so a
    * page never ranks more than `RANKED_CANDIDATES` cases however frequent the word:
@@ -239,28 +254,21 @@ export class CasesRepository {
    *    description, notes), by `ts_rank` — every own-text match when there are fewer;
    * 2. the older own-text matches, newest first (only a page this deep reads them);
    * 3. cases found only through a transcript or by their exact code, newest first
-   *    (their rank is 0, as before): `otherSql`, run only when a page reaches past the
-   *    own-text matches, with the page's remaining limit and its offset into tier 3.
+   *    (their rank is 0, as before): `otherStatement`, run only when a page reaches
+   *    past the own-text matches, with the page's remaining limit and its offset.
    * Each tier is read in its own order through an index (or a bitmap and a sort when
    * it is small), and only as far as the page needs.
    */
-  listStatements(
-    filter: CaseListFilter,
-    phrase = false,
-  ): {
+  listStatements(filter: CaseListFilter): {
     pageSql: string;
     params: unknown[];
     countSql: string;
     countParams: unknown[];
-    otherSql?: string;
-    otherParams: unknown[];
   } {
     const page = new SqlParams();
     const end = filter.offset + filter.limit;
     const where = this.conditions(filter, page).join(' AND ');
     let pageSql: string;
-    let otherSql: string | undefined;
-    const other = new SqlParams();
     if (filter.q && filter.sort.field === 'rank') {
       const q = page.add(filter.q);
       const own = `c.search_vector @@ websearch_to_tsquery('english', ${q})`;
@@ -278,53 +286,59 @@ export class CasesRepository {
                       WHERE ${where} AND ${own}
                       ORDER BY c.created_at DESC, c.id OFFSET ${candidates} LIMIT ${endParam})`);
       }
-      pageSql = `WITH hits AS (${tiers.join('\nUNION ALL\n')})
-        SELECT ARRAY(SELECT id FROM hits ORDER BY tier, rank DESC, created_at DESC, id
-                      LIMIT ${page.add(filter.limit)} OFFSET ${page.add(filter.offset)}) AS ids,
-               (SELECT count(*)::int FROM hits) AS own`;
-      const otherWhere = this.conditions(filter, other).join(' AND ');
-      const oq = other.add(filter.q);
-      const otherMatch = phrase
-        ? `c.case_code = upper(${oq})`
-        : `(c.transcripts_search @@ websearch_to_tsquery('english', ${oq}) OR c.case_code = upper(${oq}))`;
-      const next = other.values.length;
-      otherSql = `SELECT c.id FROM cases c
-                   WHERE ${otherWhere} AND ${otherMatch}
-                     AND NOT coalesce(c.search_vector @@ websearch_to_tsquery('english', ${oq}), false)
-                   ORDER BY c.created_at DESC, c.id LIMIT $${next + 1} OFFSET $${next + 2}`;
+      // One row even when the page is past the own-text matches: it carries their count.
+      pageSql = `WITH hits AS (${tiers.join('\nUNION ALL\n')}),
+        page AS (SELECT * FROM hits ORDER BY tier, rank DESC, created_at DESC, id
+                  LIMIT ${page.add(filter.limit)} OFFSET ${page.add(filter.offset)})
+        SELECT ${this.columns()}, n.own
+          FROM (SELECT count(*)::int AS own FROM hits) n
+          LEFT JOIN (page p JOIN cases c ON c.id = p.id) ON true
+         ORDER BY p.tier, p.rank DESC, p.created_at DESC, p.id`;
     } else {
-      const match = this.match(filter, page, phrase);
+      const match = this.match(filter, page);
       const direction = filter.sort.descending ? 'DESC' : 'ASC';
       const column = SORT_COLUMNS[filter.sort.field === 'rank' ? 'createdAt' : filter.sort.field];
-      pageSql = `SELECT ARRAY(SELECT c.id FROM cases c WHERE ${where}${match}
+      pageSql = `SELECT ${this.columns()}, 0 AS own FROM cases c WHERE ${where}${match}
                   ORDER BY ${column} ${direction}, c.created_at DESC, c.id
-                  LIMIT ${page.add(filter.limit)} OFFSET ${page.add(filter.offset)}) AS ids, 0 AS own`;
+                  LIMIT ${page.add(filter.limit)} OFFSET ${page.add(filter.offset)}`;
     }
     // Without q, newest first: an index read in order (or a bitmap of a few matches)
-    // rather than a sequential scan hoping to stop early. With q, the bitmaps (`count`).
+    // rather than a sequential scan hoping to stop early. With q, the bitmaps (`readOnly`).
     const count = new SqlParams();
     const countSql = `SELECT count(*)::int AS n FROM (
-        SELECT 1 FROM cases c WHERE ${this.conditions(filter, count).join(' AND ')}${this.match(filter, count, phrase)}
+        SELECT 1 FROM cases c WHERE ${this.conditions(filter, count).join(' AND ')}${this.match(filter, count)}
          ${filter.q ? '' : 'ORDER BY c.created_at DESC, c.id'}
          LIMIT ${count.add(EXACT_COUNT_LIMIT + 1)}) capped`;
-    return {
-      pageSql,
-      params: page.values,
-      countSql,
-      countParams: count.values,
-      otherSql,
-      otherParams: other.values,
-    };
+    return { pageSql, params: page.values, countSql, countParams: count.values };
+  }
+
+  /**
+   * Tier 3 of the relevance order (see `listStatements`): cases matched only through a
+   * transcript or by their exact code, newest first, from `offset` into that tier.
+   */
+  otherStatement(
+    filter: CaseListFilter,
+    phrase: boolean,
+    limit: number,
+    offset: number,
+  ): { sql: string; params: unknown[] } {
+    const params = new SqlParams();
+    const where = this.conditions(filter, params).join(' AND ');
+    const q = params.add(filter.q);
+    const match = phrase
+      ? `c.case_code = upper(${q})`
+      : `(c.transcripts_search @@ websearch_to_tsquery('english', ${q}) OR c.case_code = upper(${q}))`;
+    const sql = `SELECT ${this.columns()}, 0 AS own FROM cases c
+                  WHERE ${where} AND ${match}
+                    AND NOT coalesce(c.search_vector @@ websearch_to_tsquery('english', ${q}), false)
+                  ORDER BY c.created_at DESC, c.id LIMIT ${params.add(limit)} OFFSET ${params.add(offset)}`;
+    return { sql, params: params.values };
   }
 
   /** The planner's row estimate for every match; at least the `counted` lower bound. */
-  private async estimate(
-    filter: CaseListFilter,
-    phrase: boolean,
-    counted: number,
-  ): Promise<number> {
+  private async estimate(filter: CaseListFilter, counted: number): Promise<number> {
     const params = new SqlParams();
-    const sql = `SELECT 1 FROM cases c WHERE ${this.conditions(filter, params).join(' AND ')}${this.match(filter, params, phrase)}`;
+    const sql = `SELECT 1 FROM cases c WHERE ${this.conditions(filter, params).join(' AND ')}${this.match(filter, params)}`;
     const [row] = await this.dataSource.query<{ 'QUERY PLAN': unknown }[]>(
       `EXPLAIN (FORMAT JSON) ${sql}`,
       params.values,
@@ -332,16 +346,13 @@ export class CasesRepository {
     return Math.max(counted, planRows(row?.['QUERY PLAN']));
   }
 
-  /** The cases of `ids`, in that order. */
-  private async loadInOrder(ids: string[]): Promise<CaseEntity[]> {
-    if (ids.length === 0) return [];
-    const found = await this.dataSource
-      .getRepository(CaseEntity)
-      .createQueryBuilder('c')
-      .where('c.id IN (:...ids)', { ids })
-      .getMany();
-    const byId = new Map(found.map((c) => [c.id, c]));
-    return ids.map((id) => byId.get(id)).filter((c): c is CaseEntity => c !== undefined);
+  /** The entity's selected columns of `cases c`, aliased as its properties. */
+  private columns(): string {
+    return this.dataSource
+      .getMetadata(CaseEntity)
+      .columns.filter((column) => column.isSelect)
+      .map((column) => `c.${column.databaseName} AS "${column.propertyName}"`)
+      .join(', ');
   }
 
   /** Every filter except `q`, as SQL over `cases c` with positional parameters. */
@@ -366,17 +377,15 @@ export class CasesRepository {
 
   /**
    * `q` as one condition (prefixed with AND, empty without `q`): the case's own vector,
-   * its transcripts' lexemes (a BitmapOr of the two GIN indexes; not for a phrase, see
-   * `isPhrase`) or its exact code.
+   * its transcripts' lexemes (a BitmapOr of the two GIN indexes) or its exact code.
+   * A phrase skips the transcripts (see `isPhrase`): the test on the parameter comes
+   * first, so no transcript vector is decompressed for it.
    */
-  private match(filter: CaseListFilter, params: SqlParams, phrase: boolean): string {
+  private match(filter: CaseListFilter, params: SqlParams): string {
     if (!filter.q) return '';
     const q = params.add(filter.q);
-    const transcripts = phrase
-      ? ''
-      : `OR c.transcripts_search @@ websearch_to_tsquery('english', ${q})`;
     return ` AND (c.search_vector @@ websearch_to_tsquery('english', ${q})
-               ${transcripts}
+               OR (NOT ${phraseTest(q)} AND c.transcripts_search @@ websearch_to_tsquery('english', ${q}))
                OR c.case_code = upper(${q}))`;
   }
 
