@@ -160,6 +160,44 @@ describe('Case search over many matches (TARGETS P5)', () => {
     ]);
   });
 
+  it('matches a phrase in case text only (transcript lexemes carry no positions)', async () => {
+    const [a, b] = [uniqueWord(), uniqueWord()];
+    const [own] = await bulkCases(1, { title: 'Plain', description: `${a} ${b}` }, 0);
+    const [transcript] = await bulkCases(1, { title: 'Quiet', description: 'nothing' }, 1);
+    await t.db.query(
+      `UPDATE cases SET transcripts_search = to_tsvector('english', $2) WHERE id = $1`,
+      [transcript, `${a} ${b}`],
+    );
+    const phrase = await list(supervisor, { q: `"${a} ${b}"` });
+    expect(phrase.data.map((c) => c.id)).toEqual([own]);
+    expect(phrase.meta.total).toBe(1);
+    const words = await list(supervisor, { q: `${a} ${b}` });
+    expect(words.data.map((c) => c.id)).toEqual([own, transcript]);
+    expect(words.meta.total).toBe(2);
+  });
+
+  it('GET /search ranks a bounded set per type and estimates a large total', async () => {
+    const word = uniqueWord();
+    // Inserted first, so within the candidates the index yields first (storage order).
+    const [inTitle] = await bulkCases(1, { title: `About ${word}`, description: 'x' }, 0);
+    await bulkCases(EXACT_COUNT_LIMIT + 100, { title: 'Bulk', description: `some ${word}` }, 1);
+    await t.db.query('ANALYZE cases');
+    const response = await t.http
+      .get('/api/v1/search')
+      .query({ q: word, type: 'cases' })
+      .set(supervisor.auth)
+      .expect(200);
+    const page = response.body as {
+      data: { id: string; rank: number }[];
+      meta: CasePage['meta'];
+    };
+    expect(page.data).toHaveLength(20);
+    expect(page.data[0]!.id).toBe(inTitle);
+    expect(page.data[0]!.rank).toBeGreaterThan(page.data[1]!.rank);
+    expect(page.meta.totalIsEstimate).toBe(true);
+    expect(page.meta.total).toBeGreaterThan(EXACT_COUNT_LIMIT);
+  });
+
   it('keeps an exact count and full ranking for a small set', async () => {
     const word = uniqueWord();
     const [description] = await bulkCases(1, { title: 'Plain', description: `a ${word}` }, 0);
