@@ -42,6 +42,16 @@ function planRows(plan: unknown): number {
   return typeof rows === 'number' ? Math.round(rows) : 0;
 }
 
+/**
+ * Planner settings of the page statement: with a LIMIT per type, a frequent word made a
+ * sequential scan of transcriptions look cheap (it tests, decompressing, every row it
+ * passes). The count, when needed, runs with bitmap scans only (`BITMAP_ONLY`).
+ */
+export const PAGE_SETTINGS = 'SET LOCAL enable_seqscan = off';
+
+/** A page row, or the one row without a result that carries the counts past the end. */
+type PageRow = Omit<SearchRow, 'id'> & { id: string | null; matched: number; saturated: boolean };
+
 export interface SearchRow {
   type: ResultType;
   id: string;
@@ -101,22 +111,29 @@ export class SearchRepository {
   }
 
   /**
-   * The ranked page and the capped count, concurrently. Each type contributes at most
-   * `SEARCH_CANDIDATES` matches (or as many as the page reaches) to the ranking — the
-   * first its GIN bitmap yields — so a word found in tens of thousands of transcripts
-   * costs the same as one found in a few hundred (ranking reads each match's vector:
-   * ~6,900 transcripts took ~360 ms). The count stops at `SEARCH_EXACT_COUNT_LIMIT`;
-   * past it `total` is the planner's estimate (`totalIsEstimate`).
+   * The ranked page, then the total. Each type contributes at most `SEARCH_CANDIDATES`
+   * matches (or as many as the page reaches) to the ranking — the first its GIN bitmap
+   * yields — so a word found in tens of thousands of transcripts costs about what one
+   * found in a few hundred does (ranking reads each match's vector: ~6,900 transcripts
+   * took ~360 ms). When no type filled its candidates the page statement has seen every
+   * match and its count is the total; otherwise a second statement counts, stopping at
+   * `SEARCH_EXACT_COUNT_LIMIT`, past which `total` is the planner's estimate
+   * (`totalIsEstimate`).
    */
   async search(filter: SearchFilter): Promise<SearchResult> {
     const { pageSql, params, countSql, countParams } = this.statements(filter);
-    const [rows, counted] = await Promise.all([
-      this.runSerial<SearchRow>(pageSql, params),
-      this.runSerial<{ n: number }>(countSql, countParams).then((r) => r[0]?.n ?? 0),
-    ]);
+    const page = await this.runSerial<PageRow>(pageSql, params, PAGE_SETTINGS);
+    const { matched, saturated } = page[0] ?? { matched: 0, saturated: false };
+    // Every type yielded fewer than its candidate limit: the page saw every match.
+    const counted = saturated
+      ? ((await this.runSerial<{ n: number }>(countSql, countParams, BITMAP_ONLY))[0]?.n ?? 0)
+      : matched;
     const totalIsEstimate = counted > SEARCH_EXACT_COUNT_LIMIT;
     const total = totalIsEstimate ? await this.estimate(filter, counted) : counted;
-    return { rows: rows.map((r) => ({ ...r, rank: Number(r.rank) })), total, totalIsEstimate };
+    const rows = page
+      .filter((r): r is PageRow & SearchRow => r.id !== null)
+      .map(({ matched: _m, saturated: _s, ...r }) => ({ ...r, rank: Number(r.rank) }));
+    return { rows, total, totalIsEstimate };
   }
 
   /** The planner's estimate of every visible match; at least the `counted` lower bound. */
@@ -160,9 +177,10 @@ export class SearchRepository {
       )
       SELECT p.type, p.id, p.case_id AS "caseId", p.audio_file_id AS "audioFileId",
              p.conversation_id AS "conversationId", p.rank, p.created_at AS "createdAt",
-             d.title, d.headline
-        FROM page p
-        CROSS JOIN LATERAL (${this.details(filter)}) d
+             d.title, d.headline, n.matched, n.saturated
+        FROM (SELECT coalesce(sum(k), 0)::int AS matched, coalesce(bool_or(k >= $4), false) AS saturated
+                FROM (SELECT count(*) AS k FROM hits GROUP BY type) per_type) n
+        LEFT JOIN (page p CROSS JOIN LATERAL (${this.details(filter)}) d) ON true
        ORDER BY p.rank DESC, p.created_at DESC, p.type, p.id`;
     const countSql = `SELECT count(*)::int AS n FROM (SELECT 1 FROM (${counted}) hits LIMIT $2) capped`;
     const candidates = Math.max(SEARCH_CANDIDATES, filter.offset + filter.limit);
@@ -184,16 +202,15 @@ export class SearchRepository {
    * Like `run`, in a read-only transaction without parallel workers: for a few hundred
    * matches, starting workers costs more than it saves (measured 20-60 ms with, 6-17 ms
    * without, on 2 busy cores), and the setting must not leak to other users of the
-   * pooled connection. Only bitmap scans, too: under a LIMIT the planner likes a scan
-   * that tests every row it passes (a sequential scan of transcriptions, decompressing
-   * each vector) over the GIN bitmap, whose cost is bounded by the matches it yields.
+   * pooled connection. `settings` adds planner settings for this statement only
+   * (`PAGE_SETTINGS`, `BITMAP_ONLY`).
    */
-  private async runSerial<T>(sql: string, params: unknown[]): Promise<T[]> {
+  private async runSerial<T>(sql: string, params: unknown[], settings: string): Promise<T[]> {
     const client = await this.pool().connect();
     let broken = false;
     try {
       await client.query(
-        `BEGIN READ ONLY; SET LOCAL max_parallel_workers_per_gather = 0; ${BITMAP_ONLY}`,
+        `BEGIN READ ONLY; SET LOCAL max_parallel_workers_per_gather = 0; ${settings}`,
       );
       const result = await client.query({ name: statementName(sql), text: sql, values: params });
       await client.query('COMMIT');
