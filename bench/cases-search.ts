@@ -1,11 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { loadavg } from 'node:os';
-import {
-  BITMAP_ONLY,
-  CaseListFilter,
-  CasesRepository,
-  EXACT_COUNT_LIMIT,
-} from '../src/cases/cases.repository';
+import { CaseListFilter, CasesRepository, EXACT_COUNT_LIMIT } from '../src/cases/cases.repository';
+import { BITMAP_ONLY } from '../src/search/planner';
 import { percentile, throwawayDatabase, writeBenchmarkSection } from './bench-db';
 
 /**

@@ -1,7 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import { loadavg } from 'node:os';
 import { DataSource } from 'typeorm';
-import { BITMAP_ONLY, CaseListFilter, CasesRepository } from '../src/cases/cases.repository';
+import { CaseListFilter, CasesRepository } from '../src/cases/cases.repository';
+import { BITMAP_ONLY } from '../src/search/planner';
 import { databaseOptions } from '../src/core/database/database-options';
 import { SearchType } from '../src/search/dto/search.dto';
 import { PAGE_SETTINGS, SearchFilter, SearchRepository } from '../src/search/search.repository';

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+import { BITMAP_ONLY, planRows } from '../search/planner';
 import { CaseNoteEntity } from './entities/case-note.entity';
 import { CaseParticipantEntity, ParticipantRole } from './entities/case-participant.entity';
 import { CaseEntity, CasePriority, CaseStatus } from './entities/case.entity';
@@ -46,10 +47,6 @@ export const EXACT_COUNT_LIMIT = 1_000;
 /** Own-text matches ranked by relevance: the newest this many (README, "Search"). */
 export const RANKED_CANDIDATES = 300;
 
-/** Planner settings (for one transaction) that leave only bitmap scans for a count with `q`. */
-export const BITMAP_ONLY =
-  'SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = off; SET LOCAL enable_indexonlyscan = off';
-
 /** A page row: the entity's columns, and the own-text match count (rank order only). */
 type CaseRow = CaseEntity & { own: number };
 /** The relevance page's rows: one without a case when the page is past the own-text tiers. */
@@ -68,16 +65,6 @@ class SqlParams {
 /** Whether the tsquery of `q` (a placeholder) holds a phrase operator (`<->`, `<2>`). */
 const phraseTest = (q: string): string =>
   `(websearch_to_tsquery('english', ${q})::text ~ '<[0-9-]+>')`;
-
-/** `Plan Rows` of the top node of an `EXPLAIN (FORMAT JSON)` result. */
-function planRows(plan: unknown): number {
-  const top: unknown = Array.isArray(plan) ? plan[0] : undefined;
-  if (typeof top !== 'object' || top === null || !('Plan' in top)) return 0;
-  const node: unknown = top.Plan;
-  if (typeof node !== 'object' || node === null || !('Plan Rows' in node)) return 0;
-  const rows = node['Plan Rows'];
-  return typeof rows === 'number' ? Math.round(rows) : 0;
-}
 
 @Injectable()
 export class CasesRepository {

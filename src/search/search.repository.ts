@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import type { Pool } from 'pg';
 import { DataSource } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
-import { BITMAP_ONLY } from '../cases/cases.repository';
+import { BITMAP_ONLY, planRows } from './planner';
 import type { ResultType, SearchType } from './dto/search.dto';
 
 export interface SearchFilter {
@@ -31,16 +31,6 @@ export interface SearchResult {
 export const SEARCH_EXACT_COUNT_LIMIT = 1_000;
 /** Matches of each type ranked for a page (more when the page reaches deeper). */
 export const SEARCH_CANDIDATES = 200;
-
-/** `Plan Rows` of the top node of an `EXPLAIN (FORMAT JSON)` result. */
-function planRows(plan: unknown): number {
-  const top: unknown = Array.isArray(plan) ? plan[0] : undefined;
-  if (typeof top !== 'object' || top === null || !('Plan' in top)) return 0;
-  const node: unknown = top.Plan;
-  if (typeof node !== 'object' || node === null || !('Plan Rows' in node)) return 0;
-  const rows = node['Plan Rows'];
-  return typeof rows === 'number' ? Math.round(rows) : 0;
-}
 
 /**
  * Planner settings of the page statement: with a LIMIT per type, a frequent word made a
