@@ -13,6 +13,7 @@ import {
   pageOf,
 } from '../core/http/pagination';
 import { UuidParam } from '../core/http/uuid-param';
+import { EstimatedPage, estimatedPageOf } from '../search/dto/estimated-page';
 import { Authenticated, CurrentActor } from '../core/security/access.decorators';
 import type { Actor } from '../core/security/actor';
 import { CasesService } from './cases.service';
@@ -47,9 +48,9 @@ export class CasesController {
   async list(
     @CurrentActor() actor: Actor,
     @Query() query: ListCasesQuery,
-  ): Promise<Page<CaseResponse>> {
-    const [rows, total] = await this.cases.list(actor, query);
-    return pageOf(rows.map(CaseResponse.from), total, query);
+  ): Promise<EstimatedPage<CaseResponse>> {
+    const { rows, total, totalIsEstimate } = await this.cases.list(actor, query);
+    return estimatedPageOf(rows.map(CaseResponse.from), total, totalIsEstimate, query);
   }
 
   @Post()

@@ -8,7 +8,7 @@ import { NotFoundProblem, PreconditionFailedProblem } from '../core/http/problem
 import type { Actor } from '../core/security/actor';
 import { grants } from '../core/security/permissions';
 import { CasesErrorCode, CasesException } from './cases.exception';
-import { CaseChanges, CasesRepository } from './cases.repository';
+import { CaseChanges, CaseListPage, CasesRepository } from './cases.repository';
 import {
   AddNoteDto,
   AddParticipantDto,
@@ -33,7 +33,7 @@ export class CasesService {
     private readonly invalidation: CacheInvalidation,
   ) {}
 
-  async list(actor: Actor, query: ListCasesQuery): Promise<[CaseEntity[], number]> {
+  list(actor: Actor, query: ListCasesQuery): Promise<CaseListPage> {
     const descending = query.sort?.startsWith('-') ?? true;
     const field = (query.sort?.replace(/^-/, '') ?? (query.q ? 'rank' : 'createdAt')) as
       'createdAt' | 'updatedAt' | 'priority' | 'caseCode' | 'rank';

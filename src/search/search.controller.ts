@@ -1,8 +1,8 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
-import { Page, pageOf } from '../core/http/pagination';
 import { Authenticated, CurrentActor } from '../core/security/access.decorators';
 import type { Actor } from '../core/security/actor';
+import { EstimatedPage, estimatedPageOf } from './dto/estimated-page';
 import { SearchQuery, SearchResultResponse } from './dto/search.dto';
 import { SearchService } from './search.service';
 
@@ -18,8 +18,8 @@ export class SearchController {
   async find(
     @CurrentActor() actor: Actor,
     @Query() query: SearchQuery,
-  ): Promise<Page<SearchResultResponse>> {
-    const [rows, total] = await this.search.search(actor, query);
-    return pageOf(rows, total, query);
+  ): Promise<EstimatedPage<SearchResultResponse>> {
+    const { results, total, totalIsEstimate } = await this.search.search(actor, query);
+    return estimatedPageOf(results, total, totalIsEstimate, query);
   }
 }

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import type { Pool } from 'pg';
 import { DataSource } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
+import { BITMAP_ONLY, planRows } from './planner';
 import type { ResultType, SearchType } from './dto/search.dto';
 
 export interface SearchFilter {
@@ -18,6 +19,28 @@ export interface SearchFilter {
   offset: number;
   limit: number;
 }
+
+export interface SearchResult {
+  rows: SearchRow[];
+  /** Exact up to `SEARCH_EXACT_COUNT_LIMIT`; above it the planner's estimate. */
+  total: number;
+  totalIsEstimate: boolean;
+}
+
+/** Matches counted exactly; past this `total` is an estimate (README, "Search"). */
+export const SEARCH_EXACT_COUNT_LIMIT = 1_000;
+/** Matches of each type ranked for a page (more when the page reaches deeper). */
+export const SEARCH_CANDIDATES = 200;
+
+/**
+ * Planner settings of the page statement: with a LIMIT per type, a frequent word made a
+ * sequential scan of transcriptions look cheap (it tests, decompressing, every row it
+ * passes). The count, when needed, runs with bitmap scans only (`BITMAP_ONLY`).
+ */
+export const PAGE_SETTINGS = 'SET LOCAL enable_seqscan = off';
+
+/** A page row, or the one row without a result that carries the counts past the end. */
+type PageRow = Omit<SearchRow, 'id'> & { id: string | null; matched: number; saturated: boolean };
 
 export interface SearchRow {
   type: ResultType;
@@ -78,19 +101,44 @@ export class SearchRepository {
   }
 
   /**
-   * One statement ranks every visible match once and returns the page with the total
-   * (a window count over the matches, which the sort has to read anyway). Only a page
-   * past the end, which has no row to carry the total, needs the separate count.
+   * The ranked page, then the total. Each type contributes at most `SEARCH_CANDIDATES`
+   * matches (or as many as the page reaches) to the ranking — the first its GIN bitmap
+   * yields — so a word found in tens of thousands of transcripts costs about what one
+   * found in a few hundred does (ranking reads each match's vector: ~6,900 transcripts
+   * took ~360 ms). When no type filled its candidates the page statement has seen every
+   * match and its count is the total; otherwise a second statement counts, stopping at
+   * `SEARCH_EXACT_COUNT_LIMIT`, past which `total` is the planner's estimate
+   * (`totalIsEstimate`).
    */
-  async search(filter: SearchFilter): Promise<[SearchRow[], number]> {
+  async search(filter: SearchFilter): Promise<SearchResult> {
     const { pageSql, params, countSql, countParams } = this.statements(filter);
-    const rows = await this.runSerial<SearchRow & { total: number }>(pageSql, params);
-    const total =
-      rows[0]?.total ??
-      (filter.offset === 0
-        ? 0
-        : (await this.runSerial<{ n: number }>(countSql, countParams))[0]!.n);
-    return [rows.map(({ total: _, ...r }) => ({ ...r, rank: Number(r.rank) })), total];
+    const page = await this.runSerial<PageRow>(pageSql, params, PAGE_SETTINGS);
+    const { matched, saturated } = page[0] ?? { matched: 0, saturated: false };
+    // Every type yielded fewer than its candidate limit: the page saw every match.
+    const counted = saturated
+      ? ((await this.runSerial<{ n: number }>(countSql, countParams, BITMAP_ONLY))[0]?.n ?? 0)
+      : matched;
+    const totalIsEstimate = counted > SEARCH_EXACT_COUNT_LIMIT;
+    const total = totalIsEstimate ? await this.estimate(filter, counted) : counted;
+    const rows = page
+      .filter((r): r is PageRow & SearchRow => r.id !== null)
+      .map(({ matched: _m, saturated: _s, ...r }) => ({ ...r, rank: Number(r.rank) }));
+    return { rows, total, totalIsEstimate };
+  }
+
+  /** The planner's estimate of every visible match; at least the `counted` lower bound. */
+  private async estimate(filter: SearchFilter, counted: number): Promise<number> {
+    const actor = filter.seesAll ? [] : [filter.actorId];
+    const all = filter.types
+      .map((type) => this.subquery(type, filter, false, '$2'))
+      .join('\nUNION ALL\n');
+    const [row] = await this.pool()
+      .query<{ 'QUERY PLAN': unknown }>({
+        text: `EXPLAIN (FORMAT JSON) SELECT 1 FROM (${all}) hits`,
+        values: [filter.q, ...actor],
+      })
+      .then((r) => r.rows);
+    return Math.max(counted, planRows(row?.['QUERY PLAN']));
   }
 
   /** The page and count statements; exposed so the search benchmark can EXPLAIN exactly them. */
@@ -100,34 +148,37 @@ export class SearchRepository {
     countSql: string;
     countParams: unknown[];
   } {
-    // $1 is q; the page adds $2 limit and $3 offset; the actor comes last, and only
-    // when visibility is restricted (an unused parameter would have no type).
+    // $1 is q; the page adds $2 limit, $3 offset and $4 the candidates per type; the
+    // actor comes last, and only when visibility is restricted (an unused parameter
+    // would have no type).
     const actor = filter.seesAll ? [] : [filter.actorId];
     const ranked = filter.types
-      .map((type) => this.subquery(type, filter, true, '$4'))
+      .map((type) => `(${this.subquery(type, filter, true, '$5')} LIMIT $4)`)
       .join('\nUNION ALL\n');
     const counted = filter.types
-      .map((type) => this.subquery(type, filter, false, '$2'))
+      .map((type) => this.subquery(type, filter, false, '$3'))
       .join('\nUNION ALL\n');
     const pageSql = `
       WITH hits AS (${ranked}),
       page AS (
-        SELECT *, count(*) OVER ()::int AS total FROM hits
+        SELECT * FROM hits
          ORDER BY rank DESC, created_at DESC, type, id
          LIMIT $2 OFFSET $3
       )
       SELECT p.type, p.id, p.case_id AS "caseId", p.audio_file_id AS "audioFileId",
              p.conversation_id AS "conversationId", p.rank, p.created_at AS "createdAt",
-             p.total, d.title, d.headline
-        FROM page p
-        CROSS JOIN LATERAL (${this.details(filter)}) d
+             d.title, d.headline, n.matched, n.saturated
+        FROM (SELECT coalesce(sum(k), 0)::int AS matched, coalesce(bool_or(k >= $4), false) AS saturated
+                FROM (SELECT count(*) AS k FROM hits GROUP BY type) per_type) n
+        LEFT JOIN (page p CROSS JOIN LATERAL (${this.details(filter)}) d) ON true
        ORDER BY p.rank DESC, p.created_at DESC, p.type, p.id`;
-    const countSql = `SELECT count(*)::int AS n FROM (${counted}) hits`;
+    const countSql = `SELECT count(*)::int AS n FROM (SELECT 1 FROM (${counted}) hits LIMIT $2) capped`;
+    const candidates = Math.max(SEARCH_CANDIDATES, filter.offset + filter.limit);
     return {
       pageSql,
-      params: [filter.q, filter.limit, filter.offset, ...actor],
+      params: [filter.q, filter.limit, filter.offset, candidates, ...actor],
       countSql,
-      countParams: [filter.q, ...actor],
+      countParams: [filter.q, SEARCH_EXACT_COUNT_LIMIT + 1, ...actor],
     };
   }
 
@@ -141,13 +192,16 @@ export class SearchRepository {
    * Like `run`, in a read-only transaction without parallel workers: for a few hundred
    * matches, starting workers costs more than it saves (measured 20-60 ms with, 6-17 ms
    * without, on 2 busy cores), and the setting must not leak to other users of the
-   * pooled connection.
+   * pooled connection. `settings` adds planner settings for this statement only
+   * (`PAGE_SETTINGS`, `BITMAP_ONLY`).
    */
-  private async runSerial<T>(sql: string, params: unknown[]): Promise<T[]> {
+  private async runSerial<T>(sql: string, params: unknown[], settings: string): Promise<T[]> {
     const client = await this.pool().connect();
     let broken = false;
     try {
-      await client.query('BEGIN READ ONLY; SET LOCAL max_parallel_workers_per_gather = 0');
+      await client.query(
+        `BEGIN READ ONLY; SET LOCAL max_parallel_workers_per_gather = 0; ${settings}`,
+      );
       const result = await client.query({ name: statementName(sql), text: sql, values: params });
       await client.query('COMMIT');
       return result.rows as T[];

@@ -39,7 +39,10 @@ export function snippetHtml(headline: string): string {
 export class SearchService {
   constructor(private readonly repository: SearchRepository) {}
 
-  async search(actor: Actor, query: SearchQuery): Promise<[SearchResultResponse[], number]> {
+  async search(
+    actor: Actor,
+    query: SearchQuery,
+  ): Promise<{ results: SearchResultResponse[]; total: number; totalIsEstimate: boolean }> {
     const readable = SEARCH_TYPES.filter((type) => grants(actor.grants, TYPE_PERMISSION[type]));
     const types = query.type ?? readable;
     const refused = types.find((type) => !readable.includes(type));
@@ -48,7 +51,7 @@ export class SearchService {
         `Your role does not grant ${TYPE_PERMISSION[refused]}, which searching ${refused} needs.`,
       );
     }
-    if (types.length === 0) return [[], 0];
+    if (types.length === 0) return { results: [], total: 0, totalIsEstimate: false };
     const { searchable, configs } = await this.repository.prepare(query.q);
     if (!searchable) {
       throw new ValidationProblem([
@@ -58,7 +61,7 @@ export class SearchService {
         },
       ]);
     }
-    const [rows, total] = await this.repository.search({
+    const { rows, total, totalIsEstimate } = await this.repository.search({
       q: query.q,
       types: SEARCH_TYPES.filter((type) => types.includes(type)),
       actorId: actor.userId,
@@ -67,7 +70,7 @@ export class SearchService {
       offset: query.offset,
       limit: query.limit,
     });
-    return [rows.map(toResponse), total];
+    return { results: rows.map(toResponse), total, totalIsEstimate };
   }
 }
 

@@ -6,9 +6,13 @@ import type { ObjectLiteral, Repository } from 'typeorm';
  * and its row handed to `repository.create()`. The query builder re-generates and
  * re-maps the SQL on every call: most of a small request's CPU in `bench:api`.
  */
-export function plainSelectList(repository: Repository<ObjectLiteral>): string {
+export function plainSelectList(
+  repository: Repository<ObjectLiteral>,
+  tableAlias?: string,
+): string {
+  const prefix = tableAlias ? `${tableAlias}.` : '';
   return repository.metadata.columns
     .filter((column) => column.isSelect && !column.isVirtual && !column.embeddedMetadata)
-    .map((column) => `"${column.databaseName}" AS "${column.propertyName}"`)
+    .map((column) => `${prefix}"${column.databaseName}" AS "${column.propertyName}"`)
     .join(', ');
 }
