@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module';
 import { AuthModule } from '../auth/auth.module';
+import { CacheModule } from '../core/cache/cache.module';
 import { ConfigModule } from '../core/config/config.module';
 import { DatabaseModule } from '../core/database/database.module';
 import { HttpModule } from '../core/http/http.module';
@@ -20,6 +21,7 @@ import { ImportTranscriptCommand } from './import-transcript.command';
     ConfigModule,
     HttpModule,
     DatabaseModule,
+    CacheModule,
     RedisModule,
     SecurityModule,
     StorageModule,
