@@ -152,25 +152,31 @@ export class AuditRepository {
       rowMode: 'array',
     };
     const client = await this.pool().connect();
-    let stopped = false;
-    let failed = false;
+    // Stopped early or failed: the connection is closed, which also ends the query
+    // without reading the rest, rather than returned to the pool.
+    let done = false;
     try {
       await new Promise<void>((resolve, reject) => {
         const query = client.query(new Query(config));
         query.on('row', (row: StoredRow) => {
-          if (stopped || visit(storedEntry(row))) return;
-          stopped = true;
-          resolve();
+          if (done) return;
+          // Inside pg's socket handler: a throw here would take the process down.
+          try {
+            if (visit(storedEntry(row))) return;
+            resolve();
+          } catch (error) {
+            reject(error instanceof Error ? error : new Error(String(error)));
+          }
+          done = true;
         });
         query.on('end', () => resolve());
         query.on('error', (error) => {
-          failed = true;
+          done = true;
           reject(error);
         });
       });
     } finally {
-      // Stopped early: closing the connection ends the query without reading the rest.
-      client.release(stopped || failed);
+      client.release(done);
     }
   }
 
