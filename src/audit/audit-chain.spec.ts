@@ -1,10 +1,12 @@
 import {
   canonicalContent,
+  canonicalFields,
   canonicalJson,
   ChainedContent,
   chainHash,
   ChainWalker,
   GENESIS_HASH,
+  StoredEntry,
 } from './audit-chain';
 
 function entry(id: string, overrides: Partial<ChainedContent> = {}): ChainedContent {
@@ -25,12 +27,12 @@ function entry(id: string, overrides: Partial<ChainedContent> = {}): ChainedCont
   };
 }
 
-function chain(count: number): (ChainedContent & { prevHash: string; hash: string })[] {
+function chain(count: number): StoredEntry[] {
   let prev = GENESIS_HASH;
   return Array.from({ length: count }, (_, i) => {
     const content = entry(String(i + 1));
     const hash = chainHash(prev, content);
-    const linked = { ...content, prevHash: prev, hash };
+    const linked = { ...canonicalFields(content), prevHash: prev, hash };
     prev = hash;
     return linked;
   });
@@ -59,10 +61,27 @@ describe('ChainWalker', () => {
 
   it('finds an edited entry', () => {
     const entries = chain(5);
-    entries[2] = { ...entries[2]!, details: { tampered: true } };
+    entries[2] = { ...entries[2]!, details: '{"tampered":true}' };
     const walker = new ChainWalker(GENESIS_HASH);
     entries.forEach((e) => walker.next(e));
     expect(walker.verdict).toEqual({ valid: false, checked: 3, firstBrokenId: '3' });
+  });
+
+  it('finds an entry moved by one millisecond', () => {
+    const entries = chain(3);
+    entries[1] = { ...entries[1]!, occurredAt: '2026-01-02T03:04:05.679Z' };
+    const walker = new ChainWalker(GENESIS_HASH);
+    entries.forEach((e) => walker.next(e));
+    expect(walker.verdict).toEqual({ valid: false, checked: 2, firstBrokenId: '2' });
+  });
+
+  it('finds an entry whose stored link was edited, even though its hash holds', () => {
+    const entries = chain(3);
+    entries[1] = { ...entries[1]!, prevHash: GENESIS_HASH };
+    entries[1] = { ...entries[1], hash: chainHash(GENESIS_HASH, entry('2')) };
+    const walker = new ChainWalker(GENESIS_HASH);
+    entries.forEach((e) => walker.next(e));
+    expect(walker.verdict).toEqual({ valid: false, checked: 2, firstBrokenId: '2' });
   });
 
   it('finds a deleted entry at its successor', () => {

@@ -1,7 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { ChainedContent, chainHash, GENESIS_HASH } from './audit-chain';
+import { Pool, Query, QueryArrayConfig } from 'pg';
+import { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
+import { ChainedContent, chainHash, GENESIS_HASH, StoredEntry } from './audit-chain';
+import { STORED_ROW_COLUMNS, StoredRow, storedEntry } from './stored-entry';
 import { AuditLogEntity } from './entities/audit-log.entity';
 
 /** Serialises chain appends across every process; the value is arbitrary but fixed. */
@@ -9,6 +12,14 @@ const AUDIT_CHAIN_LOCK = 7_314_159_265;
 
 export type NewAuditEntry = Omit<ChainedContent, 'id'>;
 export type ChainRow = ChainedContent & { prevHash: string; hash: string };
+
+/** A contiguous part of the chain: ids after `after` up to `last` (or the end). */
+export interface ChainSpan {
+  after: string;
+  last: string | null;
+  /** The hash the span's first entry must link to. */
+  prevHash: string;
+}
 
 export interface AuditFilter {
   actorId?: string;
@@ -21,6 +32,14 @@ export interface AuditFilter {
   to?: Date;
   after?: string;
 }
+
+// `a.id`, not `id`: ORDER BY would otherwise sort by the text alias ("10" < "9").
+const WALK_SQL = `
+  SELECT ${STORED_ROW_COLUMNS}
+    FROM audit_logs a
+   WHERE a.id > $1
+     AND ($2::bigint IS NULL OR a.id <= $2)
+   ORDER BY a.id`;
 
 @Injectable()
 export class AuditRepository {
@@ -86,8 +105,7 @@ export class AuditRepository {
   }
 
   /**
-   * The entries to verify, in chain order, a batch at a time (keyset pagination).
-   * Raw rows rather than entities: hydration would dominate the cost of verification.
+   * The part of the chain a time range selects, or null when it selects nothing.
    *
    * A time range selects a contiguous part of the chain: from the first entry (by id)
    * stamped at or after `from` to the last one stamped before `to`, with every entry in
@@ -95,7 +113,7 @@ export class AuditRepository {
    * the chain lock, and replicas' clocks differ), so filtering each row by time would
    * leave holes in the chain and report breaks that are not there.
    */
-  async *walk(range: { from?: Date; to?: Date }, batchSize = 10_000): AsyncGenerator<ChainRow[]> {
+  async chainSpan(range: { from?: Date; to?: Date }): Promise<ChainSpan | null> {
     let after = '0';
     let last: string | null = null;
     if (range.from) {
@@ -103,7 +121,7 @@ export class AuditRepository {
         'SELECT min(id)::text AS id FROM audit_logs WHERE occurred_at >= $1',
         [range.from],
       );
-      if (!first?.id) return;
+      if (!first?.id) return null;
       after = (BigInt(first.id) - 1n).toString();
     }
     if (range.to) {
@@ -111,46 +129,59 @@ export class AuditRepository {
         'SELECT max(id)::text AS id FROM audit_logs WHERE occurred_at < $1',
         [range.to],
       );
-      if (!end?.id) return;
+      if (!end?.id) return null;
       last = end.id;
     }
-    const fetch = (from: string): Promise<ChainRow[]> =>
-      // `a.id`, not `id`: ORDER BY would otherwise sort by the text alias ("10" < "9").
-      this.dataSource.query<ChainRow[]>(
-        `SELECT a.id::text AS id, a.occurred_at AS "occurredAt", a.actor_id AS "actorId",
-                a.actor_ip AS "actorIp", a.user_agent AS "userAgent", a.action,
-                a.resource_type AS "resourceType", a.resource_id AS "resourceId",
-                a.case_id AS "caseId", a.outcome, a.details, a.request_id AS "requestId",
-                a.prev_hash AS "prevHash", a.hash
-           FROM audit_logs a
-          WHERE a.id > $1
-            AND ($2::bigint IS NULL OR a.id <= $2)
-          ORDER BY a.id
-          LIMIT $3`,
-        [from, last, batchSize],
-      );
-    // Fetch the next batch while the caller hashes this one.
-    let pending = fetch(after);
-    for (;;) {
-      const batch = await pending;
-      if (batch.length === 0) return;
-      const more = batch.length === batchSize;
-      if (more) {
-        pending = fetch(batch[batch.length - 1]!.id);
-        // The caller may stop early (a broken chain); a late failure must not go unhandled.
-        pending.catch(() => undefined);
-      }
-      yield batch;
-      if (!more) return;
+    const [previous] = await this.dataSource.query<{ hash: string }[]>(
+      'SELECT hash FROM audit_logs WHERE id <= $1 ORDER BY id DESC LIMIT 1',
+      [after],
+    );
+    return { after, last, prevHash: previous?.hash ?? GENESIS_HASH };
+  }
+
+  /**
+   * Streams the span's entries to `visit` in chain order, until it returns false.
+   * One query whose rows are handled as they arrive, while Postgres sends the next:
+   * no page is held in memory, and short-lived rows keep garbage collection cheap.
+   * Array rows of text rather than entities or Dates: reading dominates the cost.
+   */
+  async walk(span: ChainSpan, visit: (entry: StoredEntry) => boolean): Promise<void> {
+    const config: QueryArrayConfig<(string | null)[]> = {
+      text: WALK_SQL,
+      values: [span.after, span.last],
+      rowMode: 'array',
+    };
+    const client = await this.pool().connect();
+    // Stopped early or failed: the connection is closed, which also ends the query
+    // without reading the rest, rather than returned to the pool.
+    let done = false;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const query = client.query(new Query(config));
+        query.on('row', (row: StoredRow) => {
+          if (done) return;
+          // Inside pg's socket handler: a throw here would take the process down.
+          try {
+            if (visit(storedEntry(row))) return;
+            resolve();
+          } catch (error) {
+            reject(error instanceof Error ? error : new Error(String(error)));
+          }
+          done = true;
+        });
+        query.on('end', () => resolve());
+        query.on('error', (error) => {
+          done = true;
+          reject(error);
+        });
+      });
+    } finally {
+      client.release(done);
     }
   }
 
-  /** Hash of the entry just before `id`, or the genesis hash for the first entry. */
-  async hashBefore(id: string): Promise<string> {
-    const [row] = await this.dataSource.query<{ hash: string }[]>(
-      'SELECT hash FROM audit_logs WHERE id < $1 ORDER BY id DESC LIMIT 1',
-      [id],
-    );
-    return row?.hash ?? GENESIS_HASH;
+  /** The pg pool itself: TypeORM's query() cannot ask for array rows. */
+  private pool(): Pool {
+    return (this.dataSource.driver as PostgresDriver).master as Pool;
   }
 }

@@ -58,16 +58,13 @@ export class AuditService {
   }
 
   async verify(range: { from?: Date; to?: Date }): Promise<ChainVerdict> {
-    let walker: ChainWalker | undefined;
-    for await (const batch of this.repository.walk(range)) {
-      walker ??= new ChainWalker(await this.repository.hashBefore(batch[0]!.id));
-      for (const entry of batch) {
-        if (!walker.next(entry)) {
-          this.logger.warn({ firstBrokenId: walker.verdict.firstBrokenId }, 'audit chain broken');
-          return walker.verdict;
-        }
-      }
+    const span = await this.repository.chainSpan(range);
+    if (!span) return { valid: true, checked: 0 };
+    const walker = new ChainWalker(span.prevHash);
+    await this.repository.walk(span, (entry) => walker.next(entry));
+    if (walker.isBroken) {
+      this.logger.warn({ firstBrokenId: walker.verdict.firstBrokenId }, 'audit chain broken');
     }
-    return walker?.verdict ?? { valid: true, checked: 0 };
+    return walker.verdict;
   }
 }

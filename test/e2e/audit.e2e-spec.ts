@@ -811,6 +811,62 @@ describe('Audit and usage (SPEC section 7, TARGETS S8)', () => {
       expect(await verifyChain(t.http, admin)).toMatchObject({ valid: true });
     });
 
+    it('names an entry whose time was moved by a millisecond, or to the same wall-clock time BC', async () => {
+      const { target } = await freshEntries();
+      const before = await rawRows(t.db, target, target);
+      const [original] = await t.db.query<{ at: string }[]>(
+        'SELECT occurred_at::text AS at FROM audit_logs WHERE id = $1',
+        [target],
+      );
+      await withAppendOnlyDisabled(t.db, async () => {
+        for (const moved of [
+          `occurred_at + interval '1 millisecond'`,
+          `(to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || ' BC')::timestamp AT TIME ZONE 'UTC'`,
+        ]) {
+          try {
+            await t.db.query(`UPDATE audit_logs SET occurred_at = ${moved} WHERE id = $1`, [
+              target,
+            ]);
+            expect(await verifyChain(t.http, admin)).toMatchObject({
+              valid: false,
+              firstBrokenId: target,
+            });
+          } finally {
+            await t.db.query('UPDATE audit_logs SET occurred_at = $1::timestamptz WHERE id = $2', [
+              original!.at,
+              target,
+            ]);
+          }
+        }
+      });
+      expect(await rawRows(t.db, target, target)).toEqual(before);
+      expect(await verifyChain(t.http, admin)).toMatchObject({ valid: true });
+    });
+
+    it('fails the request, not the process, on an entry it cannot read (time set to infinity)', async () => {
+      const { target } = await freshEntries();
+      const before = await rawRows(t.db, target, target);
+      const [original] = await t.db.query<{ at: string }[]>(
+        'SELECT occurred_at::text AS at FROM audit_logs WHERE id = $1',
+        [target],
+      );
+      await withAppendOnlyDisabled(t.db, async () => {
+        try {
+          await t.db.query(`UPDATE audit_logs SET occurred_at = 'infinity' WHERE id = $1`, [
+            target,
+          ]);
+          await t.http.get('/api/v1/audit/verify').set(admin.auth).expect(500);
+        } finally {
+          await t.db.query('UPDATE audit_logs SET occurred_at = $1::timestamptz WHERE id = $2', [
+            original!.at,
+            target,
+          ]);
+        }
+      });
+      expect(await rawRows(t.db, target, target)).toEqual(before);
+      expect(await verifyChain(t.http, admin)).toMatchObject({ valid: true });
+    });
+
     it('names the entry after an edited one whose own hash was recomputed: their link no longer holds', async () => {
       const { target, next } = await freshEntries();
       const [row] = await t.db.query<ChainRow[]>(
