@@ -8,9 +8,9 @@ import type { AppLogger } from './app-logger';
 export function registerAccessLog(fastify: FastifyInstance, logger: AppLogger): void {
   fastify.addHook('onResponse', (request, reply, done) => {
     const url = request.url;
-    if (!url.startsWith('/health') && logger.pino.isLevelEnabled('info')) {
+    if (!url.startsWith('/health') && logger.access.isLevelEnabled('info')) {
       const query = url.indexOf('?');
-      logger.pino.info(
+      logger.access.info(
         {
           req: { id: request.id, method: request.method, url: query < 0 ? url : url.slice(0, query) },
           res: { statusCode: reply.statusCode },

@@ -6,8 +6,8 @@ import { AppLogger } from './app-logger';
 class LogFlusher implements OnApplicationShutdown {
   constructor(private readonly logger: AppLogger) {}
 
-  onApplicationShutdown(): void {
-    this.logger.close();
+  onApplicationShutdown(): Promise<void> {
+    return this.logger.close();
   }
 }
 
