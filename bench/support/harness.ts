@@ -340,7 +340,10 @@ export async function writeSection(title: string, body: string): Promise<void> {
   if (start === -1) {
     next = `${current.trimEnd()}\n\n${section}`;
   } else {
-    let end = lines.findIndex((line, i) => i > start && line.startsWith('## '));
+    // The next section starts at its heading, or at the marker comment some sections open with.
+    let end = lines.findIndex(
+      (line, i) => i > start && (line.startsWith('## ') || /^<!-- [\w-]+:start -->$/.test(line)),
+    );
     if (end === -1) end = lines.length;
     const before = lines.slice(0, start).join('\n').trimEnd();
     const after = lines.slice(end).join('\n').trim();
