@@ -180,24 +180,22 @@ export class AudioArchiveService {
         moves.map((move) => move.change),
         manager,
       );
-      for (const { change, caseId, data, requestId } of moves) {
-        if (!moved.has(change.id)) continue;
-        await RequestContext.run({ requestId: requestId ?? this.context.requestId }, async () => {
-          await this.audit.record(
-            {
-              action: change.archived ? 'audio.archive' : 'audio.restore',
-              resourceType: 'audio',
-              resourceId: change.id,
-              caseId,
-              actorId: data.requestedBy,
-              details: change.archived
-                ? { reason: data.reason ?? null, retention: !!data.retention }
-                : {},
-            },
-            manager,
-          );
-        });
-      }
+      await this.audit.recordMany(
+        moves
+          .filter(({ change }) => moved.has(change.id))
+          .map(({ change, caseId, data, requestId }) => ({
+            action: change.archived ? 'audio.archive' : 'audio.restore',
+            resourceType: 'audio',
+            resourceId: change.id,
+            caseId,
+            actorId: data.requestedBy,
+            requestId: requestId ?? this.context.requestId ?? null,
+            details: change.archived
+              ? { reason: data.reason ?? null, retention: !!data.retention }
+              : {},
+          })),
+        manager,
+      );
     });
   }
 

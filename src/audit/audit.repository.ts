@@ -51,36 +51,60 @@ export class AuditRepository {
    * chain never forks; it is released when the surrounding transaction ends.
    */
   async append(entry: NewAuditEntry, manager: EntityManager): Promise<ChainRow> {
+    const [row] = await this.appendMany([entry], manager);
+    return row!;
+  }
+
+  /**
+   * Chains `entries` in order, under the chain lock, with one read of the chain's head and
+   * one INSERT however many there are (a grouped commit audits many files at once).
+   */
+  async appendMany(entries: NewAuditEntry[], manager: EntityManager): Promise<ChainRow[]> {
+    if (entries.length === 0) return [];
     await manager.query('SELECT pg_advisory_xact_lock($1)', [AUDIT_CHAIN_LOCK]);
-    const [head] = await manager.query<{ id: string; prev: string | null }[]>(
-      `SELECT nextval('audit_logs_id_seq')::text AS id,
+    const [head] = await manager.query<{ ids: string[]; prev: string | null }[]>(
+      `SELECT array(SELECT nextval('audit_logs_id_seq')::text FROM generate_series(1, $1)) AS ids,
               (SELECT hash FROM audit_logs ORDER BY id DESC LIMIT 1) AS prev`,
+      [entries.length],
     );
-    const id = head!.id;
-    const prevHash = head!.prev ?? GENESIS_HASH;
-    const hash = chainHash(prevHash, { ...entry, id });
+    const ids = [...head!.ids].sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1));
+    let prevHash = head!.prev ?? GENESIS_HASH;
+    const rows = entries.map((entry, i): ChainRow => {
+      const id = ids[i]!;
+      const hash = chainHash(prevHash, { ...entry, id });
+      const row = { ...entry, id, prevHash, hash };
+      prevHash = hash;
+      return row;
+    });
+    const column = <T>(pick: (row: ChainRow) => T): T[] => rows.map(pick);
     await manager.query(
       `INSERT INTO audit_logs (id, occurred_at, actor_id, actor_ip, user_agent, action, resource_type,
                                resource_id, case_id, outcome, details, request_id, prev_hash, hash)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+       SELECT id, occurred_at, actor_id, actor_ip, user_agent, action, resource_type, resource_id,
+              case_id, outcome, details::jsonb, request_id, prev_hash, hash
+         FROM unnest($1::bigint[], $2::timestamptz[], $3::uuid[], $4::text[], $5::text[], $6::text[],
+                     $7::text[], $8::text[], $9::uuid[], $10::text[], $11::text[], $12::text[],
+                     $13::text[], $14::text[])
+           AS t(id, occurred_at, actor_id, actor_ip, user_agent, action, resource_type, resource_id,
+                case_id, outcome, details, request_id, prev_hash, hash)`,
       [
-        id,
-        entry.occurredAt,
-        entry.actorId,
-        entry.actorIp,
-        entry.userAgent,
-        entry.action,
-        entry.resourceType,
-        entry.resourceId,
-        entry.caseId,
-        entry.outcome,
-        JSON.stringify(entry.details),
-        entry.requestId,
-        prevHash,
-        hash,
+        column((r) => r.id),
+        column((r) => r.occurredAt),
+        column((r) => r.actorId),
+        column((r) => r.actorIp),
+        column((r) => r.userAgent),
+        column((r) => r.action),
+        column((r) => r.resourceType),
+        column((r) => r.resourceId),
+        column((r) => r.caseId),
+        column((r) => r.outcome),
+        column((r) => JSON.stringify(r.details)),
+        column((r) => r.requestId),
+        column((r) => r.prevHash),
+        column((r) => r.hash),
       ],
     );
-    return { ...entry, id, prevHash, hash };
+    return rows;
   }
 
   /** Runs `work` in a transaction of its own, for entries not tied to another change. */

@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { RequestContext } from '../core/http/request-context';
 import { ChainVerdict, ChainWalker } from './audit-chain';
-import { AuditFilter, AuditRepository } from './audit.repository';
+import { AuditFilter, AuditRepository, NewAuditEntry } from './audit.repository';
 import { AuditLogEntity } from './entities/audit-log.entity';
 
 export interface AuditEvent {
@@ -15,6 +15,8 @@ export interface AuditEvent {
   details?: Record<string, unknown>;
   /** Defaults to the authenticated actor of the current request. */
   actorId?: string | null;
+  /** Defaults to the current request's (or job's) id. */
+  requestId?: string | null;
 }
 
 /**
@@ -32,7 +34,21 @@ export class AuditService {
   ) {}
 
   async record(event: AuditEvent, manager?: EntityManager): Promise<void> {
-    const entry = {
+    await this.recordMany([event], manager);
+  }
+
+  /** Several entries at once, chained in the order given (one statement, see appendMany). */
+  async recordMany(events: AuditEvent[], manager?: EntityManager): Promise<void> {
+    const entries = events.map((event) => this.entryOf(event));
+    if (manager) {
+      await this.repository.appendMany(entries, manager);
+    } else {
+      await this.repository.inTransaction((tx) => this.repository.appendMany(entries, tx));
+    }
+  }
+
+  private entryOf(event: AuditEvent): NewAuditEntry {
+    return {
       occurredAt: new Date(),
       actorId: event.actorId !== undefined ? event.actorId : (this.context.actor?.userId ?? null),
       // Clamped to the column widths: a forged header must not make the audited action fail.
@@ -44,13 +60,8 @@ export class AuditService {
       caseId: event.caseId ?? null,
       outcome: event.outcome ?? 'success',
       details: event.details ?? {},
-      requestId: this.context.requestId ?? null,
+      requestId: event.requestId !== undefined ? event.requestId : (this.context.requestId ?? null),
     };
-    if (manager) {
-      await this.repository.append(entry, manager);
-    } else {
-      await this.repository.inTransaction((tx) => this.repository.append(entry, tx));
-    }
   }
 
   list(filter: AuditFilter, limit: number): Promise<AuditLogEntity[]> {

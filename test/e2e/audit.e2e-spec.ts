@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { chainHash } from '../../src/audit/audit-chain';
 import { AuditRepository, ChainRow } from '../../src/audit/audit.repository';
+import { AuditService } from '../../src/audit/audit.service';
 import { UsageService } from '../../src/audit/usage.service';
 import {
   createUser,
@@ -748,6 +749,48 @@ describe('Audit and usage (SPEC section 7, TARGETS S8)', () => {
       const verdict = await verifyChain(t.http, admin);
       expect(verdict.valid).toBe(true);
       expect(verdict.firstBrokenId).toBeUndefined();
+    });
+
+    it('chains entries recorded together (one statement) in order, each with its own request id, between concurrent single writers', async () => {
+      const audit = t.app.get(AuditService);
+      const mark = await auditHead(t.db);
+      const batches = Array.from({ length: 5 }, (_, b) =>
+        Array.from({ length: 8 }, (_, i) => ({
+          action: 'audio.archive',
+          resourceType: 'audio',
+          resourceId: randomUUID(),
+          actorId: admin.userId,
+          requestId: requestId(`grouped-${b}-${i}`),
+          details: { reason: `batch ${b}`, retention: false },
+        })),
+      );
+      await Promise.all([
+        ...batches.map((events) => audit.recordMany(events)),
+        ...Array.from({ length: 10 }, (_, i) =>
+          t.http
+            .post('/api/v1/api-keys')
+            .set(admin.auth)
+            .send({ name: `between-${i}` })
+            .expect(201)
+            .then((response) => remember(response.body.key)),
+        ),
+      ]);
+
+      const entries = await allAuditEntries(t.http, admin, { after: mark });
+      for (const events of batches) {
+        const written = entries.filter((e) => events.some((v) => v.resourceId === e.resourceId));
+        // In the order given, each under its own request id, and nothing else in between.
+        expect(written.map((e) => [e.resourceId, e.requestId])).toEqual(
+          events.map((v) => [v.resourceId, v.requestId]),
+        );
+        const positions = written.map((e) => entries.indexOf(e));
+        expect(positions[positions.length - 1]! - positions[0]!).toBe(events.length - 1);
+      }
+      for (let i = 1; i < entries.length; i++) {
+        expect(entries[i]!.prevHash).toBe(entries[i - 1]!.hash);
+      }
+      expect(await verifyChain(t.http, admin)).toEqual(expect.objectContaining({ valid: true }));
+      expect(await audit.recordMany([])).toBeUndefined();
     });
   });
 
