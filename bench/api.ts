@@ -22,15 +22,14 @@ import {
   api,
   BENCH_ADMIN,
   benchEnvironment,
-  cannon,
-  cpuSeconds,
   createBenchDatabase,
   destroyBenchRun,
   fmt,
   load,
-  LoadResult,
   login,
   markdownTable,
+  Measured,
+  measured,
   median,
   planBenchRun,
   reportSummary,
@@ -50,16 +49,6 @@ const P3_CONNECTIONS = 16;
 const P6_SECONDS = Number(process.env.BENCH_P6_SECONDS ?? 10);
 const P6_CONNECTIONS = 50;
 const MODE = (process.env.BENCH_WORKERS ?? 'separate').split(',')[0] as 'separate' | 'inprocess';
-
-/** A load run plus the CPU the measured server process spent per request (noise-free). */
-type Measured = LoadResult & { cpuMsPerRequest: number };
-
-async function measured(server: Server, options: Parameters<typeof cannon>[0]): Promise<Measured> {
-  const before = cpuSeconds(server.child.pid);
-  const result = await cannon(options);
-  const cpu = cpuSeconds(server.child.pid) - before;
-  return { ...result, cpuMsPerRequest: (cpu * 1000) / Math.max(1, result.requests) };
-}
 
 const log = (message: string): void => console.log(`[${new Date().toISOString()}] ${message}`);
 const ms = (value: number): string => `${value.toFixed(2)} ms`;

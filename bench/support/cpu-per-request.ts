@@ -12,10 +12,10 @@ import {
   BENCH_ADMIN,
   benchEnvironment,
   cannon,
-  cpuSeconds,
   createBenchDatabase,
   destroyBenchRun,
   login,
+  measured,
   planBenchRun,
   Server,
   startApp,
@@ -32,13 +32,15 @@ async function cpuPerRequest(
   server: Server,
   options: Parameters<typeof cannon>[0],
 ): Promise<string> {
-  const before = cpuSeconds(server.child.pid);
-  const result = await cannon({ connections: CONNECTIONS, duration: SECONDS, ...options });
-  const cpuMs = ((cpuSeconds(server.child.pid) - before) * 1000) / Math.max(1, result.requests);
+  const result = await measured(server, {
+    connections: CONNECTIONS,
+    duration: SECONDS,
+    ...options,
+  });
   if (result.non2xx > 0 || result.errors > 0) {
     throw new Error(`${options.url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
   }
-  return `${cpuMs.toFixed(3)} ms CPU/request, ${Math.round(result.requestsPerSecond)} req/s, p99 ${result.latency.p99} ms`;
+  return `${result.cpuMsPerRequest.toFixed(3)} ms CPU/request, ${Math.round(result.requestsPerSecond)} req/s, p99 ${result.latency.p99} ms`;
 }
 
 async function main(): Promise<void> {

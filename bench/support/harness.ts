@@ -365,6 +365,17 @@ export function markdownTable(header: string[], rows: string[][]): string {
 const TICKS_PER_SECOND = 100;
 
 /** User + system CPU seconds consumed so far by process `pid` (0 when it is gone). */
+/** A load run plus the CPU the measured server process spent per request (noise-free). */
+export type Measured = LoadResult & { cpuMsPerRequest: number };
+
+/** Runs `options` against `server` and divides the server process's CPU by the requests. */
+export async function measured(server: Server, options: autocannon.Options): Promise<Measured> {
+  const before = cpuSeconds(server.child.pid);
+  const result = await cannon(options);
+  const cpu = cpuSeconds(server.child.pid) - before;
+  return { ...result, cpuMsPerRequest: (cpu * 1000) / Math.max(1, result.requests) };
+}
+
 export function cpuSeconds(pid: number | undefined): number {
   if (!pid) return 0;
   try {

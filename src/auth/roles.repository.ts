@@ -20,14 +20,13 @@ export class RolesRepository {
     return (manager ?? this.dataSource.manager).getRepository(RoleEntity);
   }
 
-  async transaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
-    const result = await this.dataSource.transaction(async (manager) => {
+  transaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
+    return this.dataSource.transaction(async (manager) => {
       await manager.query('SELECT pg_advisory_xact_lock($1)', [ROLE_HIERARCHY_LOCK]);
+      // Any role change may change every principal's grants (applied after the commit).
+      this.invalidation.invalidate('*', manager);
       return work(manager);
     });
-    // Any role change may change every principal's grants.
-    this.invalidation.invalidate('*');
-    return result;
   }
 
   findById(id: string, manager?: EntityManager): Promise<RoleEntity | null> {

@@ -179,12 +179,12 @@ export class CasesService {
       const current = await this.cases.lockLive(id, manager);
       if (!current) throw new NotFoundProblem('case');
       await this.cases.update(id, { deletedAt: new Date() }, current.version, manager);
+      this.invalidation.invalidate(`case:${id}`, manager);
       await this.audit.record(
         { action: 'case.delete', resourceType: 'case', resourceId: id, caseId: id },
         manager,
       );
     });
-    this.invalidation.invalidate(`case:${id}`);
   }
 
   listParticipants(caseId: string): Promise<CaseParticipantEntity[]> {
@@ -198,7 +198,7 @@ export class CasesService {
   ): Promise<CaseParticipantEntity> {
     const user = await this.users.findById(dto.userId);
     if (!user?.isActive) throw new CasesException(CasesErrorCode.UnknownUser);
-    const added = await this.cases.transaction(async (manager) => {
+    return this.cases.transaction(async (manager) => {
       if (!(await this.cases.lockLive(caseId, manager))) throw new NotFoundProblem('case');
       if (await this.cases.findParticipant(caseId, dto.userId, manager)) {
         throw new CasesException(CasesErrorCode.AlreadyParticipant);
@@ -207,6 +207,7 @@ export class CasesService {
         { caseId, userId: dto.userId, role: dto.role, addedBy: actor.userId },
         manager,
       );
+      this.invalidation.invalidate(`case:${caseId}`, manager);
       await this.audit.record(
         {
           action: 'case.participant_add',
@@ -219,8 +220,6 @@ export class CasesService {
       );
       return participant;
     });
-    this.invalidation.invalidate(`case:${caseId}`);
-    return added;
   }
 
   /** The case row lock serialises removals, so two concurrent ones cannot drop the last lead. */
@@ -233,6 +232,7 @@ export class CasesService {
         throw new CasesException(CasesErrorCode.LastLead);
       }
       await this.cases.removeParticipant(caseId, userId, manager);
+      this.invalidation.invalidate(`case:${caseId}`, manager);
       await this.audit.record(
         {
           action: 'case.participant_remove',
@@ -244,7 +244,6 @@ export class CasesService {
         manager,
       );
     });
-    this.invalidation.invalidate(`case:${caseId}`);
   }
 
   listNotes(caseId: string, offset: number, limit: number): Promise<[CaseNoteEntity[], number]> {

@@ -20,6 +20,11 @@ export function isCertainlyValidBody(body: unknown): body is TurnDto | TurnBatch
 }
 
 const BATCH_KEYS = new Set(['turns']);
+/**
+ * Written out rather than read from the DTO's metadata on purpose: a field added to
+ * TurnDto is then unknown here, so turns carrying it take the DTO path until this check
+ * learns its rule — never accepted unchecked.
+ */
 const TURN_KEYS = new Set([
   'messageNumber',
   'speaker',
