@@ -1,8 +1,6 @@
 import { BullModule } from '@nestjs/bullmq';
 import { Module } from '@nestjs/common';
 import { QueueName } from '../core/queue/queue-names';
-import { RESOURCE_ACCESS } from '../core/security/resource-access';
-import { AudioAccessResolver } from './audio-access.resolver';
 import { AudioArchiveService } from './audio-archive.service';
 import { AudioFilesController, CaseAudioController } from './audio-files.controller';
 import { AudioFilesRepository } from './audio-files.repository';
@@ -15,13 +13,7 @@ import { LegalHoldService } from './legal-hold.service';
     BullModule.registerQueue({ name: QueueName.AudioArchive }, { name: QueueName.Retention }),
   ],
   controllers: [CaseAudioController, AudioFilesController, LegalHoldController],
-  providers: [
-    AudioFilesRepository,
-    AudioFilesService,
-    AudioArchiveService,
-    LegalHoldService,
-    { provide: RESOURCE_ACCESS.audio, useClass: AudioAccessResolver },
-  ],
+  providers: [AudioFilesRepository, AudioFilesService, AudioArchiveService, LegalHoldService],
   exports: [AudioFilesService, AudioArchiveService, AudioFilesRepository],
 })
 export class AudioFilesModule {}

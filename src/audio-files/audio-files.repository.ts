@@ -1,13 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import type { ParticipantRole } from '../cases/entities/case-participant.entity';
+import type { AccessScope } from '../core/access/access-decision';
+import { visibleCases } from '../core/access/access.predicates';
 import { AudioFileEntity, AudioStatus } from './entities/audio-file.entity';
 
-export interface AudioListFilter {
-  /** Only audio of cases this user participates in, unless `seesAll`. */
-  actorId: string;
-  seesAll: boolean;
+/** Only audio of cases visible to the scope's actor (`visibleCases`). */
+export interface AudioListFilter extends AccessScope {
   caseId?: string;
   status?: AudioStatus;
   language?: string;
@@ -58,24 +57,6 @@ export class AudioFilesRepository {
 
   transaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
     return this.dataSource.transaction(work);
-  }
-
-  /**
-   * The caller's relation to the case of a live audio file, in one query: `undefined`
-   * when the file (or its case) does not exist or is deleted, `null` without participation.
-   */
-  async participation(
-    audioId: string,
-    userId: string,
-  ): Promise<ParticipantRole | null | undefined> {
-    const [row] = await this.dataSource.query<{ role: ParticipantRole | null }[]>(
-      `SELECT (SELECT p.role FROM case_participants p
-                WHERE p.case_id = a.case_id AND p.user_id = $2) AS role
-         FROM audio_files a JOIN cases c ON c.id = a.case_id
-        WHERE a.id = $1 AND a.deleted_at IS NULL AND c.deleted_at IS NULL`,
-      [audioId, userId],
-    );
-    return row ? row.role : undefined;
   }
 
   insert(values: Partial<AudioFileEntity>, manager: EntityManager): Promise<AudioFileEntity> {
@@ -171,7 +152,7 @@ export class AudioFilesRepository {
       .where('a.deletedAt IS NULL');
     if (!filter.seesAll) {
       query.andWhere(
-        'EXISTS (SELECT 1 FROM case_participants vp WHERE vp.case_id = a.case_id AND vp.user_id = :actorId)',
+        visibleCases(filter, 'a.case_id', () => ':actorId'),
         { actorId: filter.actorId },
       );
     }

@@ -13,7 +13,7 @@ import { RequestContext } from '../core/http/request-context';
 import { NotFoundProblem, ValidationProblem } from '../core/http/problem.exception';
 import { QueueName } from '../core/queue/queue-names';
 import type { Actor } from '../core/security/actor';
-import { grants } from '../core/security/permissions';
+import { accessScope } from '../core/access/access-decision';
 import { HashingCounter, SizeLimitExceededError } from '../core/storage/hashing';
 import { StorageDriver, StorageNotFoundError } from '../core/storage/storage-driver';
 import { archiveAudioKey, caseAudioKey, extensionOfKey } from '../core/storage/storage-keys';
@@ -279,8 +279,7 @@ export class AudioFilesService {
 
   list(actor: Actor, query: ListAudioQuery): Promise<[AudioFileEntity[], number]> {
     return this.audio.list({
-      actorId: actor.userId,
-      seesAll: grants(actor.grants, 'cases:all'),
+      ...accessScope(actor),
       caseId: query.caseId,
       status: query.status,
       language: query.language,

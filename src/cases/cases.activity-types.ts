@@ -7,5 +7,6 @@ export const CASES_ACTIVITY_TYPES = {
   'case.delete': 'Case deleted (soft)',
   'case.participant_add': 'Participant added to a case',
   'case.participant_remove': 'Participant removed from a case',
+  'case.participant_role_changed': "Participant's role in a case changed",
   'case.note_add': 'Note added to a case',
 } as const;

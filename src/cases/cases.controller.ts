@@ -26,6 +26,7 @@ import {
   NoteResponse,
   ParticipantResponse,
   UpdateCaseDto,
+  UpdateParticipantDto,
 } from './dto/case.dto';
 import { CaseEntity } from './entities/case.entity';
 
@@ -132,6 +133,18 @@ export class CasesController {
     @Body() dto: AddParticipantDto,
   ): Promise<ParticipantResponse> {
     return ParticipantResponse.from(await this.cases.addParticipant(actor, id, dto));
+  }
+
+  /** Changes a participant's role in place (history kept); audited. */
+  @Patch(':id/participants/:userId')
+  @Authenticated({ permission: 'cases:write', resource: 'case', access: 'manage' })
+  @ApiOkResponse({ type: ParticipantResponse })
+  async changeParticipantRole(
+    @UuidParam() id: string,
+    @UuidParam('userId') userId: string,
+    @Body() dto: UpdateParticipantDto,
+  ): Promise<ParticipantResponse> {
+    return ParticipantResponse.from(await this.cases.changeParticipantRole(id, userId, dto));
   }
 
   @Delete(':id/participants/:userId')

@@ -1,7 +1,5 @@
 import { Module } from '@nestjs/common';
 import { AuthModule } from '../auth/auth.module';
-import { RESOURCE_ACCESS } from '../core/security/resource-access';
-import { CasesAccessResolver } from './case-access.resolver';
 import { CasesController } from './cases.controller';
 import { CasesRepository } from './cases.repository';
 import { CasesService } from './cases.service';
@@ -10,11 +8,7 @@ import { LookupsController } from './lookups.controller';
 @Module({
   imports: [AuthModule],
   controllers: [CasesController, LookupsController],
-  providers: [
-    CasesRepository,
-    CasesService,
-    { provide: RESOURCE_ACCESS.case, useClass: CasesAccessResolver },
-  ],
+  providers: [CasesRepository, CasesService],
   exports: [CasesRepository],
 })
 export class CasesModule {}

@@ -1,16 +1,16 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+import type { AccessScope } from '../core/access/access-decision';
+import { visibleCases } from '../core/access/access.predicates';
 import { plainSelectList } from '../core/database/plain-select';
 import { BITMAP_ONLY, planRows } from '../search/planner';
 import { CaseNoteEntity } from './entities/case-note.entity';
 import { CaseParticipantEntity, ParticipantRole } from './entities/case-participant.entity';
 import { CaseEntity, CasePriority, CaseStatus } from './entities/case.entity';
 
-export interface CaseListFilter {
-  /** Only cases this user participates in, unless `seesAll`. */
-  actorId: string;
-  seesAll: boolean;
+/** Only cases visible to the scope's actor (`visibleCases`). */
+export interface CaseListFilter extends AccessScope {
   status?: CaseStatus;
   priority?: CasePriority;
   participant?: string;
@@ -79,19 +79,6 @@ export class CasesRepository {
 
   transaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
     return this.dataSource.transaction(work);
-  }
-
-  /**
-   * The caller's relation to a live case in one query: `undefined` when the case does
-   * not exist or is deleted, `null` when it exists but the user does not participate.
-   */
-  async participation(caseId: string, userId: string): Promise<ParticipantRole | null | undefined> {
-    const [row] = await this.dataSource.query<{ role: ParticipantRole | null }[]>(
-      `SELECT (SELECT p.role FROM case_participants p WHERE p.case_id = c.id AND p.user_id = $2) AS role
-         FROM cases c WHERE c.id = $1 AND c.deleted_at IS NULL`,
-      [caseId, userId],
-    );
-    return row ? row.role : undefined;
   }
 
   /** `CASE-YYYY-NNNNNN` from a database sequence, unique under any concurrency. */
@@ -344,11 +331,7 @@ export class CasesRepository {
   /** Every filter except `q`, as SQL over `cases c` with positional parameters. */
   private conditions(filter: CaseListFilter, params: SqlParams): string[] {
     const where = ['c.deleted_at IS NULL'];
-    if (!filter.seesAll) {
-      where.push(
-        `EXISTS (SELECT 1 FROM case_participants vp WHERE vp.case_id = c.id AND vp.user_id = ${params.add(filter.actorId)})`,
-      );
-    }
+    if (!filter.seesAll) where.push(visibleCases(filter, 'c.id', (actor) => params.add(actor)));
     if (filter.status) where.push(`c.status = ${params.add(filter.status)}`);
     if (filter.priority) where.push(`c.priority = ${params.add(filter.priority)}`);
     if (filter.participant) {
@@ -397,6 +380,18 @@ export class CasesRepository {
   ): Promise<CaseParticipantEntity> {
     const repository = manager.getRepository(CaseParticipantEntity);
     return repository.save(repository.create(participant));
+  }
+
+  /** Changes a participant's role in place (keeping addedBy and addedAt); the row after. */
+  async updateParticipantRole(
+    caseId: string,
+    userId: string,
+    role: ParticipantRole,
+    manager: EntityManager,
+  ): Promise<CaseParticipantEntity | null> {
+    const repository = manager.getRepository(CaseParticipantEntity);
+    await repository.update({ caseId, userId }, { role });
+    return repository.findOneBy({ caseId, userId });
   }
 
   async removeParticipant(caseId: string, userId: string, manager: EntityManager): Promise<void> {

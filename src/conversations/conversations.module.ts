@@ -1,10 +1,7 @@
 import { BullModule } from '@nestjs/bullmq';
 import { Module } from '@nestjs/common';
 import { AuthModule } from '../auth/auth.module';
-import { CasesModule } from '../cases/cases.module';
 import { QueueName } from '../core/queue/queue-names';
-import { RESOURCE_ACCESS } from '../core/security/resource-access';
-import { ConversationAccessResolver } from './conversation-access.resolver';
 import { ConversationsController } from './conversations.controller';
 import { ConversationsRepository } from './conversations.repository';
 import { ConversationsService } from './conversations.service';
@@ -15,7 +12,7 @@ import { TurnsRepository } from './turns.repository';
 import { TurnsService } from './turns.service';
 
 @Module({
-  imports: [AuthModule, CasesModule, BullModule.registerQueue({ name: QueueName.TurnPersistence })],
+  imports: [AuthModule, BullModule.registerQueue({ name: QueueName.TurnPersistence })],
   controllers: [ConversationsController],
   providers: [
     ConversationsRepository,
@@ -25,7 +22,6 @@ import { TurnsService } from './turns.service';
     TurnBuffer,
     FlushScheduler,
     TurnPersistenceService,
-    { provide: RESOURCE_ACCESS.conversation, useClass: ConversationAccessResolver },
   ],
   exports: [
     ConversationsService,

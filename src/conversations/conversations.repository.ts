@@ -3,13 +3,13 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { CacheInvalidation } from '../core/cache/cache-invalidation';
-import { Participation } from '../core/security/resource-access';
+import type { AccessScope } from '../core/access/access-decision';
+import { visibleConversations } from '../core/access/access.predicates';
 import { ConversationParticipantEntity } from './entities/conversation-participant.entity';
 import { ConversationEntity, ConversationStatus } from './entities/conversation.entity';
 
-export interface ConversationListFilter {
-  actorId: string;
-  seesAll: boolean;
+/** Only conversations visible to the scope's actor (`visibleConversations`). */
+export interface ConversationListFilter extends AccessScope {
   status?: ConversationStatus;
   caseId?: string;
   offset: number;
@@ -22,17 +22,6 @@ export type ConversationChanges = Partial<
     'name' | 'description' | 'metadata' | 'status' | 'endedAt' | 'sealHash' | 'sealedAt' | 'caseId'
   >
 >;
-
-/**
- * Who sees a conversation: its participants, holders of cases:all, and the
- * participants of the (live) case it is linked to. Used by lists, in SQL.
- */
-const VISIBLE_TO_ACTOR = `(
-  EXISTS (SELECT 1 FROM conversation_participants p WHERE p.conversation_id = c.id AND p.user_id = :actorId)
-  OR (c.case_id IS NOT NULL AND EXISTS (
-        SELECT 1 FROM case_participants cp JOIN cases k ON k.id = cp.case_id AND k.deleted_at IS NULL
-         WHERE cp.case_id = c.case_id AND cp.user_id = :actorId))
-)`;
 
 @Injectable()
 export class ConversationsRepository {
@@ -140,7 +129,12 @@ export class ConversationsRepository {
       .createQueryBuilder('c')
       .addSelect('c.joinPasswordHash')
       .where(`c.status <> 'deleted'`);
-    if (!filter.seesAll) query.andWhere(VISIBLE_TO_ACTOR, { actorId: filter.actorId });
+    if (!filter.seesAll) {
+      query.andWhere(
+        visibleConversations(filter, 'c', () => ':actorId'),
+        { actorId: filter.actorId },
+      );
+    }
     if (filter.status) query.andWhere('c.status = :status', { status: filter.status });
     if (filter.caseId) query.andWhere('c.caseId = :caseId', { caseId: filter.caseId });
     return query
@@ -149,30 +143,6 @@ export class ConversationsRepository {
       .offset(filter.offset)
       .limit(filter.limit)
       .getManyAndCount();
-  }
-
-  /**
-   * The caller's standing on a conversation in one query: `undefined` if it does not
-   * exist (or is deleted); else `role` is `member` for participants, the case role for
-   * participants of the linked case (`caseId`), `null` otherwise.
-   */
-  async participation(
-    conversationId: string,
-    userId: string,
-  ): Promise<{ role: Participation | null; caseId: string | null } | undefined> {
-    const [row] = await this.dataSource.query<
-      { member: boolean; caseRole: Participation | null; caseId: string | null }[]
-    >(
-      `SELECT EXISTS (SELECT 1 FROM conversation_participants p
-                       WHERE p.conversation_id = c.id AND p.user_id = $2) AS member,
-              (SELECT cp.role FROM case_participants cp JOIN cases k ON k.id = cp.case_id AND k.deleted_at IS NULL
-                WHERE cp.case_id = c.case_id AND cp.user_id = $2) AS "caseRole",
-              c.case_id AS "caseId"
-         FROM conversations c WHERE c.id = $1 AND c.status <> 'deleted'`,
-      [conversationId, userId],
-    );
-    if (!row) return undefined;
-    return { role: row.member ? 'member' : row.caseRole, caseId: row.caseId };
   }
 
   /** Only the status: what turn ingestion checks on every request. */

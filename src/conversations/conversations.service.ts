@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service';
 import { PasswordHasher } from '../auth/password-hasher';
-import { CasesRepository } from '../cases/cases.repository';
+import { accessScope } from '../core/access/access-decision';
+import { AccessService } from '../core/access/access.service';
 import { CacheInvalidation } from '../core/cache/cache-invalidation';
 import { CoherentCache } from '../core/cache/coherent-cache';
 import { LastKnown } from '../core/database/last-known';
@@ -15,7 +16,6 @@ import {
 import { RequestContext } from '../core/http/request-context';
 import type { Actor } from '../core/security/actor';
 import { FailureLimiter, FailureScope } from '../core/security/failure-limiter';
-import { grants } from '../core/security/permissions';
 import { AppConfig } from '../core/config/app-config';
 import { ConversationsErrorCode, ConversationsException } from './conversations.exception';
 import { ConversationsRepository } from './conversations.repository';
@@ -44,7 +44,7 @@ export class ConversationsService {
   constructor(
     private readonly conversations: ConversationsRepository,
     private readonly turns: TurnsRepository,
-    private readonly cases: CasesRepository,
+    private readonly access: AccessService,
     private readonly buffer: TurnBuffer,
     private readonly scheduler: FlushScheduler,
     private readonly hasher: PasswordHasher,
@@ -104,25 +104,23 @@ export class ConversationsService {
 
   /**
    * Linking adds the conversation to the case, so it takes what writing to the case takes
-   * (as the access guard rules it): a lead or member, or a holder of cases:all. A viewer
+   * (the access layer's `write`): a lead or member, or a holder of cases:all. A viewer
    * sees the case but may not add to it (403); an invisible case is 422 like a missing one.
    */
   private async assertCaseLinkable(actor: Actor, caseId: string): Promise<void> {
-    const participation = await this.cases.participation(caseId, actor.userId);
-    const seesAll = grants(actor.grants, 'cases:all');
-    const visible = participation !== undefined && (participation !== null || seesAll);
-    if (!visible) throw new ConversationsException(ConversationsErrorCode.UnknownCase);
-    if (participation === 'viewer' && !seesAll) {
+    const { decision, participation } = await this.access.check('case', actor, caseId, 'write');
+    if (decision === 'invisible')
+      throw new ConversationsException(ConversationsErrorCode.UnknownCase);
+    if (decision === 'forbidden') {
       throw new ForbiddenProblem(
-        'As a viewer of this case you cannot attach a conversation to it.',
+        `As a ${participation} of this case you cannot attach a conversation to it.`,
       );
     }
   }
 
   list(actor: Actor, query: ListConversationsQuery): Promise<[ConversationEntity[], number]> {
     return this.conversations.list({
-      actorId: actor.userId,
-      seesAll: grants(actor.grants, 'cases:all'),
+      ...accessScope(actor),
       status: query.status,
       caseId: query.caseId,
       offset: query.offset,

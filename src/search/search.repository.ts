@@ -4,16 +4,16 @@ import { createHash } from 'node:crypto';
 import type { Pool } from 'pg';
 import { DataSource } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
+import type { AccessScope } from '../core/access/access-decision';
+import { visibleCases, visibleConversations } from '../core/access/access.predicates';
 import { BITMAP_ONLY, planRows } from './planner';
 import type { ResultType, SearchType } from './dto/search.dto';
 
-export interface SearchFilter {
+/** Only rows visible to the scope's actor (`visibleCases`, `visibleConversations`). */
+export interface SearchFilter extends AccessScope {
   /** Raw user text, only ever bound as a parameter. */
   q: string;
   types: SearchType[];
-  actorId: string;
-  /** cases:all: every live case and conversation is visible. */
-  seesAll: boolean;
   /** Text search configurations in use (from `languages`), `simple` included. */
   configs: string[];
   offset: number;
@@ -245,9 +245,7 @@ export class SearchRepository {
   }
 
   private caseVisible(caseColumn: string, filter: SearchFilter, actor: string): string {
-    return filter.seesAll
-      ? 'TRUE'
-      : `EXISTS (SELECT 1 FROM case_participants vp WHERE vp.case_id = ${caseColumn} AND vp.user_id = ${actor})`;
+    return visibleCases(filter, caseColumn, () => actor);
   }
 
   /** One type's matches: type, id, case_id, audio_file_id, conversation_id, rank, created_at. */
@@ -289,13 +287,7 @@ export class SearchRepository {
            AND ${this.caseLive('n.case_id')} AND ${this.caseVisible('n.case_id', filter, actor)}`;
       case 'turns': {
         const text = `to_tsvector('simple'::regconfig, coalesce(tu.cleaned_text, tu.raw_text))`;
-        const visible = filter.seesAll
-          ? 'TRUE'
-          : `(EXISTS (SELECT 1 FROM conversation_participants cp
-                       WHERE cp.conversation_id = cv.id AND cp.user_id = ${actor})
-              OR (cv.case_id IS NOT NULL AND EXISTS (
-                    SELECT 1 FROM case_participants vp JOIN cases k ON k.id = vp.case_id AND k.deleted_at IS NULL
-                     WHERE vp.case_id = cv.case_id AND vp.user_id = ${actor})))`;
+        const visible = visibleConversations(filter, 'cv', () => actor);
         return `${select(
           `'turn'::text AS type, tu.id::text AS id, cv.case_id, NULL::uuid AS audio_file_id,
            tu.conversation_id, tu.spoken_at AS created_at`,

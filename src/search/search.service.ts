@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { ForbiddenProblem, ValidationProblem } from '../core/http/problem.exception';
 import type { Actor } from '../core/security/actor';
+import { accessScope } from '../core/access/access-decision';
 import { grants, Permission } from '../core/security/permissions';
 import { SEARCH_TYPES, SearchQuery, SearchResultResponse, SearchType } from './dto/search.dto';
 import { MARK_START, MARK_STOP, SearchRepository, SearchRow } from './search.repository';
@@ -64,8 +65,7 @@ export class SearchService {
     const { rows, total, totalIsEstimate } = await this.repository.search({
       q: query.q,
       types: SEARCH_TYPES.filter((type) => types.includes(type)),
-      actorId: actor.userId,
-      seesAll: grants(actor.grants, 'cases:all'),
+      ...accessScope(actor),
       configs,
       offset: query.offset,
       limit: query.limit,

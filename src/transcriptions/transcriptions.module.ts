@@ -1,7 +1,5 @@
 import { Module } from '@nestjs/common';
 import { AudioFilesModule } from '../audio-files/audio-files.module';
-import { RESOURCE_ACCESS } from '../core/security/resource-access';
-import { TranscriptionAccessResolver } from './transcription-access.resolver';
 import {
   AudioTranscriptionsController,
   TranscriptionsController,
@@ -12,11 +10,7 @@ import { TranscriptionsService } from './transcriptions.service';
 @Module({
   imports: [AudioFilesModule],
   controllers: [AudioTranscriptionsController, TranscriptionsController],
-  providers: [
-    TranscriptionsRepository,
-    TranscriptionsService,
-    { provide: RESOURCE_ACCESS.transcription, useClass: TranscriptionAccessResolver },
-  ],
+  providers: [TranscriptionsRepository, TranscriptionsService],
   exports: [TranscriptionsRepository, TranscriptionsService],
 })
 export class TranscriptionsModule {}

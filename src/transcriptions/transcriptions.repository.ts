@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import type { ParticipantRole } from '../cases/entities/case-participant.entity';
 import { TranscriptionEntity } from './entities/transcription.entity';
 
 export type NewTranscription = Pick<
@@ -47,26 +46,6 @@ export class TranscriptionsRepository {
 
   transaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
     return this.dataSource.transaction(work);
-  }
-
-  /**
-   * The caller's relation to the case of a transcription, in one query: `undefined` when
-   * it does not exist or its audio file or case is deleted, `null` without participation.
-   */
-  async participation(
-    transcriptionId: string,
-    userId: string,
-  ): Promise<ParticipantRole | null | undefined> {
-    const [row] = await this.dataSource.query<{ role: ParticipantRole | null }[]>(
-      `SELECT (SELECT p.role FROM case_participants p
-                WHERE p.case_id = t.case_id AND p.user_id = $2) AS role
-         FROM transcriptions t
-         JOIN audio_files a ON a.id = t.audio_file_id AND a.deleted_at IS NULL
-         JOIN cases c ON c.id = t.case_id AND c.deleted_at IS NULL
-        WHERE t.id = $1`,
-      [transcriptionId, userId],
-    );
-    return row ? row.role : undefined;
   }
 
   /** Highest version of the audio file's transcription; 0 when there is none. */

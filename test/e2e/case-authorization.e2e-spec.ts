@@ -97,6 +97,12 @@ const ENDPOINTS: Endpoint[] = [
     expected: { ...MANAGE, lead: 409, supervisor: 409 },
   },
   {
+    name: 'PATCH /cases/:id/participants/:userId',
+    call: (h, f) =>
+      h.patch(`/api/v1/cases/${f.caseId}/participants/${f.memberId}`).send({ role: 'viewer' }),
+    expected: { ...MANAGE, lead: 200, supervisor: 200 },
+  },
+  {
     name: 'DELETE /cases/:id/participants/:userId',
     call: (h, f) => h.delete(`/api/v1/cases/${f.caseId}/participants/${f.memberId}`),
     expected: { ...MANAGE, lead: 204, supervisor: 204 },

@@ -207,6 +207,139 @@ describe('Cases (SPEC section 3)', () => {
     });
   });
 
+  describe('changing a participant role', () => {
+    /** A case led by `worker` with a fresh member; returns both ids. */
+    async function caseWithMember(): Promise<{ caseId: string; member: Session }> {
+      const created = await createCase(worker);
+      const member = await userSession(t.http, admin, 'case_worker');
+      await t.http
+        .post(`/api/v1/cases/${created.id}/participants`)
+        .set(worker.auth)
+        .send({ userId: member.userId, role: 'member' })
+        .expect(201);
+      return { caseId: created.id, member };
+    }
+    const participantsOf = async (caseId: string) =>
+      (await t.http.get(`/api/v1/cases/${caseId}/participants`).set(worker.auth).expect(200)).body
+        .data as { userId: string; role: string; addedBy: string; addedAt: string }[];
+    const actionsOf = async (caseId: string) =>
+      (
+        (await t.http.get(`/api/v1/cases/${caseId}/activity`).set(worker.auth).expect(200)).body
+          .data as { action: string; resourceId: string; details: Record<string, unknown> }[]
+      ).map((e) => e.action);
+
+    it('changes the role in place, keeps who added them and when, audits it, and takes effect at once', async () => {
+      const { caseId, member } = await caseWithMember();
+      const before = (await participantsOf(caseId)).find((p) => p.userId === member.userId)!;
+      // As a member, writing to the case is allowed…
+      await t.http
+        .post(`/api/v1/cases/${caseId}/notes`)
+        .set(member.auth)
+        .send({ body: 'before' })
+        .expect(201);
+      const response = await t.http
+        .patch(`/api/v1/cases/${caseId}/participants/${member.userId}`)
+        .set(worker.auth)
+        .send({ role: 'viewer' })
+        .expect(200);
+      expect(response.body).toEqual({ ...before, role: 'viewer' });
+      expect((await participantsOf(caseId)).find((p) => p.userId === member.userId)).toEqual({
+        ...before,
+        role: 'viewer',
+      });
+      // …and as a viewer it is not, on the very next request.
+      await t.http
+        .post(`/api/v1/cases/${caseId}/notes`)
+        .set(member.auth)
+        .send({ body: 'after' })
+        .expect(403);
+      await t.http.get(`/api/v1/cases/${caseId}`).set(member.auth).expect(200);
+      const activity = (
+        await t.http.get(`/api/v1/cases/${caseId}/activity`).set(worker.auth).expect(200)
+      ).body.data as { action: string; resourceId: string; details: Record<string, unknown> }[];
+      expect(activity.at(-1)).toMatchObject({
+        action: 'case.participant_role_changed',
+        resourceId: member.userId,
+        details: { from: 'member', to: 'viewer' },
+      });
+    });
+
+    it('answers 404 for a user who does not participate, and changes nothing', async () => {
+      const { caseId } = await caseWithMember();
+      const outsider = await userSession(t.http, admin, 'case_worker');
+      const response = await t.http
+        .patch(`/api/v1/cases/${caseId}/participants/${outsider.userId}`)
+        .set(worker.auth)
+        .send({ role: 'viewer' })
+        .expect(404);
+      expect(response.body.type).toMatch(/not-participant$/);
+      expect((await participantsOf(caseId)).map((p) => p.userId)).not.toContain(outsider.userId);
+      expect(await actionsOf(caseId)).not.toContain('case.participant_role_changed');
+    });
+
+    it.each([
+      ['an unknown role', { role: 'owner' }],
+      ['no role', {}],
+      ['an extra field', { role: 'viewer', addedBy: '00000000-0000-4000-8000-000000000000' }],
+    ])('answers 400 for %s, and changes nothing', async (_, body) => {
+      const { caseId, member } = await caseWithMember();
+      const before = await participantsOf(caseId);
+      const response = await t.http
+        .patch(`/api/v1/cases/${caseId}/participants/${member.userId}`)
+        .set(worker.auth)
+        .send(body)
+        .expect(400);
+      expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(await participantsOf(caseId)).toEqual(before);
+      expect(await actionsOf(caseId)).not.toContain('case.participant_role_changed');
+    });
+
+    it('answers 400 for a malformed user id', async () => {
+      const { caseId } = await caseWithMember();
+      await t.http
+        .patch(`/api/v1/cases/${caseId}/participants/not-a-uuid`)
+        .set(worker.auth)
+        .send({ role: 'viewer' })
+        .expect(400);
+    });
+
+    it('refuses to demote the last lead, and allows it once another lead exists', async () => {
+      const { caseId, member } = await caseWithMember();
+      const refused = await t.http
+        .patch(`/api/v1/cases/${caseId}/participants/${worker.userId}`)
+        .set(worker.auth)
+        .send({ role: 'member' })
+        .expect(409);
+      expect(refused.body.type).toMatch(/last-lead$/);
+      await t.http
+        .patch(`/api/v1/cases/${caseId}/participants/${member.userId}`)
+        .set(worker.auth)
+        .send({ role: 'lead' })
+        .expect(200);
+      await t.http
+        .patch(`/api/v1/cases/${caseId}/participants/${worker.userId}`)
+        .set(worker.auth)
+        .send({ role: 'member' })
+        .expect(200);
+      // The former lead can no longer manage participants.
+      await t.http
+        .patch(`/api/v1/cases/${caseId}/participants/${member.userId}`)
+        .set(worker.auth)
+        .send({ role: 'viewer' })
+        .expect(403);
+    });
+
+    it('records nothing when the role is already the one asked for', async () => {
+      const { caseId, member } = await caseWithMember();
+      await t.http
+        .patch(`/api/v1/cases/${caseId}/participants/${member.userId}`)
+        .set(worker.auth)
+        .send({ role: 'member' })
+        .expect(200);
+      expect(await actionsOf(caseId)).not.toContain('case.participant_role_changed');
+    });
+  });
+
   describe('soft delete', () => {
     it('hides a deleted case from everyone', async () => {
       const supervisor = await userSession(t.http, admin, 'supervisor');

@@ -138,6 +138,12 @@ export class AddParticipantDto {
   role!: ParticipantRole;
 }
 
+export class UpdateParticipantDto {
+  @ApiProperty({ enum: PARTICIPANT_ROLES })
+  @IsIn(PARTICIPANT_ROLES)
+  role!: ParticipantRole;
+}
+
 export class AddNoteDto {
   @ApiProperty({ example: 'Called the witness back; no answer.' })
   @IsString()

@@ -1,14 +1,13 @@
 import { createParamDecorator, ExecutionContext, SetMetadata } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import type { Actor } from './actor';
+import type { AccessLevel, ResourceKind } from '../access/access-decision';
 import type { Permission } from './permissions';
-import type { ResourceKind } from './resource-access';
 
 export const PUBLIC_ROUTE = 'verbatim:public';
 export const ACCESS_RULE = 'verbatim:access';
 
-/** How much of a resource a route needs: read it, change it, or manage its membership. */
-export type AccessLevel = 'read' | 'write' | 'manage';
+export type { AccessLevel };
 
 export interface AccessRule {
   /** Permission(s) the caller's role must grant; all of them. */

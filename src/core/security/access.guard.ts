@@ -1,50 +1,32 @@
-import { isDependencyOutage } from '../database/postgres-errors';
 import { ExecutionContext, Injectable } from '@nestjs/common';
-import { ModuleRef, Reflector } from '@nestjs/core';
+import { Reflector } from '@nestjs/core';
 import { AuthGuard } from '@nestjs/passport';
 import {
   ForbiddenProblem,
   NotFoundProblem,
   UnauthenticatedProblem,
 } from '../http/problem.exception';
+import { AccessLevel, ResourceKind } from '../access/access-decision';
+import { AccessService } from '../access/access.service';
+import { isDependencyOutage } from '../database/postgres-errors';
 import { RequestContext } from '../http/request-context';
-import {
-  ACCESS_RULE,
-  AccessRule,
-  AccessLevel,
-  AuthenticatedRequest,
-  PUBLIC_ROUTE,
-} from './access.decorators';
+import { ACCESS_RULE, AccessRule, AuthenticatedRequest, PUBLIC_ROUTE } from './access.decorators';
 import type { Actor } from './actor';
 import { grants, Permission } from './permissions';
-import {
-  Participation,
-  RESOURCE_ACCESS,
-  ResourceAccessResolver,
-  ResourceKind,
-} from './resource-access';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-const LEVEL_ALLOWS: Record<AccessLevel, readonly Participation[]> = {
-  read: ['lead', 'member', 'viewer'],
-  write: ['lead', 'member'],
-  manage: ['lead'],
-};
 
 /**
  * Deny by default: every route needs a valid access token or API key unless it is
  * `@Public()`. Then the route's declared permission is checked against the role, and
- * for case-scoped routes the case must be visible (else 404) and the caller's
- * participation must allow the action (else 403).
+ * for resource routes AccessService decides (src/core/access): invisible → 404,
+ * visible but not allowed → 403.
  */
 @Injectable()
 export class AccessGuard extends AuthGuard(['jwt', 'api-key']) {
-  private readonly resolvers = new Map<ResourceKind, ResourceAccessResolver>();
-
   constructor(
     private readonly reflector: Reflector,
-    private readonly moduleRef: ModuleRef,
+    private readonly access: AccessService,
     private readonly requestContext: RequestContext,
   ) {
     super();
@@ -80,17 +62,6 @@ export class AccessGuard extends AuthGuard(['jwt', 'api-key']) {
     return true;
   }
 
-  private resolver(kind: ResourceKind): ResourceAccessResolver {
-    let resolver = this.resolvers.get(kind);
-    if (!resolver) {
-      resolver = this.moduleRef.get<ResourceAccessResolver>(RESOURCE_ACCESS[kind], {
-        strict: false,
-      });
-      this.resolvers.set(kind, resolver);
-    }
-    return resolver;
-  }
-
   /** Invisible → 404 (existence never leaks); visible but not allowed → 403. */
   private async checkResource(
     actor: Actor,
@@ -99,11 +70,9 @@ export class AccessGuard extends AuthGuard(['jwt', 'api-key']) {
     level: AccessLevel,
   ): Promise<void> {
     if (!id || !UUID.test(id)) throw new NotFoundProblem(kind);
-    const participation = await this.resolver(kind).participation(actor, id);
-    if (participation === undefined) throw new NotFoundProblem(kind);
-    if (grants(actor.grants, 'cases:all')) return;
-    if (participation === null) throw new NotFoundProblem(kind);
-    if (!LEVEL_ALLOWS[level].includes(participation)) {
+    const { decision, participation } = await this.access.check(kind, actor, id, level);
+    if (decision === 'invisible') throw new NotFoundProblem(kind);
+    if (decision === 'forbidden') {
       throw new ForbiddenProblem(
         `As a ${participation} of this ${kind} you cannot ${level === 'manage' ? 'manage' : 'change'} it.`,
       );

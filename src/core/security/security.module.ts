@@ -3,6 +3,7 @@ import { APP_GUARD } from '@nestjs/core';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
 import Redis from 'ioredis';
+import { AccessModule } from '../access/access.module';
 import { AppConfig } from '../config/app-config';
 import { REDIS } from '../redis/redis.module';
 import { AccessGuard } from './access.guard';
@@ -12,6 +13,7 @@ import { FailureLimiter } from './failure-limiter';
 @Global()
 @Module({
   imports: [
+    AccessModule,
     ThrottlerModule.forRootAsync({
       inject: [AppConfig, REDIS],
       useFactory: (config: AppConfig, redis: Redis) => ({
@@ -28,6 +30,6 @@ import { FailureLimiter } from './failure-limiter';
     { provide: APP_GUARD, useClass: AccessGuard },
     { provide: APP_GUARD, useClass: ActorThrottlerGuard },
   ],
-  exports: [FailureLimiter],
+  exports: [FailureLimiter, AccessModule],
 })
 export class SecurityModule {}
