@@ -3,6 +3,7 @@ import { Module } from '@nestjs/common';
 import { AuthModule } from '../auth/auth.module';
 import { CasesModule } from '../cases/cases.module';
 import { QueueName } from '../core/queue/queue-names';
+import { SseModule } from '../core/sse/sse.module';
 import { RESOURCE_ACCESS } from '../core/security/resource-access';
 import { ConversationAccessResolver } from './conversation-access.resolver';
 import { ConversationsController } from './conversations.controller';
@@ -15,7 +16,12 @@ import { TurnsRepository } from './turns.repository';
 import { TurnsService } from './turns.service';
 
 @Module({
-  imports: [AuthModule, CasesModule, BullModule.registerQueue({ name: QueueName.TurnPersistence })],
+  imports: [
+    AuthModule,
+    CasesModule,
+    SseModule,
+    BullModule.registerQueue({ name: QueueName.TurnPersistence }),
+  ],
   controllers: [ConversationsController],
   providers: [
     ConversationsRepository,
