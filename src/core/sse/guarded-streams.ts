@@ -2,6 +2,7 @@ import { ExecutionContext, Injectable, Logger, OnModuleDestroy } from '@nestjs/c
 import { Observable, Subscriber, Subscription } from 'rxjs';
 import { CacheInvalidation } from '../cache/cache-invalidation';
 import { AppConfig } from '../config/app-config';
+import { RequestContext } from '../http/request-context';
 import type { Actor } from '../security/actor';
 import { StreamAccess } from './stream-access';
 import { SLOT_RENEW_MS, StreamSlot, StreamSlots } from './stream-slots';
@@ -173,7 +174,9 @@ export class GuardedStreams implements OnModuleDestroy {
     }
     stream.checking = true;
     stream.held ??= [];
-    void this.runCheck(stream).finally(() => {
+    // In a context of its own: the tag may come from another request's commit, and the
+    // guard records the actor it resolves in the current context.
+    void RequestContext.run({}, () => this.runCheck(stream)).finally(() => {
       stream.checking = false;
     });
   }

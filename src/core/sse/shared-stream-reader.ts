@@ -46,14 +46,15 @@ export class SharedStreamReader implements OnModuleDestroy {
   private client: Redis | undefined;
   private running = false;
   private stopped = false;
-  /** CLIENT SETNAME of the shared connection (one per process and REDIS_PREFIX). */
+  /** CLIENT SETNAME of the shared connection: one per process (pid) and REDIS_PREFIX. */
   readonly connectionName: string;
 
   constructor(
     @InjectRedis() private readonly redis: Redis,
     config: AppConfig,
   ) {
-    this.connectionName = `verbatim-streams-${config.get('REDIS_PREFIX').replace(/[^A-Za-z0-9_-]/g, '_')}`;
+    const prefix = config.get('REDIS_PREFIX').replace(/[^A-Za-z0-9_-]/g, '_');
+    this.connectionName = `verbatim-streams-${prefix}-${process.pid}`;
   }
 
   /** Id of the newest entry of `key` (`0-0` when empty): a start that misses nothing after now. */

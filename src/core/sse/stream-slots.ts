@@ -35,7 +35,8 @@ export class TooManyStreamsProblem extends ProblemException {
       code: 'too-many-streams',
       title: 'Too Many Requests',
       detail: `You already have ${max} live streams open; close one before opening another.`,
-      headers: { 'retry-after': String(Math.ceil(SLOT_RENEW_MS / 4000)) },
+      // Slots free as soon as a stream closes; a few seconds covers a client's reconnect.
+      headers: { 'retry-after': '5' },
     });
   }
 }
