@@ -1,6 +1,7 @@
 import {
   Body,
   Controller,
+  ExecutionContext,
   Get,
   Headers,
   HttpCode,
@@ -9,6 +10,7 @@ import {
   Query,
   Res,
   Sse,
+  SseSignal,
 } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
@@ -25,6 +27,8 @@ import { CursorPage, Page, pageOf } from '../core/http/pagination';
 import { UuidParam } from '../core/http/uuid-param';
 import { Authenticated, CurrentActor } from '../core/security/access.decorators';
 import type { Actor } from '../core/security/actor';
+import { GuardedStreams } from '../core/sse/guarded-streams';
+import { StreamContext } from '../core/sse/stream-access';
 import { ConversationsService } from './conversations.service';
 import {
   ConversationResponse,
@@ -49,6 +53,7 @@ export class ConversationsController {
   constructor(
     private readonly conversations: ConversationsService,
     private readonly turns: TurnsService,
+    private readonly streams: GuardedStreams,
   ) {}
 
   private respond(entity: ConversationEntity, reply: FastifyReply): ConversationResponse {
@@ -201,12 +206,26 @@ export class ConversationsController {
     return { data: await this.turns.window(id, query.size, query.before) };
   }
 
+  /**
+   * Ends as soon as the caller loses access (re-checked on every relevant change and every
+   * SSE_RECHECK_SECONDS); 429 beyond SSE_MAX_PER_USER open streams (see README).
+   */
   @Sse(':id/stream')
   @Authenticated({ permission: 'conversations:read', resource: 'conversation' })
-  stream(
+  async stream(
     @UuidParam() id: string,
+    @CurrentActor() actor: Actor,
+    @StreamContext() context: ExecutionContext,
+    @SseSignal() signal: AbortSignal,
     @Headers('last-event-id') lastEventId?: string,
-  ): Observable<{ id: string; type: string; data: TurnResponse }> {
-    return this.turns.stream(id, lastEventId);
+  ): Promise<Observable<{ id: string; type: string; data: TurnResponse }>> {
+    const cursor = await this.turns.streamStart(id, lastEventId);
+    return this.streams.open({
+      context,
+      actor,
+      signal,
+      resourceTags: () => this.conversations.accessTags(id),
+      source: this.turns.stream(id, cursor),
+    });
   }
 }

@@ -2,6 +2,7 @@ import { BullModule } from '@nestjs/bullmq';
 import { Module } from '@nestjs/common';
 import { AuthModule } from '../auth/auth.module';
 import { QueueName } from '../core/queue/queue-names';
+import { SseModule } from '../core/sse/sse.module';
 import { ConversationsController } from './conversations.controller';
 import { ConversationsRepository } from './conversations.repository';
 import { ConversationsService } from './conversations.service';
@@ -12,7 +13,7 @@ import { TurnsRepository } from './turns.repository';
 import { TurnsService } from './turns.service';
 
 @Module({
-  imports: [AuthModule, BullModule.registerQueue({ name: QueueName.TurnPersistence })],
+  imports: [AuthModule, SseModule, BullModule.registerQueue({ name: QueueName.TurnPersistence })],
   controllers: [ConversationsController],
   providers: [
     ConversationsRepository,

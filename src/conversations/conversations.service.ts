@@ -149,6 +149,15 @@ export class ConversationsService {
     return conversation;
   }
 
+  /**
+   * Invalidation tags a change to who may see the conversation fires (its participants,
+   * its linked case's participants): a live stream of it re-checks access on them.
+   */
+  async accessTags(id: string): Promise<string[]> {
+    const conversation = await this.get(id);
+    return [`conversation:${id}`, ...(conversation.caseId ? [`case:${conversation.caseId}`] : [])];
+  }
+
   async update(
     id: string,
     dto: UpdateConversationDto,

@@ -201,41 +201,12 @@ export class TurnBuffer implements OnModuleInit {
     return exists ? raws.map((raw) => JSON.parse(raw) as TurnRecord) : null;
   }
 
-  /** Event-stream entries after `lastId` (exclusive); blocks up to `blockMs` when none. */
-  async eventsAfter(
-    client: Redis,
-    conversationId: string,
-    lastId: string,
-    blockMs: number,
-  ): Promise<{ id: string; turn: TurnRecord }[]> {
-    const reply = await client.xread(
-      'COUNT',
-      500,
-      'BLOCK',
-      blockMs,
-      'STREAMS',
-      key.events(conversationId),
-      lastId,
-    );
-    const entries = reply?.[0]?.[1] ?? [];
-    return entries.map(([id, fields]) => ({ id, turn: JSON.parse(fields[1]!) as TurnRecord }));
-  }
-
-  /** Id of the newest event, so a new subscriber starts from now without a gap. */
-  async latestEventId(conversationId: string): Promise<string> {
-    const [last] = (await this.redis.xrevrange(
-      key.events(conversationId),
-      '+',
-      '-',
-      'COUNT',
-      1,
-    )) as [string, string[]][];
-    return last?.[0] ?? '0-0';
-  }
-
-  /** A dedicated connection for blocking reads (one per SSE client). */
-  duplicateClient(): Redis {
-    return this.redis.duplicate();
+  /**
+   * The Redis stream of a conversation's arrivals (`turn` field = the TurnRecord JSON),
+   * which live subscribers follow through the shared reader (src/core/sse).
+   */
+  eventsKey(conversationId: string): string {
+    return key.events(conversationId);
   }
 
   // --- draining (workers) -----------------------------------------------------------

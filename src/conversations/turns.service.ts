@@ -1,9 +1,11 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
-import { Observable } from 'rxjs';
+import { map, Observable } from 'rxjs';
 import { flattenValidationErrors } from '../core/http/validation';
 import { ValidationProblem } from '../core/http/problem.exception';
+import { SharedStreamReader } from '../core/sse/shared-stream-reader';
+import { isStreamId } from '../core/sse/stream-ids';
 import type { Actor } from '../core/security/actor';
 import { ConversationsErrorCode, ConversationsException } from './conversations.exception';
 import { ConversationsService } from './conversations.service';
@@ -77,6 +79,7 @@ export class TurnsService {
     private readonly turns: TurnsRepository,
     private readonly buffer: TurnBuffer,
     private readonly scheduler: FlushScheduler,
+    private readonly reader: SharedStreamReader,
   ) {}
 
   /** Accepts one turn or `{ turns: [...] }`; validation errors name `turns[i].field`. */
@@ -177,36 +180,30 @@ export class TurnsService {
   }
 
   /**
-   * New turns as Server-Sent Events, each with the event-stream id so a client can
-   * resume with Last-Event-ID. One blocking Redis connection per subscriber.
+   * Where a new subscriber starts: after its Last-Event-ID when it sends a valid one,
+   * else after the newest event, so it gets what arrives from now on without a gap.
+   */
+  async streamStart(conversationId: string, lastEventId?: string): Promise<string> {
+    return isStreamId(lastEventId)
+      ? lastEventId
+      : this.reader.latestId(this.buffer.eventsKey(conversationId));
+  }
+
+  /**
+   * New turns as Server-Sent Events after `cursor`, each with its event-stream id so a
+   * client can resume with Last-Event-ID. All subscribers of the process share one Redis
+   * connection (SharedStreamReader).
    */
   stream(
     conversationId: string,
-    lastEventId?: string,
+    cursor: string,
   ): Observable<{ id: string; type: string; data: TurnResponse }> {
-    return new Observable((subscriber) => {
-      const client = this.buffer.duplicateClient();
-      let open = true;
-      const pump = async (): Promise<void> => {
-        let cursor =
-          lastEventId && /^\d+-\d+$/.test(lastEventId)
-            ? lastEventId
-            : await this.buffer.latestEventId(conversationId);
-        while (open) {
-          const events = await this.buffer.eventsAfter(client, conversationId, cursor, 5000);
-          for (const event of events) {
-            subscriber.next({ id: event.id, type: 'turn', data: toTurnResponse(event.turn) });
-            cursor = event.id;
-          }
-        }
-      };
-      pump().catch((error: unknown) => {
-        if (open) subscriber.error(error);
-      });
-      return () => {
-        open = false;
-        client.disconnect();
-      };
-    });
+    return this.reader.follow(this.buffer.eventsKey(conversationId), cursor).pipe(
+      map((entry) => ({
+        id: entry.id,
+        type: 'turn',
+        data: toTurnResponse(JSON.parse(entry.fields[1]!) as TurnRecord),
+      })),
+    );
   }
 }

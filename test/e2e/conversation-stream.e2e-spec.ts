@@ -1,5 +1,7 @@
 import type Redis from 'ioredis';
-import { TurnBuffer } from '../../src/conversations/turn-buffer';
+import { AppConfig } from '../../src/core/config/app-config';
+import { REDIS } from '../../src/core/redis/redis.module';
+import { SharedStreamReader } from '../../src/core/sse/shared-stream-reader';
 import { loginAsAdmin, Session, startApp, TestApp, userSession } from '../support/app';
 import { EventStream, openEventStream, portOf, SseEvent } from '../support/conversation-http';
 import { createConversation, eventually, turn } from '../support/turns';
@@ -177,30 +179,68 @@ describe('Conversation turn stream (SSE)', () => {
     }
   });
 
-  it('releases the blocking Redis connection of a subscriber that went away', async () => {
-    const buffer = t.app.get(TurnBuffer);
-    const clients: Redis[] = [];
-    const original = buffer.duplicateClient.bind(buffer);
-    const spy = jest.spyOn(buffer, 'duplicateClient').mockImplementation(() => {
-      const client = original();
-      clients.push(client);
-      return client;
-    });
+  it('F6: every stream of the process shares one Redis connection, kept after subscribers leave', async () => {
+    const reader = t.app.get(SharedStreamReader);
+    const redis = t.app.get<Redis>(REDIS);
+    const named = async (): Promise<number> =>
+      ((await redis.client('LIST')) as string)
+        .split('\n')
+        .filter((line) => line.includes(` name=${reader.connectionName} `)).length;
+    const duplicate = jest.spyOn(redis, 'duplicate');
     try {
-      const conversation = await createConversation(t.http, worker);
-      const streams = await Promise.all([1, 2, 3].map(() => subscribe(conversation.id, worker)));
-      await post(conversation.id, turn(1));
-      await Promise.all(streams.map((s) => s.waitFor(1)));
-      expect(clients).toHaveLength(3);
-      streams.forEach((s) => s.close());
-      const statuses = await eventually(
-        () => Promise.resolve(clients.map((c) => c.status)),
-        (list) => list.every((status) => status === 'end'),
-        5000,
+      const a = await createConversation(t.http, worker);
+      const b = await createConversation(t.http, worker);
+      const streams = await Promise.all(
+        [a, a, a, b, b, b].map((conversation) => subscribe(conversation.id, worker)),
       );
-      expect(statuses).toEqual(['end', 'end', 'end']);
+      await post(a.id, turn(1));
+      await post(b.id, { turns: [turn(1), turn(2)] });
+      const received = await Promise.all(streams.map((s, i) => s.waitFor(i < 3 ? 1 : 2)));
+      expect(received.map((events) => events.length)).toEqual([1, 1, 1, 2, 2, 2]);
+      // Six subscribers, at most one new connection (none when an earlier test opened it).
+      expect(duplicate.mock.calls.length).toBeLessThanOrEqual(1);
+      expect(await named()).toBe(1);
+      streams.forEach((s) => s.close());
+      // Leaving subscribers neither open nor leak connections; new ones reuse it.
+      const again = await subscribe(a.id, worker);
+      await post(a.id, turn(2));
+      expect(numbers(await again.waitFor(1))).toEqual([2]);
+      expect(await named()).toBe(1);
     } finally {
-      spy.mockRestore();
+      duplicate.mockRestore();
     }
+  });
+
+  it('F6: a user holds at most SSE_MAX_PER_USER streams: one more gets 429 problem+json with Retry-After', async () => {
+    const admin = await loginAsAdmin(t.http);
+    const viewer = await userSession(t.http, admin, 'case_worker');
+    const conversation = await createConversation(t.http, viewer);
+    const max = t.app.get(AppConfig).get('SSE_MAX_PER_USER');
+    const streams = await Promise.all(
+      Array.from({ length: max }, () => subscribe(conversation.id, viewer)),
+    );
+    expect(streams.map((s) => s.status)).toEqual(Array(max).fill(200));
+
+    const refused = await subscribe(conversation.id, viewer);
+    expect(refused.status).toBe(429);
+    expect(refused.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+    expect(JSON.parse(await refused.text())).toMatchObject({ status: 429 });
+    // The cap is per user: someone else still gets a stream of the same conversation.
+    const own = await createConversation(t.http, worker);
+    expect((await subscribe(own.id, worker)).status).toBe(200);
+
+    // Closing one frees its slot.
+    streams[0]!.close();
+    const next = await eventually(
+      async () => {
+        const stream = await subscribe(conversation.id, viewer);
+        if (stream.status !== 200) stream.close();
+        return stream.status;
+      },
+      (status) => status === 200,
+      5000,
+    );
+    expect(next).toBe(200);
   });
 });

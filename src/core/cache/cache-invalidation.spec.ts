@@ -85,4 +85,41 @@ describe('CacheInvalidation', () => {
       expect(dropped).toEqual(['user:9', 'user:8']);
     });
   });
+
+  describe('listeners (live streams re-check on these)', () => {
+    it('hear each tag after the commit, once the caches dropped it', async () => {
+      const { invalidation } = invalidationWith(false);
+      const cache = invalidation.create<string>({ maxEntries: 10, ttlMs: 60_000 });
+      const dropped: string[] = [];
+      jest.spyOn(cache, 'invalidate').mockImplementation((tag) => void dropped.push(tag));
+      const heard: { tag: string; droppedBefore: boolean }[] = [];
+      const stop = invalidation.onInvalidation((tag) =>
+        heard.push({ tag, droppedBefore: dropped.includes(tag) }),
+      );
+      const { manager, runner } = transaction();
+      invalidation.invalidate('case:1', manager);
+      expect(heard).toEqual([]);
+      (runner as { isTransactionActive: boolean }).isTransactionActive = false;
+      invalidation.afterTransactionCommit({ queryRunner: runner } as never);
+      invalidation.invalidate('user:2');
+      expect(heard).toEqual([
+        { tag: 'case:1', droppedBefore: true },
+        { tag: 'user:2', droppedBefore: true },
+      ]);
+      stop();
+      invalidation.invalidate('user:3');
+      expect(heard).toHaveLength(2);
+      await invalidation.onModuleDestroy();
+    });
+
+    it('with ACCESS_CACHE_ENABLED=false keep the caches bypassed even though a listener opened the feed', async () => {
+      const { invalidation } = invalidationWith(false);
+      const stop = invalidation.onInvalidation(() => undefined);
+      // Whatever the connection does, caching stays off.
+      (invalidation as unknown as { listening: boolean }).listening = true;
+      expect(invalidation.live).toBe(false);
+      stop();
+      await invalidation.onModuleDestroy();
+    });
+  });
 });

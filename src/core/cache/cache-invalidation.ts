@@ -38,6 +38,9 @@ export class CacheInvalidation
 {
   private readonly logger = new Logger(CacheInvalidation.name);
   private readonly caches = new Set<CoherentCache<unknown>>();
+  /** Code that must react to a change rather than forget it (guarded streams, src/core/sse). */
+  private readonly listeners = new Set<(tag: string) => void>();
+  private readonly cachesEnabled: boolean;
   private client: Client | undefined;
   private listening = false;
   private started = false;
@@ -50,20 +53,37 @@ export class CacheInvalidation
     @InjectDataSource() dataSource: DataSource,
   ) {
     dataSource.subscribers.push(this);
+    this.cachesEnabled = config.get('ACCESS_CACHE_ENABLED');
   }
 
+  /** Whether caches may serve from memory: the feed listens and caching is on. */
   get live(): boolean {
-    return this.listening;
+    return this.listening && this.cachesEnabled;
   }
 
   create<V>(options: CoherentCacheOptions): CoherentCache<V> {
     const cache = new CoherentCache<V>(this, options);
     this.caches.add(cache);
-    if (!this.started && this.config.get('ACCESS_CACHE_ENABLED')) {
-      this.started = true;
-      void this.connect();
-    }
+    if (this.cachesEnabled) this.start();
     return cache;
+  }
+
+  /**
+   * Calls `listener` with every tag this process invalidates, after the caches dropped
+   * their entries (so a re-check reads fresh data), and with `*` whenever the feed
+   * (re)connects: what changed while nobody listened is unknown. Opens the feed even
+   * with ACCESS_CACHE_ENABLED=false (the caches stay bypassed). Returns the unsubscribe.
+   */
+  onInvalidation(listener: (tag: string) => void): () => void {
+    this.listeners.add(listener);
+    this.start();
+    return () => this.listeners.delete(listener);
+  }
+
+  private start(): void {
+    if (this.started) return;
+    this.started = true;
+    void this.connect();
   }
 
   /**
@@ -79,6 +99,17 @@ export class CacheInvalidation
       return;
     }
     for (const cache of this.caches) cache.invalidate(tag);
+    this.tell(tag);
+  }
+
+  private tell(tag: string): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(tag);
+      } catch (error) {
+        this.logger.error({ err: error }, 'invalidation listener failed');
+      }
+    }
   }
 
   afterTransactionCommit(event: TransactionCommitEvent): void {
@@ -138,6 +169,7 @@ export class CacheInvalidation
       for (const cache of this.caches) cache.clear();
       this.listening = true;
       this.reconnectMs = RECONNECT_MS.first;
+      this.tell('*');
     } catch (error) {
       this.onDisconnect(client, error);
     }

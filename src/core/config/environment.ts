@@ -144,6 +144,23 @@ export class Environment {
   @Max(7 * 86400)
   LIVE_WINDOW_TTL_SECONDS = 3600;
 
+  /** Live streams (Server-Sent Events) one user may hold open at once, across all processes. */
+  @Transform(toNumber)
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  SSE_MAX_PER_USER = 10;
+
+  /**
+   * Backstop: every open stream re-checks its caller's access this often, besides the
+   * immediate re-check on each relevant invalidation (src/core/sse).
+   */
+  @Transform(toNumber)
+  @IsInt()
+  @Min(1)
+  @Max(3600)
+  SSE_RECHECK_SECONDS = 30;
+
   /** Turns persisted per INSERT statement by the turn-persistence worker. */
   @Transform(toNumber)
   @IsInt()
