@@ -11,7 +11,7 @@ import {
   FailureScope,
   isRefusal,
 } from '../core/security/failure-limiter';
-import { expandGrants } from '../core/security/permissions';
+import { expandGrants, grants } from '../core/security/permissions';
 import { AuthErrorCode, AuthException } from './auth.exception';
 import { ChangePasswordDto, LoginDto, MeResponse, TokenResponse } from './dto/auth.dto';
 import { UpdateMeDto, UserResponse } from './dto/user.dto';
@@ -202,7 +202,24 @@ export class AuthService {
     return { ...UserResponse.from(user), permissions: expandGrants(actor.grants) };
   }
 
-  updateMe(actor: Actor, changes: UpdateMeDto, expectedVersion?: number): Promise<UserEntity> {
+  /**
+   * Users change their own name; their e-mail only with `users:manage`. Without e-mail
+   * verification, any answer to "change my address to X" would tell whether another
+   * account uses X (409 vs 200), so callers who may not list users are refused whatever
+   * the address (403), and an administrator changes it for them (PATCH /users/:id).
+   */
+  async updateMe(
+    actor: Actor,
+    changes: UpdateMeDto,
+    expectedVersion?: number,
+  ): Promise<UserEntity> {
+    if (changes.email !== undefined && !grants(actor.grants, 'users:manage')) {
+      const current = await this.users.findById(actor.userId);
+      if (!current) throw new UnauthenticatedProblem();
+      if (current.email.toLowerCase() !== changes.email.toLowerCase()) {
+        throw new AuthException(AuthErrorCode.EmailChangeByAdministrator);
+      }
+    }
     return this.usersService.update(actor, actor.userId, changes, expectedVersion);
   }
 
