@@ -71,7 +71,10 @@ describe('Identity and sessions (SPEC section 2, TARGETS S2)', () => {
 
   const me = (auth: Record<string, string>) => t.http.get('/api/v1/auth/me').set(auth);
   /** Audit entries of `action` about the user, by `details.reason`: one per password check. */
-  const auditedReasons = async (action: string, userId: string): Promise<Record<string, number>> => {
+  const auditedReasons = async (
+    action: string,
+    userId: string,
+  ): Promise<Record<string, number>> => {
     const rows = await t.db.query<{ reason: string | null; n: number }[]>(
       `SELECT details->>'reason' AS reason, count(*)::int AS n FROM audit_logs
         WHERE action = $1 AND resource_id = $2 GROUP BY 1`,
@@ -645,20 +648,13 @@ describe('Identity and sessions (SPEC section 2, TARGETS S2)', () => {
   describe('POST /auth/password', () => {
     // A fresh address per call unless given: the address counts failures across accounts.
     const change = (session: Session, body: object, ip: string = randomIp()) =>
-      t.http
-        .post('/api/v1/auth/password')
-        .set(session.auth)
-        .set('X-Forwarded-For', ip)
-        .send(body);
+      t.http.post('/api/v1/auth/password').set(session.auth).set('X-Forwarded-For', ip).send(body);
 
     it('F3: wrong current passwords lock the account like failed logins: 429 with Retry-After, audited', async () => {
       const session = await userSession(t.http, admin, 'case_worker');
       const newPassword = `new-${session.user.password}`;
       for (let i = 0; i < maxFailures; i++) {
-        expectProblem(
-          await change(session, { currentPassword: `not-it-${i}`, newPassword }),
-          403,
-        );
+        expectProblem(await change(session, { currentPassword: `not-it-${i}`, newPassword }), 403);
       }
       // Even the right current password is refused now, and so is a login: same secret.
       const locked = await change(session, { currentPassword: session.user.password, newPassword });
@@ -704,9 +700,9 @@ describe('Identity and sessions (SPEC section 2, TARGETS S2)', () => {
       expect(problem.errors).toEqual([
         { field: 'newPassword', message: expect.stringMatching(/12/) },
       ]);
-      expect((await attemptLogin(t.http, session.user.username, session.user.password)).status).toBe(
-        200,
-      );
+      expect(
+        (await attemptLogin(t.http, session.user.username, session.user.password)).status,
+      ).toBe(200);
     });
 
     it('accepts a passphrase with spaces', async () => {
@@ -777,7 +773,7 @@ describe('Identity and sessions (SPEC section 2, TARGETS S2)', () => {
     const updateMe = (session: Session, body: object) =>
       t.http.patch('/api/v1/auth/me').set(session.auth).send(body);
 
-    it("gives a taken and a free address the same 403 answer without users:manage, changing nothing", async () => {
+    it('gives a taken and a free address the same 403 answer without users:manage, changing nothing', async () => {
       const worker = await userSession(t.http, admin, 'case_worker');
       const other = await createUser(t.http, admin, 'case_worker');
       const taken = expectProblem(await updateMe(worker, { email: other.email }), 403);
@@ -789,9 +785,10 @@ describe('Identity and sessions (SPEC section 2, TARGETS S2)', () => {
       expect(taken.type).toMatch(/email-change-by-administrator$/);
       expect((await me(worker.auth).expect(200)).body.email).toBe(worker.user.email);
       // Restating one's own address (any case) and changing the name still work.
-      await updateMe(worker, { email: worker.user.email.toUpperCase(), fullName: 'Same Me' }).expect(
-        200,
-      );
+      await updateMe(worker, {
+        email: worker.user.email.toUpperCase(),
+        fullName: 'Same Me',
+      }).expect(200);
     });
 
     it('lets a users:manage holder change it, and tells them when it is taken (409)', async () => {
