@@ -212,7 +212,7 @@ describe('Identity and sessions (SPEC section 2, TARGETS S2)', () => {
       expect((await attemptLogin(t.http, user.username, user.password)).status).toBe(200);
     });
 
-    it('issue 12: 30 concurrent wrong guesses get at most LOGIN_MAX_FAILURES password checks, the rest 429', async () => {
+    it('issue 12 (kept by the redesign): 30 concurrent wrong guesses get at most LOGIN_MAX_FAILURES password checks, the rest 429', async () => {
       const user = await createUser(t.http, admin, 'case_worker');
       const ip = randomIp();
       const responses = await Promise.all(
