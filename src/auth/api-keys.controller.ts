@@ -15,7 +15,7 @@ export class ApiKeysController {
   constructor(private readonly keys: ApiKeysService) {}
 
   @Post()
-  @Authenticated()
+  @Authenticated({ notByApiKey: true })
   @ApiCreatedResponse({ type: CreatedApiKeyResponse })
   async create(
     @CurrentActor() actor: Actor,

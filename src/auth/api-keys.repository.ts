@@ -35,6 +35,15 @@ export class ApiKeysRepository {
     return (result.affected ?? 0) > 0;
   }
 
+  /** Revokes every active key of a user (a password change); returns how many. */
+  async revokeAllOfUser(userId: string, manager?: EntityManager): Promise<number> {
+    const result = await this.repo(manager).update(
+      { userId, revokedAt: IsNull() },
+      { revokedAt: () => 'now()' },
+    );
+    return result.affected ?? 0;
+  }
+
   /** At most one write a minute per key: authentication stays a read on the hot path. */
   async touch(id: string): Promise<void> {
     await this.repo().query(

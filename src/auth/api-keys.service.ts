@@ -10,6 +10,18 @@ import { sha256Hex } from './tokens.service';
 
 export const API_KEY_PREFIX = 'vbk_';
 
+/** Names the credential a request was made with, for audit entries (never the secret). */
+export function credentialOf(actor: Actor): Record<string, string> {
+  switch (actor.via) {
+    case 'api-key':
+      return { type: 'api-key', ...(actor.apiKeyId ? { apiKeyId: actor.apiKeyId } : {}) };
+    case 'access-token':
+      return { type: 'access-token', ...(actor.sessionId ? { sessionId: actor.sessionId } : {}) };
+    case 'cli':
+      return { type: 'cli' };
+  }
+}
+
 @Injectable()
 export class ApiKeysService {
   constructor(
@@ -37,7 +49,8 @@ export class ApiKeysService {
       action: 'api_key.create',
       resourceType: 'api_key',
       resourceId: entity.id,
-      details: { name: dto.name },
+      // Which credential minted the key: a session, or (were it ever allowed) another key.
+      details: { name: dto.name, createdWith: credentialOf(actor) },
     });
     return { entity, key };
   }

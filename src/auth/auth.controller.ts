@@ -52,7 +52,7 @@ export class AuthController {
   }
 
   @Patch('me')
-  @Authenticated()
+  @Authenticated({ notByApiKey: true })
   @ApiBearerAuth()
   @ApiOkResponse({ type: UserResponse })
   async updateMe(
@@ -67,7 +67,7 @@ export class AuthController {
   }
 
   @Post('password')
-  @Authenticated()
+  @Authenticated({ notByApiKey: true })
   @ApiBearerAuth()
   @HttpCode(200)
   @ApiOkResponse({

@@ -3,6 +3,9 @@ import { ProblemException } from '../core/http/problem.exception';
 export enum AuthErrorCode {
   InvalidCredentials = 'invalid-credentials',
   LoginLocked = 'login-locked',
+  LoginBusy = 'login-busy',
+  CredentialChangeNeedsSession = 'credential-change-needs-session',
+  EmailChangeByAdministrator = 'email-change-by-administrator',
   InvalidRefreshToken = 'invalid-refresh-token',
   RefreshTokenReused = 'refresh-token-reused',
   WrongCurrentPassword = 'wrong-current-password',
@@ -27,6 +30,22 @@ const DEFINITIONS: Record<AuthErrorCode, { status: number; title: string; detail
     status: 429,
     title: 'Too Many Requests',
     detail: 'Too many failed logins. Try again later.',
+  },
+  [AuthErrorCode.LoginBusy]: {
+    status: 429,
+    title: 'Too Many Requests',
+    detail: 'Too many sign-ins of this account are being checked at once. Retry shortly.',
+  },
+  [AuthErrorCode.CredentialChangeNeedsSession]: {
+    status: 403,
+    title: 'Forbidden',
+    detail:
+      'API keys cannot create API keys or change credentials; sign in with your password to do this.',
+  },
+  [AuthErrorCode.EmailChangeByAdministrator]: {
+    status: 403,
+    title: 'Forbidden',
+    detail: 'Your e-mail address is changed by an administrator (users:manage).',
   },
   [AuthErrorCode.InvalidRefreshToken]: {
     status: 401,

@@ -1,11 +1,17 @@
 import { Injectable } from '@nestjs/common';
+import { ApiKeysRepository } from './api-keys.repository';
 import { AuditService } from '../audit/audit.service';
 import { AppConfig } from '../core/config/app-config';
 import { UnauthenticatedProblem } from '../core/http/problem.exception';
 import { RequestContext } from '../core/http/request-context';
 import type { Actor } from '../core/security/actor';
-import { FailureLimiter, FailureScope } from '../core/security/failure-limiter';
-import { expandGrants } from '../core/security/permissions';
+import {
+  AttemptRefusal,
+  FailureLimiter,
+  FailureScope,
+  isRefusal,
+} from '../core/security/failure-limiter';
+import { expandGrants, grants } from '../core/security/permissions';
 import { AuthErrorCode, AuthException } from './auth.exception';
 import { ChangePasswordDto, LoginDto, MeResponse, TokenResponse } from './dto/auth.dto';
 import { UpdateMeDto, UserResponse } from './dto/user.dto';
@@ -25,6 +31,7 @@ type RotationOutcome =
 export class AuthService {
   constructor(
     private readonly users: UsersRepository,
+    private readonly apiKeys: ApiKeysRepository,
     private readonly usersService: UsersService,
     private readonly sessions: SessionsRepository,
     private readonly tokens: TokensService,
@@ -51,23 +58,32 @@ export class AuthService {
   async login({ login, password }: LoginDto): Promise<TokenResponse> {
     const user = await this.users.findForLogin(login);
     const scopes = this.scopesFor(user?.id ?? `name:${login.toLowerCase()}`);
-    // The attempt is counted before the password is checked, so concurrent guesses
-    // cannot all slip past the lock (see FailureLimiter.attempt).
-    const lockedMs = await this.limiter.attempt(scopes);
-    if (lockedMs > 0) {
-      await this.audit.record({
-        action: 'auth.login_failed',
-        resourceType: 'user',
-        resourceId: user?.id,
-        outcome: 'failure',
-        actorId: user?.id ?? null,
-        details: { reason: 'locked' },
-      });
-      throw this.lockedError(lockedMs);
+    // The check is admitted before the password is verified, so concurrent guesses cannot
+    // all slip past the lock; concurrent correct logins wait their turn instead of being
+    // refused (see FailureLimiter).
+    const attempt = await this.limiter.attempt(scopes);
+    if (isRefusal(attempt)) {
+      if (attempt.reason === 'locked') {
+        await this.audit.record({
+          action: 'auth.login_failed',
+          resourceType: 'user',
+          resourceId: user?.id,
+          outcome: 'failure',
+          actorId: user?.id ?? null,
+          details: { reason: 'locked' },
+        });
+      }
+      throw this.refusedError(attempt);
     }
-    const passwordOk = await this.hasher.verify(user?.passwordHash, password);
+    let passwordOk: boolean;
+    try {
+      passwordOk = await this.hasher.verify(user?.passwordHash, password);
+    } catch (error) {
+      await attempt.release();
+      throw error;
+    }
     if (!user || !passwordOk || !user.isActive) {
-      const locked = await this.limiter.failed(scopes);
+      const locked = await attempt.failed();
       await this.audit.record({
         action: 'auth.login_failed',
         resourceType: 'user',
@@ -76,19 +92,10 @@ export class AuthService {
         actorId: user?.id ?? null,
         details: { reason: !user ? 'unknown-login' : !passwordOk ? 'wrong-password' : 'inactive' },
       });
-      if (locked.length > 0) {
-        await this.audit.record({
-          action: 'auth.lockout',
-          resourceType: 'user',
-          resourceId: user?.id,
-          outcome: 'failure',
-          actorId: user?.id ?? null,
-          details: { scopes: locked.map((key) => key.split(':')[1]) },
-        });
-      }
+      await this.auditLockout(locked, user?.id ?? null);
       throw new AuthException(AuthErrorCode.InvalidCredentials);
     }
-    await this.limiter.succeeded(scopes);
+    await attempt.release();
     await this.limiter.reset(scopes[0]!);
     await this.users.touchLastLogin(user.id);
     const pair = await this.tokens.issue(user);
@@ -102,11 +109,25 @@ export class AuthService {
     return { ...pair, user: UserResponse.from(fresh) };
   }
 
-  private lockedError(lockedMs: number): AuthException {
-    const seconds = Math.max(1, Math.ceil(lockedMs / 1000));
-    return new AuthException(AuthErrorCode.LoginLocked, undefined, {
-      'retry-after': String(seconds),
+  private async auditLockout(locked: string[], userId: string | null): Promise<void> {
+    if (locked.length === 0) return;
+    await this.audit.record({
+      action: 'auth.lockout',
+      resourceType: 'user',
+      resourceId: userId ?? undefined,
+      outcome: 'failure',
+      actorId: userId,
+      details: { scopes: locked.map((key) => key.split(':')[1]) },
     });
+  }
+
+  private refusedError(refusal: AttemptRefusal): AuthException {
+    const seconds = String(Math.max(1, Math.ceil(refusal.retryAfterMs / 1000)));
+    return new AuthException(
+      refusal.reason === 'locked' ? AuthErrorCode.LoginLocked : AuthErrorCode.LoginBusy,
+      undefined,
+      { 'retry-after': seconds },
+    );
   }
 
   /**
@@ -181,14 +202,60 @@ export class AuthService {
     return { ...UserResponse.from(user), permissions: expandGrants(actor.grants) };
   }
 
-  updateMe(actor: Actor, changes: UpdateMeDto, expectedVersion?: number): Promise<UserEntity> {
+  /**
+   * Users change their own name; their e-mail only with `users:manage`. Without e-mail
+   * verification, any answer to "change my address to X" would tell whether another
+   * account uses X (409 vs 200), so callers who may not list users are refused whatever
+   * the address (403), and an administrator changes it for them (PATCH /users/:id).
+   */
+  async updateMe(
+    actor: Actor,
+    changes: UpdateMeDto,
+    expectedVersion?: number,
+  ): Promise<UserEntity> {
+    if (changes.email !== undefined && !grants(actor.grants, 'users:manage')) {
+      const current = await this.users.findById(actor.userId);
+      if (!current) throw new UnauthenticatedProblem();
+      if (current.email.toLowerCase() !== changes.email.toLowerCase()) {
+        throw new AuthException(AuthErrorCode.EmailChangeByAdministrator);
+      }
+    }
     return this.usersService.update(actor, actor.userId, changes, expectedVersion);
   }
 
-  /** Changes the password, ends every session (this one included) and starts a new one. */
+  /**
+   * Changes the password, ends every session (this one included) and starts a new one,
+   * and revokes every API key of the user: a key minted by whoever knew the old password
+   * must not outlive it. Wrong current passwords count against the login limits of the
+   * account and address (the same secret is being guessed), so a stolen access token
+   * cannot be used to guess the password without limit.
+   */
   async changePassword(actor: Actor, dto: ChangePasswordDto): Promise<TokenResponse> {
-    const user = await this.users.findWithPasswordHash(actor.userId);
-    if (!user || !(await this.hasher.verify(user.passwordHash, dto.currentPassword))) {
+    const scopes = this.scopesFor(actor.userId);
+    const attempt = await this.limiter.attempt(scopes);
+    if (isRefusal(attempt)) {
+      if (attempt.reason === 'locked') {
+        await this.audit.record({
+          action: 'auth.password_change',
+          resourceType: 'user',
+          resourceId: actor.userId,
+          outcome: 'failure',
+          details: { reason: 'locked' },
+        });
+      }
+      throw this.refusedError(attempt);
+    }
+    let user: UserEntity | null;
+    let passwordOk: boolean;
+    try {
+      user = await this.users.findWithPasswordHash(actor.userId);
+      passwordOk = await this.hasher.verify(user?.passwordHash, dto.currentPassword);
+    } catch (error) {
+      await attempt.release();
+      throw error;
+    }
+    if (!user || !passwordOk) {
+      const locked = await attempt.failed();
       await this.audit.record({
         action: 'auth.password_change',
         resourceType: 'user',
@@ -196,20 +263,30 @@ export class AuthService {
         outcome: 'failure',
         details: { reason: 'wrong-current-password' },
       });
+      await this.auditLockout(locked, actor.userId);
       throw new AuthException(AuthErrorCode.WrongCurrentPassword);
     }
+    await attempt.release();
+    await this.limiter.reset(scopes[0]!);
     const passwordHash = await this.hasher.hash(dto.newPassword);
+    const userId = user.id;
     const { updated, pair } = await this.sessions.transaction(async (manager) => {
       const changed = await this.users.update(
-        user.id,
+        userId,
         { passwordHash, bumpTokenVersion: true },
         undefined,
         manager,
       );
-      await this.sessions.revokeAllOfUser(user.id, manager);
+      await this.sessions.revokeAllOfUser(userId, manager);
+      const revokedApiKeys = await this.apiKeys.revokeAllOfUser(userId, manager);
       const tokens = await this.tokens.issue(changed!, undefined, manager);
       await this.audit.record(
-        { action: 'auth.password_change', resourceType: 'user', resourceId: user.id },
+        {
+          action: 'auth.password_change',
+          resourceType: 'user',
+          resourceId: userId,
+          details: { revokedApiKeys },
+        },
         manager,
       );
       return { updated: changed!, pair: tokens };

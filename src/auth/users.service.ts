@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { ApiKeysRepository } from './api-keys.repository';
 import { AuditService } from '../audit/audit.service';
 import { postgresErrorCode, UNIQUE_VIOLATION } from '../core/database/postgres-errors';
 import { NotFoundProblem, PreconditionFailedProblem } from '../core/http/problem.exception';
@@ -21,6 +22,7 @@ export class UsersService {
     private readonly users: UsersRepository,
     private readonly roles: RolesRepository,
     private readonly sessions: SessionsRepository,
+    private readonly apiKeys: ApiKeysRepository,
     private readonly hasher: PasswordHasher,
     private readonly audit: AuditService,
   ) {}
@@ -82,6 +84,11 @@ export class UsersService {
     dto: UpdateUserDto,
     expectedVersion?: number,
   ): Promise<UserEntity> {
+    // A password reset is a credential change: a leaked API key must not take an account
+    // (its own owner's included) by setting a password it then signs in with.
+    if (dto.password !== undefined && actor.via === 'api-key') {
+      throw new AuthException(AuthErrorCode.CredentialChangeNeedsSession);
+    }
     const current = await this.get(id);
     // Managing an account (password reset, deactivation, ...) is taking it over: only
     // accounts whose role grants no more than the caller's own.
@@ -111,6 +118,9 @@ export class UsersService {
         const updated = await this.users.update(id, changes, expectedVersion, manager);
         if (!updated) throw new PreconditionFailedProblem();
         if (endsSessions) await this.sessions.revokeAllOfUser(id, manager);
+        // Keys minted by whoever knew the old password must not outlive it.
+        const revokedApiKeys =
+          dto.password !== undefined ? await this.apiKeys.revokeAllOfUser(id, manager) : 0;
         await this.audit.record(
           {
             action: 'user.update',
@@ -119,6 +129,7 @@ export class UsersService {
             details: {
               fields: Object.keys(dto).filter((k) => k !== 'password'),
               passwordReset: dto.password !== undefined,
+              ...(revokedApiKeys > 0 ? { revokedApiKeys } : {}),
             },
           },
           manager,

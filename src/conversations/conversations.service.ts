@@ -15,7 +15,7 @@ import {
 } from '../core/http/problem.exception';
 import { RequestContext } from '../core/http/request-context';
 import type { Actor } from '../core/security/actor';
-import { FailureLimiter, FailureScope } from '../core/security/failure-limiter';
+import { FailureLimiter, FailureScope, isRefusal } from '../core/security/failure-limiter';
 import { AppConfig } from '../core/config/app-config';
 import { ConversationsErrorCode, ConversationsException } from './conversations.exception';
 import { ConversationsRepository } from './conversations.repository';
@@ -215,16 +215,29 @@ export class ConversationsService {
       { key: `join:name:${dto.name.toLowerCase()}`, maxFailures, windowMs },
       { key: `join:ip:${this.context.ip ?? 'unknown'}`, maxFailures: maxFailures * 4, windowMs },
     ];
-    const lockedMs = await this.limiter.lockedForMs(scopes);
-    if (lockedMs > 0) {
-      throw new ConversationsException(ConversationsErrorCode.JoinLocked, undefined, {
-        'retry-after': String(Math.max(1, Math.ceil(lockedMs / 1000))),
-      });
+    // Reserve the check before the password is verified, as login does, so concurrent
+    // guesses cannot all pass the lock check at once (issue 11, F2; see FailureLimiter).
+    const attempt = await this.limiter.attempt(scopes);
+    if (isRefusal(attempt)) {
+      throw new ConversationsException(
+        ConversationsErrorCode.JoinLocked,
+        attempt.reason === 'busy'
+          ? 'Too many attempts to join are being checked at once. Retry shortly.'
+          : undefined,
+        { 'retry-after': String(Math.max(1, Math.ceil(attempt.retryAfterMs / 1000))) },
+      );
     }
-    const conversation = await this.conversations.findActiveByNameForJoin(dto.name);
-    const ok = await this.hasher.verify(conversation?.joinPasswordHash ?? undefined, dto.password);
+    let conversation: ConversationEntity | null;
+    let ok: boolean;
+    try {
+      conversation = await this.conversations.findActiveByNameForJoin(dto.name);
+      ok = await this.hasher.verify(conversation?.joinPasswordHash ?? undefined, dto.password);
+    } catch (error) {
+      await attempt.release();
+      throw error;
+    }
     if (!conversation || !ok) {
-      await this.limiter.recordFailure(scopes);
+      await attempt.failed();
       await this.audit.record({
         action: 'conversation.join_failed',
         resourceType: 'conversation',
@@ -233,6 +246,7 @@ export class ConversationsService {
       });
       throw new ConversationsException(ConversationsErrorCode.JoinRefused);
     }
+    await attempt.release();
     await this.conversations.transaction(async (manager) => {
       await this.conversations.addParticipant(
         { conversationId: conversation.id, userId: actor.userId, via: 'join' },

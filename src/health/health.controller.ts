@@ -1,5 +1,6 @@
 import { Controller, Get, Inject } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
+import { SkipThrottle } from '@nestjs/throttler';
 import {
   HealthCheck,
   HealthCheckResult,
@@ -14,9 +15,12 @@ import type { StorageDriver } from '../core/storage/storage-driver';
 import { caseAudioKey } from '../core/storage/storage-keys';
 import { Public } from '../core/security/access.decorators';
 
+// A probe must depend on nothing it does not check: never rate-limited (no Redis round trip
+// before answering, never a 429 under load), see README "Rate limits".
 @ApiExcludeController()
 @Controller('health')
 @Public()
+@SkipThrottle()
 export class HealthController {
   constructor(
     private readonly health: HealthCheckService,

@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  attemptLogin,
   createApiKey,
   expectProblem,
   loginAsAdmin,
+  randomIp,
   Session,
   startApp,
   TestApp,
@@ -189,6 +191,107 @@ describe('API keys for machine clients (SPEC section 2)', () => {
 
       await sleep(Math.max(0, expiresAt.getTime() - Date.now()) + 500);
       expectProblem(await me(key.header), 401);
+    });
+  });
+
+  describe('an API key cannot mint keys or change credentials (F4)', () => {
+    it('F4: refuses POST /api-keys with an API key (403), so no key can outlive the one that made it', async () => {
+      const owner = await userSession(t.http, admin, 'processor');
+      const k1 = await createApiKey(t.http, owner);
+      const problem = expectProblem(
+        await t.http.post('/api/v1/api-keys').set(k1.header).send({ name: 'k2' }),
+        403,
+      );
+      expect(problem.detail).toMatch(/API keys cannot/);
+      const list = await t.http.get('/api/v1/api-keys').set(owner.auth).expect(200);
+      expect((list.body.data as { id: string }[]).map((k) => k.id)).toEqual([k1.id]);
+    });
+
+    it('F4: refuses a password change, an e-mail change and a password reset made with an API key', async () => {
+      const owner = await userSession(t.http, admin, 'case_worker');
+      const key = await createApiKey(t.http, owner);
+      const newPassword = `new-${owner.user.password}`;
+      expectProblem(
+        await t.http
+          .post('/api/v1/auth/password')
+          .set(key.header)
+          .set('X-Forwarded-For', randomIp())
+          .send({ currentPassword: owner.user.password, newPassword }),
+        403,
+      );
+      expectProblem(
+        await t.http
+          .patch('/api/v1/auth/me')
+          .set(key.header)
+          .send({ email: `new-${owner.user.email}` }),
+        403,
+      );
+      // An administrator's key cannot reset anyone's password (its own owner's included).
+      const adminKey = await createApiKey(t.http, admin);
+      for (const target of [owner.userId, admin.userId]) {
+        expectProblem(
+          await t.http
+            .patch(`/api/v1/users/${target}`)
+            .set(adminKey.header)
+            .send({ password: newPassword }),
+          403,
+        );
+      }
+      // Nothing changed: the old password still signs in, the key still works.
+      expect((await attemptLogin(t.http, owner.user.username, owner.user.password)).status).toBe(
+        200,
+      );
+      await me(key.header).expect(200);
+    });
+
+    it('F4: a password change revokes every API key of the user, and so does a reset', async () => {
+      const owner = await userSession(t.http, admin, 'processor');
+      const keys = [await createApiKey(t.http, owner), await createApiKey(t.http, owner)];
+      const bystander = await userSession(t.http, admin, 'processor');
+      const bystanderKey = await createApiKey(t.http, bystander);
+      const newPassword = `new-${owner.user.password}`;
+      const changed = await t.http
+        .post('/api/v1/auth/password')
+        .set(owner.auth)
+        .set('X-Forwarded-For', randomIp())
+        .send({ currentPassword: owner.user.password, newPassword })
+        .expect(200);
+      for (const key of keys) expectProblem(await me(key.header), 401);
+      const fresh = { Authorization: `Bearer ${changed.body.accessToken as string}` };
+      const list = await t.http.get('/api/v1/api-keys').set(fresh).expect(200);
+      for (const key of list.body.data as { revokedAt: string | null }[]) {
+        expect(key.revokedAt).toMatch(/^\d{4}-\d\d-\d\dT/);
+      }
+      await me(bystanderKey.header).expect(200);
+
+      // An administrator's reset ends the keys too.
+      const later = await createApiKey(t.http, { ...owner, auth: fresh });
+      await me(later.header).expect(200);
+      await t.http
+        .patch(`/api/v1/users/${owner.userId}`)
+        .set(admin.auth)
+        .send({ password: `reset-${owner.user.password}` })
+        .expect(200);
+      expectProblem(await me(later.header), 401);
+    });
+
+    it('F4: the audit entry of a key creation names the credential that created it', async () => {
+      const owner = await userSession(t.http, admin, 'processor');
+      const key = await createApiKey(t.http, owner);
+      const [entry] = await t.db.query<{ details: Record<string, unknown>; actor_id: string }[]>(
+        `SELECT details, actor_id FROM audit_logs WHERE action = 'api_key.create' AND resource_id = $1`,
+        [key.id],
+      );
+      const sid = (
+        JSON.parse(Buffer.from(owner.accessToken.split('.')[1]!, 'base64url').toString()) as {
+          sid: string;
+        }
+      ).sid;
+      expect(entry!.actor_id).toBe(owner.userId);
+      expect(entry!.details).toEqual({
+        name: expect.any(String),
+        createdWith: { type: 'access-token', sessionId: sid },
+      });
     });
   });
 

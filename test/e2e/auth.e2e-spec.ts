@@ -70,6 +70,18 @@ describe('Identity and sessions (SPEC section 2, TARGETS S2)', () => {
   afterAll(() => t.close());
 
   const me = (auth: Record<string, string>) => t.http.get('/api/v1/auth/me').set(auth);
+  /** Audit entries of `action` about the user, by `details.reason`: one per password check. */
+  const auditedReasons = async (
+    action: string,
+    userId: string,
+  ): Promise<Record<string, number>> => {
+    const rows = await t.db.query<{ reason: string | null; n: number }[]>(
+      `SELECT details->>'reason' AS reason, count(*)::int AS n FROM audit_logs
+        WHERE action = $1 AND resource_id = $2 GROUP BY 1`,
+      [action, userId],
+    );
+    return Object.fromEntries(rows.map((row) => [row.reason ?? 'none', row.n]));
+  };
   const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
   const refresh = (refreshToken: string) =>
     t.http.post('/api/v1/auth/refresh').send({ refreshToken });
@@ -180,6 +192,44 @@ describe('Identity and sessions (SPEC section 2, TARGETS S2)', () => {
       for (const locked of responses.filter((r) => r.status === 429)) {
         expect(locked.headers['retry-after']).toMatch(/^\d+$/);
       }
+      expectProblem(await attemptLogin(t.http, user.username, user.password), 429);
+    });
+
+    it('issue 12: lets 20 concurrent correct logins of one account in, none counted or audited as a failure', async () => {
+      const user = await createUser(t.http, admin, 'processor');
+      // A fleet of clients behind one address sharing a service account.
+      const ip = randomIp();
+      const responses = await Promise.all(
+        Array.from({ length: 20 }, () => attemptLogin(t.http, user.username, user.password, ip)),
+      );
+      expect(responses.map((r) => r.status)).toEqual(Array.from({ length: 20 }, () => 200));
+      expect(await auditedReasons('auth.login_failed', user.id)).toEqual({});
+      expect(await auditedReasons('auth.lockout', user.id)).toEqual({});
+      // Nothing was counted: a full set of failures is still needed to lock the account.
+      for (let i = 0; i < maxFailures - 1; i++) {
+        expectProblem(await attemptLogin(t.http, user.username, `wrong-password-${i}`), 401);
+      }
+      expect((await attemptLogin(t.http, user.username, user.password)).status).toBe(200);
+    });
+
+    it('issue 12 (kept by the redesign): 30 concurrent wrong guesses get at most LOGIN_MAX_FAILURES password checks, the rest 429', async () => {
+      const user = await createUser(t.http, admin, 'case_worker');
+      const ip = randomIp();
+      const responses = await Promise.all(
+        Array.from({ length: 30 }, (_, i) =>
+          attemptLogin(t.http, user.username, `concurrent-guess-${i}`, ip),
+        ),
+      );
+      const statuses = responses.map((r) => r.status);
+      expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(maxFailures);
+      expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(30 - maxFailures);
+      for (const refused of responses.filter((r) => r.status === 429)) {
+        expectProblem(refused, 429);
+        expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+      }
+      // Each password check leaves one entry: no more than the limit were made.
+      const audited = await auditedReasons('auth.login_failed', user.id);
+      expect(audited['wrong-password']).toBeLessThanOrEqual(maxFailures);
       expectProblem(await attemptLogin(t.http, user.username, user.password), 429);
     });
 
@@ -596,8 +646,71 @@ describe('Identity and sessions (SPEC section 2, TARGETS S2)', () => {
   });
 
   describe('POST /auth/password', () => {
-    const change = (session: Session, body: object) =>
-      t.http.post('/api/v1/auth/password').set(session.auth).send(body);
+    // A fresh address per call unless given: the address counts failures across accounts.
+    const change = (session: Session, body: object, ip: string = randomIp()) =>
+      t.http.post('/api/v1/auth/password').set(session.auth).set('X-Forwarded-For', ip).send(body);
+
+    it('F3: wrong current passwords lock the account like failed logins: 429 with Retry-After, audited', async () => {
+      const session = await userSession(t.http, admin, 'case_worker');
+      const newPassword = `new-${session.user.password}`;
+      for (let i = 0; i < maxFailures; i++) {
+        expectProblem(await change(session, { currentPassword: `not-it-${i}`, newPassword }), 403);
+      }
+      // Even the right current password is refused now, and so is a login: same secret.
+      const locked = await change(session, { currentPassword: session.user.password, newPassword });
+      expect(expectProblem(locked, 429).type).toMatch(/login-locked$/);
+      const retryAfter = Number(locked.headers['retry-after']);
+      expect(retryAfter).toBeGreaterThanOrEqual(1);
+      expect(retryAfter).toBeLessThanOrEqual(15 * 60);
+      expectProblem(await attemptLogin(t.http, session.user.username, session.user.password), 429);
+      expect(await auditedReasons('auth.password_change', session.user.id)).toEqual({
+        'wrong-current-password': maxFailures,
+        locked: 1,
+      });
+      expect(await auditedReasons('auth.lockout', session.user.id)).toEqual({ none: 1 });
+      // Nothing changed: the session still works.
+      await me(session.auth).expect(200);
+    });
+
+    it('F3: 30 concurrent wrong current passwords get at most LOGIN_MAX_FAILURES checks', async () => {
+      const session = await userSession(t.http, admin, 'case_worker');
+      const ip = randomIp();
+      const responses = await Promise.all(
+        Array.from({ length: 30 }, (_, i) =>
+          change(session, { currentPassword: `guess-${i}`, newPassword: 'another-password-1' }, ip),
+        ),
+      );
+      const statuses = responses.map((r) => r.status);
+      expect(statuses.every((s) => s === 403 || s === 429)).toBe(true);
+      expect(statuses.filter((s) => s === 403).length).toBeLessThanOrEqual(maxFailures);
+      const audited = await auditedReasons('auth.password_change', session.user.id);
+      expect(audited['wrong-current-password']).toBeLessThanOrEqual(maxFailures);
+    });
+
+    it.each([
+      ['twelve spaces', ' '.repeat(12)],
+      ['eleven characters padded with spaces', '  abcdefghijk  '],
+      ['too few different characters', 'abababababababab'],
+    ])('refuses a new password of %s (policy: 12 characters besides spaces)', async (_, weak) => {
+      const session = await userSession(t.http, admin, 'case_worker');
+      const problem = expectProblem(
+        await change(session, { currentPassword: session.user.password, newPassword: weak }),
+        400,
+      );
+      expect(problem.errors).toEqual([
+        { field: 'newPassword', message: expect.stringMatching(/12/) },
+      ]);
+      expect(
+        (await attemptLogin(t.http, session.user.username, session.user.password)).status,
+      ).toBe(200);
+    });
+
+    it('accepts a passphrase with spaces', async () => {
+      const session = await userSession(t.http, admin, 'case_worker');
+      const newPassword = `correct horse battery ${session.user.username}`;
+      await change(session, { currentPassword: session.user.password, newPassword }).expect(200);
+      expect((await attemptLogin(t.http, session.user.username, newPassword)).status).toBe(200);
+    });
 
     it('refuses a wrong current password with 403 and changes nothing', async () => {
       const session = await userSession(t.http, admin, 'case_worker');
@@ -653,6 +766,38 @@ describe('Identity and sessions (SPEC section 2, TARGETS S2)', () => {
 
       expectProblem(await attemptLogin(t.http, session.user.username, session.user.password), 401);
       expect((await attemptLogin(t.http, session.user.username, newPassword)).status).toBe(200);
+    });
+  });
+
+  describe('PATCH /auth/me e-mail (issue 11: must not reveal other accounts)', () => {
+    const updateMe = (session: Session, body: object) =>
+      t.http.patch('/api/v1/auth/me').set(session.auth).send(body);
+
+    it('gives a taken and a free address the same 403 answer without users:manage, changing nothing', async () => {
+      const worker = await userSession(t.http, admin, 'case_worker');
+      const other = await createUser(t.http, admin, 'case_worker');
+      const taken = expectProblem(await updateMe(worker, { email: other.email }), 403);
+      const free = expectProblem(
+        await updateMe(worker, { email: `free-${worker.user.email}` }),
+        403,
+      );
+      expect(sameAnswer(taken)).toEqual(sameAnswer(free));
+      expect(taken.type).toMatch(/email-change-by-administrator$/);
+      expect((await me(worker.auth).expect(200)).body.email).toBe(worker.user.email);
+      // Restating one's own address (any case) and changing the name still work.
+      await updateMe(worker, {
+        email: worker.user.email.toUpperCase(),
+        fullName: 'Same Me',
+      }).expect(200);
+    });
+
+    it('lets a users:manage holder change it, and tells them when it is taken (409)', async () => {
+      const manager = await userSession(t.http, admin, 'admin');
+      const other = await createUser(t.http, admin, 'case_worker');
+      expectProblem(await updateMe(manager, { email: other.email }), 409);
+      const fresh = `moved-${manager.user.email}`;
+      const response = await updateMe(manager, { email: fresh }).expect(200);
+      expect(response.body.email).toBe(fresh);
     });
   });
 });

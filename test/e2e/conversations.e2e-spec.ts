@@ -1,4 +1,5 @@
-import { loginAsAdmin, Session, startApp, TestApp, userSession } from '../support/app';
+import { AppConfig } from '../../src/core/config/app-config';
+import { loginAsAdmin, randomIp, Session, startApp, TestApp, userSession } from '../support/app';
 import { TurnBuffer } from '../../src/conversations/turn-buffer';
 import { TurnRecord } from '../../src/conversations/turn-record';
 import { TurnPersistenceService } from '../../src/conversations/turn-persistence.service';
@@ -65,6 +66,40 @@ describe('Conversations and live turns (SPEC section 6)', () => {
         .expect(200);
       expect(joined.body.id).toBe(conversation.id);
       await t.http.get(`/api/v1/conversations/${conversation.id}`).set(teammate.auth).expect(200);
+    });
+
+    it('F2: 30 concurrent wrong guesses get at most LOGIN_MAX_FAILURES password checks, then 429 even for the right one', async () => {
+      const maxFailures = t.app.get(AppConfig).get('LOGIN_MAX_FAILURES');
+      const conversation = await createConversation(t.http, worker, {
+        joinPassword: 'team-secret-f2',
+      });
+      const guesser = await userSession(t.http, admin, 'case_worker');
+      const ip = randomIp();
+      const join = (password: string) =>
+        t.http
+          .post('/api/v1/conversations/join')
+          .set(guesser.auth)
+          .set('X-Forwarded-For', ip)
+          .send({ name: conversation.name, password });
+      const responses = await Promise.all(Array.from({ length: 30 }, (_, i) => join(`guess-${i}`)));
+      const statuses = responses.map((r) => r.status);
+      expect(statuses.every((s) => s === 403 || s === 429)).toBe(true);
+      expect(statuses.filter((s) => s === 403).length).toBeLessThanOrEqual(maxFailures);
+      for (const refused of responses.filter((r) => r.status === 429)) {
+        expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+      }
+      // One audit entry per password checked: no more than the limit were checked.
+      const [checked] = await t.db.query<{ n: number }[]>(
+        `SELECT count(*)::int AS n FROM audit_logs
+          WHERE action = 'conversation.join_failed' AND resource_id = $1`,
+        [conversation.id],
+      );
+      expect(checked!.n).toBeLessThanOrEqual(maxFailures);
+      const locked = await join('team-secret-f2');
+      expect(locked.status).toBe(429);
+      expect(locked.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(Number(locked.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+      await t.http.get(`/api/v1/conversations/${conversation.id}`).set(guesser.auth).expect(404);
     });
 
     it('never returns the join password or its hash', async () => {

@@ -1,4 +1,4 @@
-import { loginAsAdmin, Session, startApp, TestApp } from '../support/app';
+import { expectProblem, loginAsAdmin, randomIp, Session, startApp, TestApp } from '../support/app';
 
 /** TARGETS S4: requests past the limit get 429 with Retry-After, per user, across routes. */
 describe('Rate limiting (SPEC section 1, TARGETS S4)', () => {
@@ -6,7 +6,11 @@ describe('Rate limiting (SPEC section 1, TARGETS S4)', () => {
   let admin: Session;
 
   beforeAll(async () => {
-    t = await startApp({ RATE_LIMIT_MAX: '5', RATE_LIMIT_TTL_SECONDS: '60' });
+    t = await startApp({
+      RATE_LIMIT_MAX: '5',
+      RATE_LIMIT_TTL_SECONDS: '60',
+      AUTH_FAILURES_MAX_PER_IP: '20',
+    });
     admin = await loginAsAdmin(t.http);
   });
   afterAll(() => t.close());
@@ -24,5 +28,70 @@ describe('Rate limiting (SPEC section 1, TARGETS S4)', () => {
     expect(limited!.headers['content-type']).toMatch(/^application\/problem\+json/);
     expect(Number(limited!.headers['retry-after'])).toBeGreaterThan(0);
     expect(limited!.body).toMatchObject({ status: 429, title: 'Too Many Requests' });
+  });
+
+  describe('requests without valid credentials (F11)', () => {
+    const statusesOf = async (
+      send: (ip: string) => Promise<{ status: number; headers: Record<string, string> }>,
+      ip: string,
+      count: number,
+    ) => {
+      const responses = [];
+      for (let i = 0; i < count; i += 1) responses.push(await send(ip));
+      return responses;
+    };
+
+    it.each([
+      ['a wrong X-API-Key', { 'X-API-Key': `vbk_${'A'.repeat(43)}` }],
+      ['a bad bearer token', { Authorization: 'Bearer not.a.token' }],
+      ['no credentials', {}],
+    ])(
+      'F11: 40 requests with %s from one address meet 429 with Retry-After',
+      async (_, headers) => {
+        const ip = randomIp();
+        const responses = await statusesOf(
+          (from) => t.http.get('/api/v1/cases').set(headers).set('X-Forwarded-For', from),
+          ip,
+          40,
+        );
+        const statuses = responses.map((r) => r.status);
+        expect(statuses.filter((s) => s === 401)).toHaveLength(20);
+        expect(statuses.slice(20)).toEqual(Array.from({ length: 20 }, () => 429));
+        const limited = expectProblem(responses[39]! as never, 429);
+        expect(limited.type).toMatch(/too-many-authentication-failures$/);
+        expect(Number(responses[39]!.headers['retry-after'])).toBeGreaterThan(0);
+        // Before any credential is checked: even a valid one is refused from that address...
+        expectProblem(
+          await t.http.get('/api/v1/auth/me').set(admin.auth).set('X-Forwarded-For', ip),
+          429,
+        );
+        // ...while other addresses are not affected.
+        expectProblem(
+          await t.http.get('/api/v1/cases').set(headers).set('X-Forwarded-For', randomIp()),
+          401,
+        );
+      },
+    );
+  });
+
+  describe('operational routes (issue 12)', () => {
+    it('issue 12: never limits /health/live, /health/ready or /metrics, even when the address is exhausted', async () => {
+      const ip = randomIp();
+      // Exhaust the address: anonymous calls are limited per address (RATE_LIMIT_MAX=5).
+      const refresh = () =>
+        t.http
+          .post('/api/v1/auth/refresh')
+          .set('X-Forwarded-For', ip)
+          .send({ refreshToken: 'not-a-token' });
+      let limited: { status: number } | undefined;
+      for (let i = 0; i < 10 && limited?.status !== 429; i += 1) limited = await refresh();
+      expect(expectProblem(limited as never, 429).type).toMatch(/too-many-requests$/);
+      for (let i = 0; i < 10; i += 1) {
+        for (const path of ['/health/live', '/health/ready', '/metrics']) {
+          const response = await t.http.get(path).set('X-Forwarded-For', ip);
+          expect({ path, status: response.status }).toEqual({ path, status: 200 });
+        }
+      }
+    });
   });
 });

@@ -48,6 +48,7 @@ export function testEnvironment(run: TestRun): Record<string, string> {
     JWT_SECRET: `test-secret-${run.id}-${'x'.repeat(32)}`,
     TRUST_PROXY: 'true',
     RATE_LIMIT_MAX: '1000000',
+    AUTH_FAILURES_MAX_PER_IP: '1000000',
     LOG_LEVEL: 'silent',
     ADMIN_USERNAME: ADMIN.username,
     ADMIN_EMAIL: ADMIN.email,

@@ -1,6 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { IsString, MaxLength, MinLength } from 'class-validator';
-import { PASSWORD_MAX, PASSWORD_MIN, UserResponse } from './user.dto';
+import { PASSWORD_MAX, PASSWORD_MIN, PasswordPolicy } from './password-policy';
+import { UserResponse } from './user.dto';
 
 export class LoginDto {
   @ApiProperty({ description: 'Username or email', example: 'admin' })
@@ -31,9 +32,7 @@ export class ChangePasswordDto {
   currentPassword!: string;
 
   @ApiProperty({ writeOnly: true, minLength: PASSWORD_MIN })
-  @IsString()
-  @MinLength(PASSWORD_MIN)
-  @MaxLength(PASSWORD_MAX)
+  @PasswordPolicy()
   newPassword!: string;
 }
 

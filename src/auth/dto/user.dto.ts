@@ -9,11 +9,11 @@ import {
   MinLength,
 } from 'class-validator';
 import { UserEntity } from '../entities/user.entity';
+import { PASSWORD_MIN, PasswordPolicy } from './password-policy';
 
 export const USERNAME_PATTERN = /^[A-Za-z0-9_.-]{3,64}$/;
 export const ROLE_NAME_PATTERN = /^[a-z][a-z0-9_]{1,63}$/;
-export const PASSWORD_MIN = 12;
-export const PASSWORD_MAX = 256;
+export { PASSWORD_MAX, PASSWORD_MIN } from './password-policy';
 
 export class CreateUserDto {
   @ApiProperty({ example: 'jdoe' })
@@ -32,9 +32,7 @@ export class CreateUserDto {
   fullName!: string;
 
   @ApiProperty({ minLength: PASSWORD_MIN, writeOnly: true })
-  @IsString()
-  @MinLength(PASSWORD_MIN)
-  @MaxLength(PASSWORD_MAX)
+  @PasswordPolicy()
   password!: string;
 
   @ApiProperty({ example: 'case_worker' })
@@ -73,9 +71,7 @@ export class UpdateUserDto {
     description: 'Administrative reset',
   })
   @IsOptional()
-  @IsString()
-  @MinLength(PASSWORD_MIN)
-  @MaxLength(PASSWORD_MAX)
+  @PasswordPolicy()
   password?: string;
 }
 

@@ -30,6 +30,6 @@ export class ApiKeyStrategy extends PassportStrategy(Strategy, 'api-key') {
     this.keys
       .touch(principal.apiKeyId)
       .catch((error: unknown) => this.logger.warn({ err: error }, 'could not stamp API key use'));
-    return actorOf(principal, 'api-key', principal.apiKeyId);
+    return actorOf(principal, 'api-key', { apiKeyId: principal.apiKeyId });
   }
 }

@@ -46,6 +46,6 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
     ) {
       return false;
     }
-    return actorOf(principal, 'access-token');
+    return actorOf(principal, 'access-token', { sessionId: sid });
   }
 }

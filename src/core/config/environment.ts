@@ -116,6 +116,15 @@ export class Environment {
   @Min(1)
   RATE_LIMIT_MAX = 6000;
 
+  /**
+   * Failed authentications (no, wrong or expired token or API key) per client address per
+   * RATE_LIMIT_TTL_SECONDS; beyond it the address gets 429 before any credential is checked.
+   */
+  @Transform(toNumber)
+  @IsInt()
+  @Min(1)
+  AUTH_FAILURES_MAX_PER_IP = 60;
+
   /** Comma-separated origins, `*` for any; empty disables CORS. */
   @IsString()
   CORS_ORIGINS = '';

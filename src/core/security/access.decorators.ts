@@ -20,6 +20,11 @@ export interface AccessRule {
   param?: string;
   /** Defaults to `read` for GET/HEAD and `write` otherwise. */
   access?: AccessLevel;
+  /**
+   * The route mints or changes credentials (API keys, password, e-mail): an API key may
+   * not call it (403), so a leaked key cannot outlive its revocation or take the account.
+   */
+  notByApiKey?: boolean;
 }
 
 /** Opts a route out of authentication (login, health, docs). */

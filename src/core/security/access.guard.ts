@@ -12,6 +12,7 @@ import { isDependencyOutage } from '../database/postgres-errors';
 import { RequestContext } from '../http/request-context';
 import { ACCESS_RULE, AccessRule, AuthenticatedRequest, PUBLIC_ROUTE } from './access.decorators';
 import type { Actor } from './actor';
+import { AuthFailureLimiter } from './auth-failure-limiter';
 import { grants, Permission } from './permissions';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -28,6 +29,7 @@ export class AccessGuard extends AuthGuard(['jwt', 'api-key']) {
     private readonly reflector: Reflector,
     private readonly access: AccessService,
     private readonly requestContext: RequestContext,
+    private readonly authFailures: AuthFailureLimiter,
   ) {
     super();
   }
@@ -35,13 +37,27 @@ export class AccessGuard extends AuthGuard(['jwt', 'api-key']) {
   override async canActivate(context: ExecutionContext): Promise<boolean> {
     const targets = [context.getHandler(), context.getClass()];
     if (this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, targets)) return true;
-    await super.canActivate(context);
+    // Limited per address before any credential is looked at (F11): see AuthFailureLimiter.
+    await this.authFailures.assertAllowed(this.requestContext.ip);
+    try {
+      await super.canActivate(context);
+    } catch (error) {
+      if (error instanceof UnauthenticatedProblem) {
+        await this.authFailures.recordFailure(this.requestContext.ip);
+      }
+      throw error;
+    }
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
     const actor = request.user!;
     this.requestContext.setActor(actor);
 
     const rule =
       this.reflector.getAllAndOverride<AccessRule | undefined>(ACCESS_RULE, targets) ?? {};
+    if (rule.notByApiKey && actor.via === 'api-key') {
+      throw new ForbiddenProblem(
+        'API keys cannot create API keys or change credentials; sign in with your password to do this.',
+      );
+    }
     const required =
       rule.permission === undefined ? [] : ([] as Permission[]).concat(rule.permission);
     const missing = required.find((permission) => !grants(actor.grants, permission));

@@ -10,6 +10,8 @@ export interface Actor {
   /** How the caller authenticated; `cli` for operator commands run on the server. */
   via: 'access-token' | 'api-key' | 'cli';
   apiKeyId?: string;
+  /** The session (refresh-token family) an access token belongs to, when it names one. */
+  sessionId?: string;
 }
 
 export type { Permission };

@@ -8,6 +8,7 @@ import { AppConfig } from '../config/app-config';
 import { REDIS } from '../redis/redis.module';
 import { AccessGuard } from './access.guard';
 import { ActorThrottlerGuard } from './actor-throttler.guard';
+import { AuthFailureLimiter } from './auth-failure-limiter';
 import { FailureLimiter } from './failure-limiter';
 
 @Global()
@@ -26,6 +27,7 @@ import { FailureLimiter } from './failure-limiter';
   ],
   providers: [
     FailureLimiter,
+    AuthFailureLimiter,
     // Order matters: authenticate first so the rate limit can track the user.
     { provide: APP_GUARD, useClass: AccessGuard },
     { provide: APP_GUARD, useClass: ActorThrottlerGuard },
