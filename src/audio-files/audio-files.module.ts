@@ -1,5 +1,6 @@
 import { BullModule } from '@nestjs/bullmq';
 import { Module } from '@nestjs/common';
+import { CasesModule } from '../cases/cases.module';
 import { QueueName } from '../core/queue/queue-names';
 import { RESOURCE_ACCESS } from '../core/security/resource-access';
 import { AudioAccessResolver } from './audio-access.resolver';
@@ -7,21 +8,19 @@ import { AudioArchiveService } from './audio-archive.service';
 import { AudioFilesController, CaseAudioController } from './audio-files.controller';
 import { AudioFilesRepository } from './audio-files.repository';
 import { AudioFilesService } from './audio-files.service';
-import { LegalHoldController } from './legal-hold.controller';
-import { LegalHoldService } from './legal-hold.service';
 
 @Module({
   imports: [
+    CasesModule,
     BullModule.registerQueue({ name: QueueName.AudioArchive }, { name: QueueName.Retention }),
   ],
-  controllers: [CaseAudioController, AudioFilesController, LegalHoldController],
+  controllers: [CaseAudioController, AudioFilesController],
   providers: [
     AudioFilesRepository,
     AudioFilesService,
     AudioArchiveService,
-    LegalHoldService,
     { provide: RESOURCE_ACCESS.audio, useClass: AudioAccessResolver },
   ],
-  exports: [AudioFilesService, AudioArchiveService, AudioFilesRepository],
+  exports: [AudioFilesService, AudioArchiveService],
 })
 export class AudioFilesModule {}

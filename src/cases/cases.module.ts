@@ -5,16 +5,19 @@ import { CasesAccessResolver } from './case-access.resolver';
 import { CasesController } from './cases.controller';
 import { CasesRepository } from './cases.repository';
 import { CasesService } from './cases.service';
+import { LegalHoldController } from './legal-hold.controller';
+import { LegalHoldService } from './legal-hold.service';
 import { LookupsController } from './lookups.controller';
 
 @Module({
   imports: [AuthModule],
-  controllers: [CasesController, LookupsController],
+  controllers: [CasesController, LookupsController, LegalHoldController],
   providers: [
     CasesRepository,
     CasesService,
+    LegalHoldService,
     { provide: RESOURCE_ACCESS.case, useClass: CasesAccessResolver },
   ],
-  exports: [CasesRepository],
+  exports: [CasesRepository, LegalHoldService],
 })
 export class CasesModule {}
