@@ -11,8 +11,8 @@ import { UsageService } from '../audit/usage.service';
 import { LegalHoldService } from '../cases/legal-hold.service';
 import { AppConfig } from '../core/config/app-config';
 import { postgresErrorCode, UNIQUE_VIOLATION } from '../core/database/postgres-errors';
-import { RequestContext } from '../core/http/request-context';
 import { NotFoundProblem, ValidationProblem } from '../core/http/problem.exception';
+import { currentRequestId } from '../core/queue/job-data';
 import { QueueName } from '../core/queue/queue-names';
 import type { Actor } from '../core/security/actor';
 import { grants } from '../core/security/permissions';
@@ -84,7 +84,6 @@ export class AudioFilesService {
     private readonly audit: AuditService,
     private readonly usage: UsageService,
     private readonly config: AppConfig,
-    private readonly context: RequestContext,
     @InjectStorage() private readonly storage: StorageDriver,
     @InjectQueue(QueueName.AudioArchive) private readonly queue: Queue<AudioJobData>,
   ) {}
@@ -531,15 +530,9 @@ export class AudioFilesService {
   ): Promise<string[]> {
     const jobIds = files.map((file) => audioJobId(name, file));
     const states = await Promise.all(jobIds.map((jobId) => this.queue.getJobState(jobId)));
-    const requestId = this.context.requestId;
     const added = files.flatMap((file, i) => {
       if (states[i] !== 'unknown') return [];
-      const data: AudioJobData = {
-        audioId: file.id,
-        requestedBy,
-        ...(requestId ? { requestId } : {}),
-        ...extra,
-      };
+      const data: AudioJobData = { audioId: file.id, requestedBy, ...currentRequestId(), ...extra };
       return [
         { name, data, opts: { ...AUDIO_JOB_OPTIONS[name], ...JOB_HISTORY, jobId: jobIds[i] } },
       ];
