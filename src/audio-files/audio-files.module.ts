@@ -1,5 +1,6 @@
 import { BullModule } from '@nestjs/bullmq';
 import { Module } from '@nestjs/common';
+import { AuditModule } from '../audit/audit.module';
 import { CasesModule } from '../cases/cases.module';
 import { QueueName } from '../core/queue/queue-names';
 import { RESOURCE_ACCESS } from '../core/security/resource-access';
@@ -11,6 +12,7 @@ import { AudioFilesService } from './audio-files.service';
 
 @Module({
   imports: [
+    AuditModule,
     CasesModule,
     BullModule.registerQueue({ name: QueueName.AudioArchive }, { name: QueueName.Retention }),
   ],

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { AuditModule } from '../audit/audit.module';
 import { AuthModule } from '../auth/auth.module';
 import { RESOURCE_ACCESS } from '../core/security/resource-access';
 import { CasesAccessResolver } from './case-access.resolver';
@@ -10,7 +11,7 @@ import { LegalHoldService } from './legal-hold.service';
 import { LookupsController } from './lookups.controller';
 
 @Module({
-  imports: [AuthModule],
+  imports: [AuditModule, AuthModule],
   controllers: [CasesController, LookupsController, LegalHoldController],
   providers: [
     CasesRepository,

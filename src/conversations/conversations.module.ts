@@ -1,5 +1,6 @@
 import { BullModule } from '@nestjs/bullmq';
 import { Module } from '@nestjs/common';
+import { AuditModule } from '../audit/audit.module';
 import { AuthModule } from '../auth/auth.module';
 import { CasesModule } from '../cases/cases.module';
 import { QueueName } from '../core/queue/queue-names';
@@ -15,7 +16,12 @@ import { TurnsRepository } from './turns.repository';
 import { TurnsService } from './turns.service';
 
 @Module({
-  imports: [AuthModule, CasesModule, BullModule.registerQueue({ name: QueueName.TurnPersistence })],
+  imports: [
+    AuditModule,
+    AuthModule,
+    CasesModule,
+    BullModule.registerQueue({ name: QueueName.TurnPersistence }),
+  ],
   controllers: [ConversationsController],
   providers: [
     ConversationsRepository,

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { AudioFilesModule } from '../audio-files/audio-files.module';
+import { AuditModule } from '../audit/audit.module';
 import { RESOURCE_ACCESS } from '../core/security/resource-access';
 import { TranscriptionAccessResolver } from './transcription-access.resolver';
 import {
@@ -10,7 +11,7 @@ import { TranscriptionsRepository } from './transcriptions.repository';
 import { TranscriptionsService } from './transcriptions.service';
 
 @Module({
-  imports: [AudioFilesModule],
+  imports: [AuditModule, AudioFilesModule],
   controllers: [AudioTranscriptionsController, TranscriptionsController],
   providers: [
     TranscriptionsRepository,
