@@ -51,6 +51,6 @@ import { UsersService } from './users.service';
     JwtStrategy,
     ApiKeyStrategy,
   ],
-  exports: [UsersRepository, PasswordHasher],
+  exports: [UsersRepository, PasswordHasher, UsersService],
 })
 export class AuthModule {}
