@@ -10,6 +10,7 @@ import { ConfigModule } from './core/config/config.module';
 import { DatabaseModule } from './core/database/database.module';
 import { HttpModule } from './core/http/http.module';
 import { LoggingModule } from './core/logging/logging.module';
+import { MetricsModule } from './core/metrics/metrics.module';
 import { QueueModule } from './core/queue/queue.module';
 import { RedisModule } from './core/redis/redis.module';
 import { SecurityModule } from './core/security/security.module';
@@ -25,6 +26,7 @@ import { WorkersModule } from './workers.module';
 export const CORE_MODULES = [
   ConfigModule,
   LoggingModule,
+  MetricsModule,
   HttpModule,
   DatabaseModule,
   CacheModule,

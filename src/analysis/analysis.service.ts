@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { AudioFilesRepository } from '../audio-files/audio-files.repository';
+import { AudioFilesService } from '../audio-files/audio-files.service';
 import { AuditService } from '../audit/audit.service';
 import { NotFoundProblem } from '../core/http/problem.exception';
 import type { Actor } from '../core/security/actor';
@@ -27,7 +27,7 @@ export class AnalysisService {
   constructor(
     private readonly analyses: AnalysisRepository,
     private readonly transcriptions: TranscriptionsRepository,
-    private readonly audioFiles: AudioFilesRepository,
+    private readonly audioFiles: AudioFilesService,
     private readonly audit: AuditService,
   ) {}
 
@@ -43,8 +43,7 @@ export class AnalysisService {
     const transcription = await this.transcriptions.findById(transcriptionId);
     if (!transcription) throw new NotFoundProblem('transcription');
     return this.analyses.transaction(async (manager) => {
-      const audio = await this.audioFiles.lockAny(transcription.audioFileId, manager);
-      if (!audio || audio.deletedAt) throw new NotFoundProblem('audio');
+      const audio = await this.audioFiles.lockLive(transcription.audioFileId, manager);
       const version = (await this.analyses.latestVersion(audio.id, manager)) + 1;
       const created = await this.analyses.insert(
         {

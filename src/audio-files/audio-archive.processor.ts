@@ -1,9 +1,10 @@
-import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
-import { BeforeApplicationShutdown, Logger, OnModuleInit } from '@nestjs/common';
+import { OnWorkerEvent, Processor } from '@nestjs/bullmq';
+import { BeforeApplicationShutdown, Logger } from '@nestjs/common';
 import { Job, UnrecoverableError } from 'bullmq';
 import { UsageService } from '../audit/usage.service';
 import { GroupCommit } from '../core/database/group-commit';
-import { RequestContext } from '../core/http/request-context';
+import { jobRequestId } from '../core/queue/job-data';
+import { JobHandlers, JobProcessor } from '../core/queue/job-processor';
 import { QueueName } from '../core/queue/queue-names';
 import { AudioArchiveService } from './audio-archive.service';
 import { AudioJobData, AudioJobName } from './audio-jobs';
@@ -13,15 +14,17 @@ const CONCURRENCY = 4;
 
 /**
  * The `audio-archive` queue: archive, restore, delete and verify. Only dispatches to
- * AudioArchiveService; every job name has a handler, checked at start-up.
+ * AudioArchiveService; every job name has a handler, checked at start-up (JobProcessor).
  */
 @Processor(QueueName.AudioArchive, { concurrency: CONCURRENCY })
 export class AudioArchiveProcessor
-  extends WorkerHost
-  implements OnModuleInit, BeforeApplicationShutdown
+  extends JobProcessor<AudioJobName, AudioJobData>
+  implements BeforeApplicationShutdown
 {
+  protected readonly queueName = QueueName.AudioArchive;
+  protected readonly jobNames = Object.values(AudioJobName);
+  protected readonly handlers: JobHandlers<AudioJobName, AudioJobData>;
   private readonly logger = new Logger(AudioArchiveProcessor.name);
-  private readonly handlers: Record<AudioJobName, (job: Job<AudioJobData>) => Promise<unknown>>;
   /** Jobs finished at about the same time count in one write per user, not one each. */
   private readonly succeeded = new GroupCommit<string>(async (users) => {
     const counts = new Map<string, number>();
@@ -44,22 +47,6 @@ export class AudioArchiveProcessor
     };
   }
 
-  onModuleInit(): void {
-    const missing = Object.values(AudioJobName).filter((name) => !this.handlers[name]);
-    if (missing.length > 0)
-      throw new Error(`No handler for audio-archive jobs: ${missing.join(', ')}`);
-  }
-
-  process(job: Job<AudioJobData>): Promise<unknown> {
-    const handler = this.handlers[job.name as AudioJobName];
-    if (!handler) throw new UnrecoverableError(`No handler for job ${job.name}`);
-    // The job runs in the context of the request that asked for it: its audit entries
-    // and log lines carry that request id.
-    return RequestContext.run({ requestId: job.data.requestId ?? `job-${job.id}` }, () =>
-      handler(job),
-    );
-  }
-
   @OnWorkerEvent('completed')
   async onCompleted(job: Job<AudioJobData>): Promise<void> {
     if (job.data.requestedBy) {
@@ -73,7 +60,14 @@ export class AudioArchiveProcessor
     const final =
       job.attemptsMade >= (job.opts.attempts ?? 1) || error instanceof UnrecoverableError;
     this.logger.warn(
-      { jobId: job.id, name: job.name, attempt: job.attemptsMade, final, err: error.message },
+      {
+        jobId: job.id,
+        name: job.name,
+        requestId: jobRequestId(job),
+        attempt: job.attemptsMade,
+        final,
+        err: error.message,
+      },
       'audio job failed',
     );
     if (final && job.data.requestedBy) {

@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { UnrecoverableError } from 'bullmq';
 import { AuditService } from '../audit/audit.service';
+import { LegalHoldService } from '../cases/legal-hold.service';
 import { AppConfig } from '../core/config/app-config';
 import { GroupCommit } from '../core/database/group-commit';
 import { RequestContext } from '../core/http/request-context';
@@ -71,6 +72,7 @@ export class AudioArchiveService {
   constructor(
     private readonly audio: AudioFilesRepository,
     private readonly files: AudioFilesService,
+    private readonly holds: LegalHoldService,
     private readonly audit: AuditService,
     private readonly config: AppConfig,
     private readonly context: RequestContext,
@@ -85,7 +87,7 @@ export class AudioArchiveService {
     const file = await this.audio.findAny(data.audioId);
     if (!file || file.deletedAt) throw new UnrecoverableError('The audio file no longer exists.');
     if (data.retention) {
-      const kase = await this.audio.findCase(file.caseId);
+      const kase = await this.holds.holdState(file.caseId);
       if (kase?.legalHoldAt) throw new UnrecoverableError('The case is under legal hold.');
     }
     const extension = extensionOfKey(file.storageKey);
@@ -205,7 +207,7 @@ export class AudioArchiveService {
     if (!file) throw new UnrecoverableError('The audio file does not exist.');
     if (!file.deletedAt) {
       await this.audio.transaction(async (manager) => {
-        const kase = await this.audio.lockCase(file.caseId, manager);
+        const kase = await this.holds.holdState(file.caseId, { manager, lock: true });
         if (kase?.legalHoldAt) throw new UnrecoverableError('The case is under legal hold.');
         const current = await this.audio.lockAny(file.id, manager);
         if (current?.deletedAt) return;

@@ -1,4 +1,4 @@
-/** Audit actions of the audio-files module (and the legal hold on cases). */
+/** Audit actions of the audio-files module. */
 export const AUDIO_ACTIVITY_TYPES = {
   'audio.upload': 'Audio file uploaded',
   'audio.download': 'Audio file downloaded',
@@ -11,6 +11,4 @@ export const AUDIO_ACTIVITY_TYPES = {
   'audio.verify': 'Audio file integrity verified',
   'audio.verify_failed': 'Audio file failed its integrity check',
   'audio.claim_expired': 'Stale processing claim returned to the queue',
-  'case.hold': 'Legal hold placed on a case',
-  'case.hold_release': 'Legal hold lifted from a case',
 } as const;

@@ -11,8 +11,6 @@ export enum AudioErrorCode {
   WrongStatus = 'audio-wrong-status',
   ClaimedByOther = 'audio-claimed',
   LegalHold = 'legal-hold',
-  AlreadyHeld = 'already-held',
-  NotHeld = 'not-held',
   CaseClosed = 'case-closed',
   RangeNotSatisfiable = 'range-not-satisfiable',
   ContentMissing = 'audio-content-missing',
@@ -68,16 +66,6 @@ const DEFINITIONS: Record<AudioErrorCode, { status: number; title: string; detai
     status: 409,
     title: 'Conflict',
     detail: 'The case is under legal hold: its audio cannot be deleted or archived by retention.',
-  },
-  [AudioErrorCode.AlreadyHeld]: {
-    status: 409,
-    title: 'Conflict',
-    detail: 'The case is already under legal hold.',
-  },
-  [AudioErrorCode.NotHeld]: {
-    status: 409,
-    title: 'Conflict',
-    detail: 'The case is not under legal hold.',
   },
   [AudioErrorCode.CaseClosed]: {
     status: 409,

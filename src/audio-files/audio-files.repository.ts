@@ -40,13 +40,6 @@ export interface KeyChange {
   archiveReason: string | null;
 }
 
-export interface CaseHoldState {
-  id: string;
-  status: string;
-  legalHoldAt: Date | null;
-  legalHoldReason: string | null;
-}
-
 @Injectable()
 export class AudioFilesRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
@@ -235,42 +228,5 @@ export class AudioFilesRepository {
       .orderBy('a.createdAt', 'ASC')
       .limit(limit)
       .getMany();
-  }
-
-  // --- legal hold (columns of the cases table) ------------------------------------
-
-  async lockCase(caseId: string, manager: EntityManager): Promise<CaseHoldState | null> {
-    const [row] = await manager.query<CaseHoldState[]>(
-      `SELECT id, status, legal_hold_at AS "legalHoldAt", legal_hold_reason AS "legalHoldReason"
-         FROM cases WHERE id = $1 AND deleted_at IS NULL FOR UPDATE`,
-      [caseId],
-    );
-    return row ?? null;
-  }
-
-  async findCase(caseId: string, manager?: EntityManager): Promise<CaseHoldState | null> {
-    const [row] = await this.manager(manager).query<CaseHoldState[]>(
-      `SELECT id, status, legal_hold_at AS "legalHoldAt", legal_hold_reason AS "legalHoldReason"
-         FROM cases WHERE id = $1 AND deleted_at IS NULL`,
-      [caseId],
-    );
-    return row ?? null;
-  }
-
-  /** Sets (reason given) or lifts (null) the hold; bumps the case version like any case change. */
-  async setLegalHold(
-    caseId: string,
-    reason: string | null,
-    manager: EntityManager,
-  ): Promise<CaseHoldState> {
-    const [[row]] = await manager.query<[CaseHoldState[], number]>(
-      `UPDATE cases
-          SET legal_hold_at = CASE WHEN $2::text IS NULL THEN NULL ELSE now() END,
-              legal_hold_reason = $2, version = version + 1, updated_at = now()
-        WHERE id = $1
-        RETURNING id, status, legal_hold_at AS "legalHoldAt", legal_hold_reason AS "legalHoldReason"`,
-      [caseId, reason],
-    );
-    return row!;
   }
 }

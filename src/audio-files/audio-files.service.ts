@@ -2,15 +2,17 @@ import type { Multipart, MultipartFile } from '@fastify/multipart';
 import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable, Logger } from '@nestjs/common';
 import { Queue } from 'bullmq';
+import { EntityManager } from 'typeorm';
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AuditService } from '../audit/audit.service';
 import { UsageService } from '../audit/usage.service';
+import { LegalHoldService } from '../cases/legal-hold.service';
 import { AppConfig } from '../core/config/app-config';
 import { postgresErrorCode, UNIQUE_VIOLATION } from '../core/database/postgres-errors';
-import { RequestContext } from '../core/http/request-context';
 import { NotFoundProblem, ValidationProblem } from '../core/http/problem.exception';
+import { currentRequestId } from '../core/queue/job-data';
 import { QueueName } from '../core/queue/queue-names';
 import type { Actor } from '../core/security/actor';
 import { accessScope } from '../core/access/access-decision';
@@ -78,10 +80,10 @@ export class AudioFilesService {
 
   constructor(
     private readonly audio: AudioFilesRepository,
+    private readonly holds: LegalHoldService,
     private readonly audit: AuditService,
     private readonly usage: UsageService,
     private readonly config: AppConfig,
-    private readonly context: RequestContext,
     @InjectStorage() private readonly storage: StorageDriver,
     @InjectQueue(QueueName.AudioArchive) private readonly queue: Queue<AudioJobData>,
   ) {}
@@ -106,7 +108,7 @@ export class AudioFilesService {
         detail: `The file is larger than the upload limit of ${maxBytes} bytes.`,
       });
     }
-    const kase = await this.audio.findCase(caseId);
+    const kase = await this.holds.holdState(caseId);
     if (!kase) throw new NotFoundProblem('case');
     if (kase.status === 'closed') throw new AudioException(AudioErrorCode.CaseClosed);
 
@@ -422,6 +424,34 @@ export class AudioFilesService {
     });
   }
 
+  /**
+   * The live audio file, row-locked for the caller's transaction, so that work depending
+   * on it (a new transcription or analysis version) is serialised per file. 404 if gone.
+   */
+  async lockLive(id: string, manager: EntityManager): Promise<AudioFileEntity> {
+    const audio = await this.audio.lockAny(id, manager);
+    if (!audio || audio.deletedAt) throw new NotFoundProblem('audio');
+    return audio;
+  }
+
+  /**
+   * An engine delivered a transcription of the file: it is processed, and its claim (by
+   * whoever held it) is released. In the caller's transaction, with the new version.
+   */
+  async markProcessed(id: string, manager: EntityManager): Promise<void> {
+    await this.audio.update(
+      id,
+      {
+        status: 'processed',
+        processedAt: new Date(),
+        errorMessage: null,
+        claimedBy: null,
+        claimedAt: null,
+      },
+      manager,
+    );
+  }
+
   async requeue(id: string): Promise<AudioFileEntity> {
     return this.audio.transaction(async (manager) => {
       const current = await this.audio.lockAny(id, manager);
@@ -467,7 +497,7 @@ export class AudioFilesService {
 
   async requestDelete(actor: Actor, id: string): Promise<string> {
     const file = await this.get(id);
-    const kase = await this.audio.findCase(file.caseId);
+    const kase = await this.holds.holdState(file.caseId);
     if (kase?.legalHoldAt) throw new AudioException(AudioErrorCode.LegalHold);
     return this.enqueue(AudioJobName.Delete, file, actor.userId);
   }
@@ -499,15 +529,9 @@ export class AudioFilesService {
   ): Promise<string[]> {
     const jobIds = files.map((file) => audioJobId(name, file));
     const states = await Promise.all(jobIds.map((jobId) => this.queue.getJobState(jobId)));
-    const requestId = this.context.requestId;
     const added = files.flatMap((file, i) => {
       if (states[i] !== 'unknown') return [];
-      const data: AudioJobData = {
-        audioId: file.id,
-        requestedBy,
-        ...(requestId ? { requestId } : {}),
-        ...extra,
-      };
+      const data: AudioJobData = { audioId: file.id, requestedBy, ...currentRequestId(), ...extra };
       return [
         { name, data, opts: { ...AUDIO_JOB_OPTIONS[name], ...JOB_HISTORY, jobId: jobIds[i] } },
       ];

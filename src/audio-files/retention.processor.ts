@@ -1,7 +1,8 @@
-import { InjectQueue, Processor, WorkerHost } from '@nestjs/bullmq';
-import { BeforeApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { Job, Queue, UnrecoverableError } from 'bullmq';
+import { InjectQueue, Processor } from '@nestjs/bullmq';
+import { BeforeApplicationShutdown } from '@nestjs/common';
+import { Queue } from 'bullmq';
 import { AppConfig } from '../core/config/app-config';
+import { JobHandlers, JobProcessor } from '../core/queue/job-processor';
 import { QueueName } from '../core/queue/queue-names';
 import { AudioArchiveService } from './audio-archive.service';
 import {
@@ -18,20 +19,28 @@ import {
  */
 @Processor(QueueName.Retention)
 export class RetentionProcessor
-  extends WorkerHost
-  implements OnModuleInit, BeforeApplicationShutdown
+  extends JobProcessor<RetentionJobName, RetentionJobData>
+  implements BeforeApplicationShutdown
 {
+  protected readonly queueName = QueueName.Retention;
+  protected readonly jobNames = Object.values(RetentionJobName);
+  protected readonly handlers: JobHandlers<RetentionJobName, RetentionJobData>;
+
   constructor(
-    private readonly archive: AudioArchiveService,
+    archive: AudioArchiveService,
     private readonly config: AppConfig,
-    @InjectQueue(QueueName.Retention) private readonly queue: Queue<RetentionJobData>,
+    @InjectQueue(QueueName.Retention) private readonly retention: Queue<RetentionJobData>,
   ) {
     super();
+    this.handlers = {
+      [RetentionJobName.Sweep]: (job) => archive.sweep((percent) => job.updateProgress(percent)),
+    };
   }
 
   /** Idempotent: every worker upserts the same scheduler. */
-  async onModuleInit(): Promise<void> {
-    await this.queue.upsertJobScheduler(
+  override async onModuleInit(): Promise<void> {
+    await super.onModuleInit();
+    await this.retention.upsertJobScheduler(
       RETENTION_SCHEDULER_ID,
       { pattern: this.config.get('RETENTION_CRON') },
       {
@@ -40,15 +49,6 @@ export class RetentionProcessor
         opts: { ...RETENTION_JOB_OPTIONS, ...JOB_HISTORY },
       },
     );
-  }
-
-  process(job: Job<RetentionJobData>): Promise<unknown> {
-    switch (job.name as RetentionJobName) {
-      case RetentionJobName.Sweep:
-        return this.archive.sweep((percent) => job.updateProgress(percent));
-      default:
-        throw new UnrecoverableError(`No handler for job ${job.name}`);
-    }
   }
 
   async beforeApplicationShutdown(): Promise<void> {

@@ -1,11 +1,10 @@
-import { Global, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { AuditController } from './audit.controller';
 import { AuditRepository } from './audit.repository';
 import { AuditService } from './audit.service';
 import { UsageService } from './usage.service';
 
-/** Global: every feature module audits and counts usage. */
-@Global()
+/** Audit trail and usage counters; every module that audits or counts imports it. */
 @Module({
   controllers: [AuditController],
   providers: [AuditRepository, AuditService, UsageService],

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { JwtModule } from '@nestjs/jwt';
 import { PassportModule } from '@nestjs/passport';
+import { AuditModule } from '../audit/audit.module';
 import { AppConfig } from '../core/config/app-config';
 import { ApiKeysController } from './api-keys.controller';
 import { ApiKeysRepository } from './api-keys.repository';
@@ -21,6 +22,7 @@ import { UsersService } from './users.service';
 
 @Module({
   imports: [
+    AuditModule,
     PassportModule,
     JwtModule.registerAsync({
       inject: [AppConfig],
@@ -49,6 +51,6 @@ import { UsersService } from './users.service';
     JwtStrategy,
     ApiKeyStrategy,
   ],
-  exports: [UsersRepository, PasswordHasher],
+  exports: [UsersRepository, PasswordHasher, UsersService],
 })
 export class AuthModule {}

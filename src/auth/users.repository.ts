@@ -101,6 +101,14 @@ export class UsersRepository {
     });
   }
 
+  /** Whether a user of this name, or any user with `role`, exists (the seed's "already seeded"). */
+  existsAdminOrUsername(username: string, role: string): Promise<boolean> {
+    return this.repo()
+      .createQueryBuilder('u')
+      .where('lower(u.username) = lower(:username) OR u.role = :role', { username, role })
+      .getExists();
+  }
+
   create(
     user: Pick<UserEntity, 'username' | 'email' | 'fullName' | 'passwordHash' | 'role'>,
     manager?: EntityManager,

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { ApiKeysRepository } from './api-keys.repository';
@@ -8,6 +9,7 @@ import { NotFoundProblem, PreconditionFailedProblem } from '../core/http/problem
 import type { Actor } from '../core/security/actor';
 import { coversAll } from '../core/security/permissions';
 import { AuthErrorCode, AuthException } from './auth.exception';
+import { ADMIN_ROLE } from './built-in-roles';
 import { CreateUserDto, UpdateUserDto } from './dto/user.dto';
 import { UserEntity } from './entities/user.entity';
 import { PasswordHasher } from './password-hasher';
@@ -40,18 +42,69 @@ export class UsersService {
   async create(actor: Actor, dto: CreateUserDto): Promise<UserEntity> {
     await this.assertRoleExists(dto.role);
     await this.assertWithinOwnPermissions(actor, dto.role);
-    const passwordHash = await this.hasher.hash(dto.password);
+    return this.insert(dto, { username: dto.username, role: dto.role });
+  }
+
+  /**
+   * An administrator created by the operator (CLI `create-admin`) or by the seed, not
+   * by a signed-in user: no actor, so no permission check; audited with how it came.
+   */
+  createAdmin(
+    admin: { username: string; email: string; password: string; fullName?: string },
+    via: 'cli' | 'seed',
+  ): Promise<UserEntity> {
+    return this.insert(
+      { ...admin, fullName: admin.fullName ?? 'Administrator', role: ADMIN_ROLE },
+      { username: admin.username, role: ADMIN_ROLE, via },
+      null,
+    );
+  }
+
+  /**
+   * The seed's first admin, once: nothing happens when an admin or a user of that name
+   * exists. Without a given password a strong one is generated and returned (once).
+   */
+  async ensureFirstAdmin(admin: {
+    username: string;
+    email: string;
+    password?: string;
+  }): Promise<{ adminCreated: boolean; generatedPassword?: string }> {
+    if (await this.users.existsAdminOrUsername(admin.username, ADMIN_ROLE)) {
+      return { adminCreated: false };
+    }
+    const generatedPassword = admin.password ? undefined : randomBytes(18).toString('base64url');
+    try {
+      await this.createAdmin({ ...admin, password: admin.password ?? generatedPassword! }, 'seed');
+    } catch (error) {
+      // A seed running at the same moment created it first.
+      if (
+        error instanceof AuthException &&
+        (error.code as AuthErrorCode) === AuthErrorCode.UserExists
+      )
+        return { adminCreated: false };
+      throw error;
+    }
+    return { adminCreated: true, generatedPassword };
+  }
+
+  /** The one place a user row is created: hashed password, unique login, audited. */
+  private async insert(
+    user: Pick<UserEntity, 'username' | 'email' | 'fullName' | 'role'> & { password: string },
+    details: Record<string, unknown>,
+    actorId?: null,
+  ): Promise<UserEntity> {
+    const passwordHash = await this.hasher.hash(user.password);
     try {
       return await this.dataSource.transaction(async (manager) => {
-        if (await this.users.existsWithLogin(dto.username, dto.email, manager)) {
+        if (await this.users.existsWithLogin(user.username, user.email, manager)) {
           throw new AuthException(AuthErrorCode.UserExists);
         }
-        const user = await this.users.create(
+        const created = await this.users.create(
           {
-            username: dto.username,
-            email: dto.email,
-            fullName: dto.fullName,
-            role: dto.role,
+            username: user.username,
+            email: user.email,
+            fullName: user.fullName,
+            role: user.role,
             passwordHash,
           },
           manager,
@@ -60,12 +113,13 @@ export class UsersService {
           {
             action: 'user.create',
             resourceType: 'user',
-            resourceId: user.id,
-            details: { username: user.username, role: user.role },
+            resourceId: created.id,
+            ...(actorId === null ? { actorId } : {}),
+            details,
           },
           manager,
         );
-        return user;
+        return created;
       });
     } catch (error) {
       if (postgresErrorCode(error) === UNIQUE_VIOLATION)

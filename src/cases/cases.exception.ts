@@ -8,6 +8,8 @@ export enum CasesErrorCode {
   NotParticipant = 'not-participant',
   LastLead = 'last-lead',
   UnknownUser = 'unknown-user',
+  AlreadyHeld = 'already-held',
+  NotHeld = 'not-held',
 }
 
 const DEFINITIONS: Record<CasesErrorCode, { status: number; title: string; detail: string }> = {
@@ -45,6 +47,16 @@ const DEFINITIONS: Record<CasesErrorCode, { status: number; title: string; detai
     status: 422,
     title: 'Unprocessable Content',
     detail: 'The user does not exist or is inactive.',
+  },
+  [CasesErrorCode.AlreadyHeld]: {
+    status: 409,
+    title: 'Conflict',
+    detail: 'The case is already under legal hold.',
+  },
+  [CasesErrorCode.NotHeld]: {
+    status: 409,
+    title: 'Conflict',
+    detail: 'The case is not under legal hold.',
   },
 };
 

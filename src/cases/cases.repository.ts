@@ -25,6 +25,14 @@ export interface CaseListFilter extends AccessScope {
   limit: number;
 }
 
+/** What other modules may know of a case's hold (and whether it still takes changes). */
+export interface CaseHoldState {
+  id: string;
+  status: CaseStatus;
+  legalHoldAt: Date | null;
+  legalHoldReason: string | null;
+}
+
 export type CaseChanges = Partial<
   Pick<CaseEntity, 'title' | 'description' | 'status' | 'priority' | 'closedAt' | 'deletedAt'>
 >;
@@ -419,5 +427,38 @@ export class CasesRepository {
       skip: offset,
       take: limit,
     });
+  }
+
+  // --- legal hold ---------------------------------------------------------------
+
+  /** The case's status and hold, if it is live; locked for the transaction when `lock`. */
+  async holdState(
+    caseId: string,
+    manager?: EntityManager,
+    lock = false,
+  ): Promise<CaseHoldState | null> {
+    const [row] = await this.manager(manager).query<CaseHoldState[]>(
+      `SELECT id, status, legal_hold_at AS "legalHoldAt", legal_hold_reason AS "legalHoldReason"
+         FROM cases WHERE id = $1 AND deleted_at IS NULL${lock ? ' FOR UPDATE' : ''}`,
+      [caseId],
+    );
+    return row ?? null;
+  }
+
+  /** Sets (reason given) or lifts (null) the hold; bumps the case version like any case change. */
+  async setLegalHold(
+    caseId: string,
+    reason: string | null,
+    manager: EntityManager,
+  ): Promise<CaseHoldState> {
+    const [[row]] = await manager.query<[CaseHoldState[], number]>(
+      `UPDATE cases
+          SET legal_hold_at = CASE WHEN $2::text IS NULL THEN NULL ELSE now() END,
+              legal_hold_reason = $2, version = version + 1, updated_at = now()
+        WHERE id = $1
+        RETURNING id, status, legal_hold_at AS "legalHoldAt", legal_hold_reason AS "legalHoldReason"`,
+      [caseId, reason],
+    );
+    return row!;
   }
 }

@@ -2,11 +2,10 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { Command, CommandRunner, Option } from 'nest-commander';
 import { DataSource } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
-import { ADMIN_ROLE } from '../auth/built-in-roles';
-import { PasswordHasher } from '../auth/password-hasher';
-import { UsersRepository } from '../auth/users.repository';
+import { AuthErrorCode, AuthException } from '../auth/auth.exception';
+import { UsersService } from '../auth/users.service';
 import { AppConfig } from '../core/config/app-config';
-import { seedDatabase } from '../seed/seed';
+import { seedReferenceData } from '../seed/seed';
 
 /* eslint-disable no-console -- a CLI talks to its operator on stdout */
 
@@ -32,12 +31,14 @@ export class SeedCommand extends CommandRunner {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly config: AppConfig,
+    private readonly users: UsersService,
   ) {
     super();
   }
 
   async run(): Promise<void> {
-    const result = await seedDatabase(this.dataSource, {
+    await seedReferenceData(this.dataSource);
+    const result = await this.users.ensureFirstAdmin({
       username: this.config.get('ADMIN_USERNAME'),
       email: this.config.get('ADMIN_EMAIL'),
       password: this.config.get('ADMIN_PASSWORD'),
@@ -64,43 +65,22 @@ interface CreateAdminOptions {
 
 @Command({ name: 'create-admin', description: 'Create another administrator' })
 export class CreateAdminCommand extends CommandRunner {
-  constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
-    private readonly users: UsersRepository,
-    private readonly hasher: PasswordHasher,
-    private readonly audit: AuditService,
-  ) {
+  constructor(private readonly users: UsersService) {
     super();
   }
 
   async run(_: string[], options: CreateAdminOptions): Promise<void> {
     if (options.password.length < 12) throw new Error('--password must be at least 12 characters');
-    if (await this.users.existsWithLogin(options.username, options.email)) {
-      throw new Error('A user with this username or email already exists');
+    try {
+      await this.users.createAdmin(options, 'cli');
+    } catch (error) {
+      if (
+        error instanceof AuthException &&
+        (error.code as AuthErrorCode) === AuthErrorCode.UserExists
+      )
+        throw new Error('A user with this username or email already exists');
+      throw error;
     }
-    const passwordHash = await this.hasher.hash(options.password);
-    await this.dataSource.transaction(async (manager) => {
-      const user = await this.users.create(
-        {
-          username: options.username,
-          email: options.email,
-          fullName: options.fullName ?? 'Administrator',
-          role: ADMIN_ROLE,
-          passwordHash,
-        },
-        manager,
-      );
-      await this.audit.record(
-        {
-          action: 'user.create',
-          resourceType: 'user',
-          resourceId: user.id,
-          actorId: null,
-          details: { username: user.username, role: ADMIN_ROLE, via: 'cli' },
-        },
-        manager,
-      );
-    });
     console.log(`Created admin "${options.username}"`);
   }
 

@@ -1,5 +1,6 @@
 import { BullModule } from '@nestjs/bullmq';
 import { Module } from '@nestjs/common';
+import { AuditModule } from '../audit/audit.module';
 import { AuthModule } from '../auth/auth.module';
 import { QueueName } from '../core/queue/queue-names';
 import { SseModule } from '../core/sse/sse.module';
@@ -13,7 +14,12 @@ import { TurnsRepository } from './turns.repository';
 import { TurnsService } from './turns.service';
 
 @Module({
-  imports: [AuthModule, SseModule, BullModule.registerQueue({ name: QueueName.TurnPersistence })],
+  imports: [
+    AuditModule,
+    AuthModule,
+    SseModule,
+    BullModule.registerQueue({ name: QueueName.TurnPersistence }),
+  ],
   controllers: [ConversationsController],
   providers: [
     ConversationsRepository,

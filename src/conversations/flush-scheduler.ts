@@ -2,6 +2,7 @@ import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import { AppConfig } from '../core/config/app-config';
+import { currentRequestId } from '../core/queue/job-data';
 import { QueueName } from '../core/queue/queue-names';
 import { SealJobData, TURN_JOB_OPTIONS, TurnJobName } from './turn-persistence.jobs';
 
@@ -28,9 +29,10 @@ export class FlushScheduler {
     if (slot === this.lastSlot) return;
     this.lastSlot = slot;
     const dueIn = (slot + 1) * this.delayMs - now;
+    // One flush serves every batch of its slot; it carries the request id of the first.
     await this.queue.add(
       TurnJobName.Flush,
-      {},
+      { requestedBy: null, ...currentRequestId() },
       { ...TURN_JOB_OPTIONS, jobId: `flush.${slot}`, delay: dueIn },
     );
   }
@@ -39,13 +41,13 @@ export class FlushScheduler {
   async flushNow(): Promise<void> {
     await this.queue.add(
       TurnJobName.Flush,
-      {},
+      { requestedBy: null, ...currentRequestId() },
       { ...TURN_JOB_OPTIONS, jobId: `flush-now.${Date.now()}` },
     );
   }
 
   async requestSeal(conversationId: string, requestedBy: string | null = null): Promise<string> {
-    const data: SealJobData = { conversationId, requestedBy };
+    const data: SealJobData = { conversationId, requestedBy, ...currentRequestId() };
     const job = await this.queue.add(TurnJobName.Seal, data, {
       ...TURN_JOB_OPTIONS,
       jobId: `seal.${conversationId}`,

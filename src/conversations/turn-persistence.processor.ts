@@ -1,6 +1,8 @@
-import { Processor, WorkerHost } from '@nestjs/bullmq';
-import { BeforeApplicationShutdown, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { Processor } from '@nestjs/bullmq';
+import { BeforeApplicationShutdown, OnApplicationBootstrap } from '@nestjs/common';
 import { Job } from 'bullmq';
+import { RequestedJobData } from '../core/queue/job-data';
+import { JobHandlers, JobProcessor } from '../core/queue/job-processor';
 import { QueueName } from '../core/queue/queue-names';
 import { ConversationsService } from './conversations.service';
 import { FlushScheduler } from './flush-scheduler';
@@ -15,10 +17,16 @@ const SWEEP_EVERY_MS = 5000;
  */
 @Processor(QueueName.TurnPersistence, { concurrency: 1 })
 export class TurnPersistenceProcessor
-  extends WorkerHost
+  extends JobProcessor<TurnJobName, Partial<SealJobData>>
   implements OnApplicationBootstrap, BeforeApplicationShutdown
 {
-  private readonly logger = new Logger(TurnPersistenceProcessor.name);
+  protected readonly queueName = QueueName.TurnPersistence;
+  protected readonly jobNames = Object.values(TurnJobName);
+  protected readonly handlers: JobHandlers<TurnJobName, Partial<SealJobData>> = {
+    [TurnJobName.Flush]: (job) => this.drain(job),
+    [TurnJobName.Sweep]: (job) => this.drain(job),
+    [TurnJobName.Seal]: (job) => this.seal(job.data as SealJobData),
+  };
 
   constructor(
     private readonly persistence: TurnPersistenceService,
@@ -42,30 +50,20 @@ export class TurnPersistenceProcessor
     await this.worker.close();
   }
 
-  async process(job: Job): Promise<DrainResult | { sealed: string }> {
-    const name = job.name as TurnJobName;
-    switch (name) {
-      case TurnJobName.Flush:
-      case TurnJobName.Sweep:
-        return this.persistence.drain(2000, (persisted) => {
-          // Progress is informational. Unhandled, its rejection (the job's key gone,
-          // e.g. Redis came back empty) killed the whole worker process.
-          job.updateProgress(persisted > 0 ? 50 : 0).catch(() => undefined);
-        });
-      case TurnJobName.Seal: {
-        const { conversationId } = job.data as SealJobData;
-        await this.persistence.drain();
-        const pending = await this.conversations.pendingCount(conversationId);
-        if (pending > 0)
-          throw new Error(`${pending} turns of ${conversationId} still buffered; retrying`);
-        const sealed = await this.conversations.seal(conversationId);
-        return { sealed: sealed.sealHash ?? '' };
-      }
-      default: {
-        const unknown: never = name;
-        this.logger.error(`no handler for job ${String(unknown)}`);
-        throw new Error(`no handler for job ${String(unknown)}`);
-      }
-    }
+  private drain(job: Job<RequestedJobData | Partial<SealJobData>>): Promise<DrainResult> {
+    return this.persistence.drain(2000, (persisted) => {
+      // Progress is informational. Unhandled, its rejection (the job's key gone,
+      // e.g. Redis came back empty) killed the whole worker process.
+      job.updateProgress(persisted > 0 ? 50 : 0).catch(() => undefined);
+    });
+  }
+
+  private async seal({ conversationId }: SealJobData): Promise<{ sealed: string }> {
+    await this.persistence.drain();
+    const pending = await this.conversations.pendingCount(conversationId);
+    if (pending > 0)
+      throw new Error(`${pending} turns of ${conversationId} still buffered; retrying`);
+    const sealed = await this.conversations.seal(conversationId);
+    return { sealed: sealed.sealHash ?? '' };
   }
 }

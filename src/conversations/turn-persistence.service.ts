@@ -1,8 +1,8 @@
-import { Injectable, Logger, Optional } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { hostname } from 'node:os';
 import { AppConfig } from '../core/config/app-config';
 import { isRefusedData } from '../core/database/postgres-errors';
-import { MetricsService } from '../observability/metrics.service';
+import { PERSISTENCE_METRICS, PersistenceMetrics } from '../core/metrics/persistence-metrics.port';
 import { FlushScheduler } from './flush-scheduler';
 import { BufferedEntry, TurnBuffer } from './turn-buffer';
 import { TurnsRepository } from './turns.repository';
@@ -33,8 +33,7 @@ export class TurnPersistenceService {
     private readonly turns: TurnsRepository,
     private readonly scheduler: FlushScheduler,
     config: AppConfig,
-    /** Absent in the worker-only process, which serves no /metrics. */
-    @Optional() private readonly metrics?: MetricsService,
+    @Inject(PERSISTENCE_METRICS) private readonly metrics: PersistenceMetrics,
   ) {
     this.batchSize = config.get('TURN_BATCH_SIZE');
     this.reclaimIdleMs = config.get('TURN_RECLAIM_IDLE_MS');
@@ -114,7 +113,7 @@ export class TurnPersistenceService {
       );
     }
     await this.buffer.acknowledge(entries);
-    this.metrics?.turnsPersisted.inc(inserted);
+    this.metrics.turnsPersisted(inserted);
     if (inserted < entries.length) {
       this.logger.debug({ entries: entries.length, inserted }, 'skipped turns already persisted');
     }

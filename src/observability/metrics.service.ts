@@ -3,9 +3,10 @@ import { Injectable, OnModuleInit } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { Queue } from 'bullmq';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { DataSource } from 'typeorm';
 import { TurnBuffer } from '../conversations/turn-buffer';
+import { MetricsRegistry } from '../core/metrics/metrics-registry';
 import { QueueName } from '../core/queue/queue-names';
 
 const JOB_STATES = ['waiting', 'active', 'delayed', 'completed', 'failed'] as const;
@@ -18,32 +19,31 @@ interface PgPool {
 }
 
 /**
- * Prometheus metrics of this process. Request latency is observed by an HTTP hook;
- * queue depths, buffer backlog and pool usage are read when Prometheus scrapes.
+ * Prometheus metrics of this process, on the registry of src/core/metrics (where the
+ * feature modules' counters, such as turns persisted, are recorded through ports).
+ * Request latency is observed by an HTTP hook; queue depths, buffer backlog and pool
+ * usage are read when Prometheus scrapes.
  */
 @Injectable()
 export class MetricsService implements OnModuleInit {
-  readonly registry = new Registry();
-
-  readonly httpDuration = new Histogram({
-    name: 'http_request_duration_seconds',
-    help: 'HTTP request latency by route and status',
-    labelNames: ['method', 'route', 'status_code'] as const,
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-    registers: [this.registry],
-  });
-
-  readonly turnsPersisted = new Counter({
-    name: 'verbatim_turns_persisted_total',
-    help: 'Turns inserted into Postgres by the persistence workers of this process',
-    registers: [this.registry],
-  });
+  readonly registry: Registry;
+  readonly httpDuration: Histogram<'method' | 'route' | 'status_code'>;
 
   constructor(
     private readonly moduleRef: ModuleRef,
     private readonly buffer: TurnBuffer,
     @InjectDataSource() private readonly dataSource: DataSource,
-  ) {}
+    metrics: MetricsRegistry,
+  ) {
+    this.registry = metrics.registry;
+    this.httpDuration = new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'HTTP request latency by route and status',
+      labelNames: ['method', 'route', 'status_code'] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [this.registry],
+    });
+  }
 
   onModuleInit(): void {
     collectDefaultMetrics({ register: this.registry });

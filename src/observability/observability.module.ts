@@ -1,5 +1,5 @@
 import { BullModule } from '@nestjs/bullmq';
-import { Global, Module, OnModuleInit } from '@nestjs/common';
+import { Module, OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance } from 'fastify';
 import { ConversationsModule } from '../conversations/conversations.module';
@@ -35,7 +35,6 @@ class HttpMetricsHook implements OnModuleInit {
   }
 }
 
-@Global()
 @Module({
   imports: [
     ConversationsModule,

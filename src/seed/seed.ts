@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { AuditRepository } from '../audit/audit.repository';
 import { ADMIN_ROLE, BUILT_IN_ROLES } from '../auth/built-in-roles';
 import { PasswordHasher } from '../auth/password-hasher';
@@ -19,12 +19,13 @@ export interface SeedResult {
   generatedPassword?: string;
 }
 
-/**
- * Inserts lookups, built-in roles and the first admin. Idempotent: existing rows are
- * left as they are, so seeding twice changes nothing.
- */
-export async function seedDatabase(dataSource: DataSource, admin: AdminSeed): Promise<SeedResult> {
-  return dataSource.transaction(async (manager) => {
+/** Inserts lookups and built-in roles. Idempotent: existing rows are left as they are. */
+export async function seedReferenceData(dataSource: DataSource): Promise<void> {
+  await dataSource.transaction(async (manager) => insertReferenceData(manager));
+}
+
+async function insertReferenceData(manager: EntityManager): Promise<void> {
+  {
     for (const [code, description] of Object.entries(ACTIVITY_TYPES)) {
       await manager.query(
         'INSERT INTO activity_types (code, description) VALUES ($1, $2) ON CONFLICT (code) DO NOTHING',
@@ -48,6 +49,17 @@ export async function seedDatabase(dataSource: DataSource, admin: AdminSeed): Pr
         [role.name, role.description, JSON.stringify(role.permissions)],
       );
     }
+  }
+}
+
+/**
+ * Test and benchmark fixtures only: reference data and the first admin into a bare
+ * database, without booting the application. The product's seed (`npm start`, `npm run
+ * seed`) is the CLI's SeedCommand, which creates the admin through UsersService.
+ */
+export async function seedDatabase(dataSource: DataSource, admin: AdminSeed): Promise<SeedResult> {
+  return dataSource.transaction(async (manager) => {
+    await insertReferenceData(manager);
     const [existing] = await manager.query<{ id: string }[]>(
       'SELECT id FROM users WHERE lower(username) = lower($1) OR role = $2 LIMIT 1',
       [admin.username, ADMIN_ROLE],

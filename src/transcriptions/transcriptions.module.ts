@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { AudioFilesModule } from '../audio-files/audio-files.module';
+import { AuditModule } from '../audit/audit.module';
 import {
   AudioTranscriptionsController,
   TranscriptionsController,
@@ -8,7 +9,7 @@ import { TranscriptionsRepository } from './transcriptions.repository';
 import { TranscriptionsService } from './transcriptions.service';
 
 @Module({
-  imports: [AudioFilesModule],
+  imports: [AuditModule, AudioFilesModule],
   controllers: [AudioTranscriptionsController, TranscriptionsController],
   providers: [TranscriptionsRepository, TranscriptionsService],
   exports: [TranscriptionsRepository, TranscriptionsService],

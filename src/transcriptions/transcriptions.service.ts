@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
-import { AudioFilesRepository } from '../audio-files/audio-files.repository';
 import { AudioFilesService } from '../audio-files/audio-files.service';
 import { AudioFileEntity } from '../audio-files/entities/audio-file.entity';
 import { AuditService } from '../audit/audit.service';
@@ -43,7 +42,6 @@ export interface TranscriptExport {
 export class TranscriptionsService {
   constructor(
     private readonly transcriptions: TranscriptionsRepository,
-    private readonly audioFiles: AudioFilesRepository,
     private readonly audioService: AudioFilesService,
     private readonly audit: AuditService,
     private readonly usage: UsageService,
@@ -107,17 +105,7 @@ export class TranscriptionsService {
         },
         manager,
       );
-      await this.audioFiles.update(
-        audioId,
-        {
-          status: 'processed',
-          processedAt: new Date(),
-          errorMessage: null,
-          claimedBy: null,
-          claimedAt: null,
-        },
-        manager,
-      );
+      await this.audioService.markProcessed(audioId, manager);
       await this.usage.increment(actor.userId, { transcriptions: 1 }, manager);
       await this.audit.record(
         {
@@ -245,10 +233,8 @@ export class TranscriptionsService {
     }
   }
 
-  private async lockAudio(audioId: string, manager: EntityManager): Promise<AudioFileEntity> {
-    const audio = await this.audioFiles.lockAny(audioId, manager);
-    if (!audio || audio.deletedAt) throw new NotFoundProblem('audio');
-    return audio;
+  private lockAudio(audioId: string, manager: EntityManager): Promise<AudioFileEntity> {
+    return this.audioService.lockLive(audioId, manager);
   }
 
   /** Someone else's live claim blocks a post; an expired one does not (it would be handed over). */

@@ -5,7 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RETENTION_SCHEDULER_ID, RetentionJobName } from '../../src/audio-files/audio-jobs';
 import { QueueName } from '../../src/core/queue/queue-names';
-import { loginAsAdmin, Session, startApp, TestApp, userSession } from '../support/app';
+import {
+  expectProblem,
+  loginAsAdmin,
+  Session,
+  startApp,
+  TestApp,
+  userSession,
+} from '../support/app';
 import {
   createCase,
   downloadAudio,
@@ -195,6 +202,79 @@ describe('Audio processing, jobs and retention (SPEC sections 4 and 8)', () => {
           'case.hold_release',
         ]),
       );
+    });
+  });
+
+  describe('legal hold', () => {
+    const holdOf = async (caseId: string) => {
+      const [row] = await t.db.query<{ held: boolean; reason: string | null }[]>(
+        'SELECT legal_hold_at IS NOT NULL AS held, legal_hold_reason AS reason FROM cases WHERE id = $1',
+        [caseId],
+      );
+      return row!;
+    };
+    const heldCase = async (supervisor: Session): Promise<string> => {
+      const caseId = await createCase(t.http, worker.auth);
+      await t.http
+        .post(`/api/v1/cases/${caseId}/hold`)
+        .set(supervisor.auth)
+        .send({ reason: 'litigation' })
+        .expect(200);
+      return caseId;
+    };
+
+    it('F-hold-delete-body: lifts a hold with ?reason= and no body at all, and audits the reason', async () => {
+      const supervisor = await userSession(t.http, admin, 'supervisor');
+      const caseId = await heldCase(supervisor);
+      const lifted = await t.http
+        .delete(`/api/v1/cases/${caseId}/hold`)
+        .query({ reason: 'settled out of court' })
+        .set(supervisor.auth)
+        .expect(200);
+      expect(lifted.body).toEqual({ caseId, legalHold: false, since: null, reason: null });
+      expect(await holdOf(caseId)).toEqual({ held: false, reason: null });
+      const [entry] = await t.db.query<{ details: { reason: string; heldFor: string } }[]>(
+        `SELECT details FROM audit_logs WHERE action = 'case.hold_release' AND resource_id = $1`,
+        [caseId],
+      );
+      expect(entry!.details).toMatchObject({
+        reason: 'settled out of court',
+        heldFor: 'litigation',
+      });
+    });
+
+    it('still lifts a hold with the reason in a JSON body', async () => {
+      const supervisor = await userSession(t.http, admin, 'supervisor');
+      const caseId = await heldCase(supervisor);
+      await t.http
+        .delete(`/api/v1/cases/${caseId}/hold`)
+        .set(supervisor.auth)
+        .send({ reason: 'settled' })
+        .expect(200);
+      expect(await holdOf(caseId)).toEqual({ held: false, reason: null });
+    });
+
+    it.each([
+      ['no reason at all', '', undefined],
+      ['an empty ?reason=', '?reason=', undefined],
+      ['a control character in ?reason=', '?reason=a%07b', undefined],
+      ['two different reasons', '?reason=one', { reason: 'other' }],
+      ['an unknown query parameter', '?reason=ok&force=1', undefined],
+    ])('refuses %s with 400 and keeps the hold', async (_name, query, body) => {
+      const supervisor = await userSession(t.http, admin, 'supervisor');
+      const caseId = await heldCase(supervisor);
+      const request = t.http.delete(`/api/v1/cases/${caseId}/hold${query}`).set(supervisor.auth);
+      const problem = expectProblem(await (body ? request.send(body) : request), 400);
+      expect(problem.type).toMatch(/validation-failed$/);
+      expect(await holdOf(caseId)).toEqual({ held: true, reason: 'litigation' });
+    });
+
+    it('documents ?reason= on DELETE /cases/{id}/hold in the OpenAPI document', async () => {
+      const document = (await t.http.get('/docs-json').expect(200)).body as {
+        paths: Record<string, Record<string, { parameters?: { name: string; in: string }[] }>>;
+      };
+      const parameters = document.paths['/api/v1/cases/{id}/hold']!.delete!.parameters ?? [];
+      expect(parameters.filter((p) => p.in === 'query').map((p) => p.name)).toEqual(['reason']);
     });
   });
 

@@ -50,15 +50,6 @@ export class FailAudioDto {
   error!: string;
 }
 
-export class LegalHoldDto {
-  @ApiProperty({ example: 'Litigation hold requested by counsel, ref. 2026-17' })
-  @IsString()
-  @MinLength(1)
-  @MaxLength(1000)
-  @Matches(PRINTABLE, { message: 'reason must not contain control characters' })
-  reason!: string;
-}
-
 /** Multipart form of POST /cases/:id/audio, for the OpenAPI document. */
 export class UploadAudioForm {
   @ApiProperty({ type: 'string', format: 'binary', description: 'The audio file; sent last' })
@@ -70,13 +61,6 @@ export class UploadAudioForm {
 
 export class JobAcceptedResponse {
   @ApiProperty({ example: 'archive.4f0c…v2' }) jobId!: string;
-}
-
-export class LegalHoldResponse {
-  @ApiProperty({ format: 'uuid' }) caseId!: string;
-  @ApiProperty() legalHold!: boolean;
-  @ApiProperty({ format: 'date-time', nullable: true, type: String }) since!: string | null;
-  @ApiProperty({ nullable: true, type: String }) reason!: string | null;
 }
 
 export class AudioFileResponse {

@@ -1,3 +1,5 @@
+import { RequestContext } from '../http/request-context';
+
 /**
  * What every job payload carries besides its ids: who asked for it (GET /jobs/:id shows a
  * job to its requester or to `queues:admin` holders), and the request id it came from so
@@ -11,3 +13,20 @@ export interface RequestedJobData {
 
 /** Job ids are `<name>.<...>`: BullMQ refuses `:` in custom ids. */
 export const JOB_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
+
+/**
+ * The request id for a job's payload: that of the HTTP request (or job, or command)
+ * running now, if any.
+ */
+export function currentRequestId(): Pick<RequestedJobData, 'requestId'> {
+  const requestId = RequestContext.current()?.requestId;
+  return requestId ? { requestId } : {};
+}
+
+/** The request id a job runs under: the one it was asked for in, else `job-<id>`. */
+export function jobRequestId(job: { id?: string; data: unknown }): string {
+  const data = job.data as Partial<RequestedJobData> | null | undefined;
+  return typeof data?.requestId === 'string' && data.requestId !== ''
+    ? data.requestId
+    : `job-${job.id ?? 'unknown'}`;
+}
