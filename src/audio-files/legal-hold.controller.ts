@@ -1,5 +1,5 @@
 import { Body, Controller, Delete, HttpCode, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { UuidParam } from '../core/http/uuid-param';
 import { Authenticated } from '../core/security/access.decorators';
 import { CaseHoldState } from './audio-files.repository';
@@ -24,6 +24,7 @@ export class LegalHoldController {
   @Authenticated({ permission: 'cases:delete', resource: 'case' })
   @HttpCode(200)
   @ApiOkResponse({ type: LegalHoldResponse })
+  @ApiOperation({ summary: 'Place a legal hold on a case' })
   async place(@UuidParam() id: string, @Body() dto: LegalHoldDto): Promise<LegalHoldResponse> {
     return toResponse(await this.holds.place(id, dto.reason));
   }
@@ -33,6 +34,7 @@ export class LegalHoldController {
   @Authenticated({ permission: 'cases:delete', resource: 'case' })
   @HttpCode(200)
   @ApiOkResponse({ type: LegalHoldResponse })
+  @ApiOperation({ summary: "Lift a case's legal hold" })
   async lift(@UuidParam() id: string, @Body() dto: LegalHoldDto): Promise<LegalHoldResponse> {
     return toResponse(await this.holds.lift(id, dto.reason));
   }
