@@ -4,7 +4,7 @@ import multipart from '@fastify/multipart';
 import { INestApplication, RequestMethod } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
 import { AppModule } from './app.module';
 import { AppConfig } from './core/config/app-config';
 import { validateEnvironment } from './core/config/environment';
@@ -14,10 +14,22 @@ import { registerAccessLog } from './core/logging/access-log';
 import { AppLogger } from './core/logging/app-logger';
 import { ValidationProblem } from './core/http/problem.exception';
 import { sendFrameworkError } from './core/http/problem.filter';
+import { buildOpenApiDocument } from './core/http/openapi';
 import { findUnstorableInput } from './core/http/storable-input';
 import { createValidationPipe } from './core/http/validation';
 
 export const API_PREFIX = 'api/v1';
+
+/** Operational routes stay at the root for probes and scrapers. */
+export function setGlobalPrefix(app: INestApplication): void {
+  app.setGlobalPrefix(API_PREFIX, {
+    exclude: [
+      { path: 'health/live', method: RequestMethod.GET },
+      { path: 'health/ready', method: RequestMethod.GET },
+      { path: 'metrics', method: RequestMethod.GET },
+    ],
+  });
+}
 
 const SECURITY_HEADERS = {
   contentSecurityPolicy: {
@@ -57,13 +69,7 @@ export async function createApp(): Promise<NestFastifyApplication> {
   app.flushLogs();
   const config = app.get(AppConfig);
 
-  app.setGlobalPrefix(API_PREFIX, {
-    exclude: [
-      { path: 'health/live', method: RequestMethod.GET },
-      { path: 'health/ready', method: RequestMethod.GET },
-      { path: 'metrics', method: RequestMethod.GET },
-    ],
-  });
+  setGlobalPrefix(app);
   app.useGlobalPipes(createValidationPipe());
   app.enableShutdownHooks();
 
@@ -120,17 +126,5 @@ export async function createApp(): Promise<NestFastifyApplication> {
 }
 
 function setUpOpenApi(app: INestApplication): void {
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('Verbatim API')
-      .setDescription(
-        'Speech-to-information case system. Errors are RFC 9457 application/problem+json.',
-      )
-      .setVersion('1')
-      .addBearerAuth()
-      .addApiKey({ type: 'apiKey', in: 'header', name: 'X-API-Key' }, 'api-key')
-      .build(),
-  );
-  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
+  SwaggerModule.setup('docs', app, buildOpenApiDocument(app), { jsonDocumentUrl: 'docs-json' });
 }

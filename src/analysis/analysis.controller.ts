@@ -1,5 +1,11 @@
 import { Body, Controller, Get, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiCreatedResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
 import { Page, PageQuery, pageOf } from '../core/http/pagination';
 import { UuidParam } from '../core/http/uuid-param';
 import { Authenticated, CurrentActor } from '../core/security/access.decorators';
@@ -20,6 +26,7 @@ export class TranscriptionAnalysisController {
   @Post(':id/analysis')
   @Authenticated({ permission: 'analysis:write', resource: 'transcription', access: 'read' })
   @ApiCreatedResponse({ type: AnalysisResponse })
+  @ApiOperation({ summary: 'Request an analysis of a transcription' })
   async create(
     @CurrentActor() actor: Actor,
     @UuidParam() id: string,
@@ -30,6 +37,7 @@ export class TranscriptionAnalysisController {
 
   @Get(':id/analysis')
   @Authenticated({ permission: 'analysis:read', resource: 'transcription' })
+  @ApiOperation({ summary: "List a transcription's analyses" })
   async list(@UuidParam() id: string, @Query() query: PageQuery): Promise<Page<AnalysisResponse>> {
     const [views, total] = await this.analysis.listForTranscription(id, query.offset, query.limit);
     return pageOf(views.map(respond), total, query);
@@ -46,6 +54,7 @@ export class AudioAnalysisController {
   @Get(':id/analysis/latest')
   @Authenticated({ permission: 'analysis:read', resource: 'audio' })
   @ApiOkResponse({ type: AnalysisResponse })
+  @ApiOperation({ summary: "Get an audio file's latest analysis" })
   async latest(@UuidParam() id: string): Promise<AnalysisResponse> {
     return respond(await this.analysis.latestForAudio(id));
   }

@@ -6,6 +6,7 @@ import {
   ApiConsumes,
   ApiCreatedResponse,
   ApiOkResponse,
+  ApiOperation,
   ApiProduces,
   ApiTags,
 } from '@nestjs/swagger';
@@ -43,6 +44,7 @@ export class CaseAudioController {
   @ApiConsumes('multipart/form-data')
   @ApiBody({ type: UploadAudioForm })
   @ApiCreatedResponse({ type: AudioFileResponse })
+  @ApiOperation({ summary: 'Upload an audio file to a case (multipart)' })
   async upload(
     @CurrentActor() actor: Actor,
     @UuidParam() id: string,
@@ -67,6 +69,7 @@ export class CaseAudioController {
 
   @Get(':id/audio')
   @Authenticated({ permission: 'audio:read', resource: 'case' })
+  @ApiOperation({ summary: "List a case's audio files" })
   async list(
     @UuidParam() id: string,
     @Query() query: ListCaseAudioQuery,
@@ -86,6 +89,7 @@ export class AudioFilesController {
   /** Audio across every case the caller may see: how processing engines find work. */
   @Get()
   @Authenticated({ permission: 'audio:read' })
+  @ApiOperation({ summary: 'List visible audio files' })
   async list(
     @CurrentActor() actor: Actor,
     @Query() query: ListAudioQuery,
@@ -97,6 +101,7 @@ export class AudioFilesController {
   @Get(':id')
   @Authenticated({ permission: 'audio:read', resource: 'audio' })
   @ApiOkResponse({ type: AudioFileResponse })
+  @ApiOperation({ summary: "Get an audio file's metadata" })
   async get(@UuidParam() id: string): Promise<AudioFileResponse> {
     return AudioFileResponse.from(await this.audio.get(id));
   }
@@ -104,6 +109,7 @@ export class AudioFilesController {
   @Get(':id/content')
   @Authenticated({ permission: 'audio:read', resource: 'audio' })
   @ApiProduces('audio/*')
+  @ApiOperation({ summary: "Download an audio file's content" })
   async content(
     @UuidParam() id: string,
     @Req() request: FastifyRequest,
@@ -121,6 +127,7 @@ export class AudioFilesController {
   @Authenticated({ permission: 'transcriptions:write', resource: 'audio', access: 'read' })
   @HttpCode(200)
   @ApiOkResponse({ type: AudioFileResponse })
+  @ApiOperation({ summary: 'Claim an audio file for processing' })
   async claim(@CurrentActor() actor: Actor, @UuidParam() id: string): Promise<AudioFileResponse> {
     return AudioFileResponse.from(await this.audio.claim(actor, id));
   }
@@ -129,6 +136,7 @@ export class AudioFilesController {
   @Authenticated({ permission: 'transcriptions:write', resource: 'audio', access: 'read' })
   @HttpCode(200)
   @ApiOkResponse({ type: AudioFileResponse })
+  @ApiOperation({ summary: 'Report failed processing of an audio file' })
   async fail(
     @CurrentActor() actor: Actor,
     @UuidParam() id: string,
@@ -141,6 +149,7 @@ export class AudioFilesController {
   @Authenticated({ permission: 'audio:upload', resource: 'audio' })
   @HttpCode(200)
   @ApiOkResponse({ type: AudioFileResponse })
+  @ApiOperation({ summary: 'Requeue an audio file for processing' })
   async requeue(@UuidParam() id: string): Promise<AudioFileResponse> {
     return AudioFileResponse.from(await this.audio.requeue(id));
   }
@@ -149,6 +158,7 @@ export class AudioFilesController {
   @Authenticated({ permission: 'audio:archive', resource: 'audio' })
   @HttpCode(202)
   @ApiAcceptedResponse({ type: JobAcceptedResponse })
+  @ApiOperation({ summary: 'Archive an audio file' })
   async archive(
     @CurrentActor() actor: Actor,
     @UuidParam() id: string,
@@ -161,6 +171,7 @@ export class AudioFilesController {
   @Authenticated({ permission: 'audio:archive', resource: 'audio' })
   @HttpCode(202)
   @ApiAcceptedResponse({ type: JobAcceptedResponse })
+  @ApiOperation({ summary: 'Restore an archived audio file' })
   async restore(
     @CurrentActor() actor: Actor,
     @UuidParam() id: string,
@@ -172,6 +183,7 @@ export class AudioFilesController {
   @Authenticated({ permission: 'audio:delete', resource: 'audio' })
   @HttpCode(202)
   @ApiAcceptedResponse({ type: JobAcceptedResponse })
+  @ApiOperation({ summary: 'Delete an audio file' })
   async delete(
     @CurrentActor() actor: Actor,
     @UuidParam() id: string,
@@ -183,6 +195,7 @@ export class AudioFilesController {
   @Authenticated({ permission: 'audio:read', resource: 'audio', access: 'read' })
   @HttpCode(202)
   @ApiAcceptedResponse({ type: JobAcceptedResponse })
+  @ApiOperation({ summary: "Verify an audio file's stored content (background job)" })
   async verify(
     @CurrentActor() actor: Actor,
     @UuidParam() id: string,

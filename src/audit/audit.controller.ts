@@ -1,5 +1,5 @@
 import { Controller, Get, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CursorPage, cursorPageOf } from '../core/http/pagination';
 import { Authenticated } from '../core/security/access.decorators';
 import { AuditService } from './audit.service';
@@ -24,6 +24,7 @@ export class AuditController {
 
   @Get('audit')
   @Authenticated({ permission: 'audit:read' })
+  @ApiOperation({ summary: 'List audit entries' })
   async list(@Query() query: AuditQuery): Promise<CursorPage<AuditEntryResponse>> {
     const rows = await this.audit.list(
       {
@@ -39,6 +40,7 @@ export class AuditController {
   @Get('audit/verify')
   @Authenticated({ permission: 'audit:read' })
   @ApiOkResponse({ type: AuditVerifyResponse })
+  @ApiOperation({ summary: 'Verify the audit hash chain' })
   verify(@Query() query: AuditVerifyQuery): Promise<AuditVerifyResponse> {
     return this.audit.verify({
       from: query.from ? new Date(query.from) : undefined,
@@ -49,6 +51,7 @@ export class AuditController {
   @Get('stats/usage')
   @Authenticated({ permission: 'stats:read' })
   @ApiOkResponse({ type: UsageResponse })
+  @ApiOperation({ summary: "Get a user's usage in a month" })
   async usageOf(@Query() query: UsageQuery): Promise<UsageResponse> {
     const row = await this.usage.find(query.userId, `${query.month}-01`);
     return {

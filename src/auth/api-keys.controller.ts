@@ -1,5 +1,11 @@
 import { Body, Controller, Delete, Get, HttpCode, Post, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiCreatedResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { UuidParam } from '../core/http/uuid-param';
 import { Authenticated, CurrentActor } from '../core/security/access.decorators';
@@ -17,6 +23,7 @@ export class ApiKeysController {
   @Post()
   @Authenticated({ notByApiKey: true })
   @ApiCreatedResponse({ type: CreatedApiKeyResponse })
+  @ApiOperation({ summary: 'Create an API key' })
   async create(
     @CurrentActor() actor: Actor,
     @Body() dto: CreateApiKeyDto,
@@ -31,6 +38,7 @@ export class ApiKeysController {
 
   @Get()
   @Authenticated()
+  @ApiOperation({ summary: 'List API keys' })
   async list(@CurrentActor() actor: Actor): Promise<{ data: ApiKeyResponse[] }> {
     return { data: (await this.keys.list(actor)).map(ApiKeyResponse.from) };
   }
@@ -38,6 +46,7 @@ export class ApiKeysController {
   @Get(':id')
   @Authenticated()
   @ApiOkResponse({ type: ApiKeyResponse })
+  @ApiOperation({ summary: 'Get an API key' })
   async get(@CurrentActor() actor: Actor, @UuidParam() id: string): Promise<ApiKeyResponse> {
     return ApiKeyResponse.from(await this.keys.get(actor, id));
   }
@@ -45,6 +54,7 @@ export class ApiKeysController {
   @Delete(':id')
   @Authenticated()
   @HttpCode(204)
+  @ApiOperation({ summary: 'Revoke an API key' })
   revoke(@CurrentActor() actor: Actor, @UuidParam() id: string): Promise<void> {
     return this.keys.revoke(actor, id);
   }

@@ -1,5 +1,5 @@
 import { Body, Controller, Get, HttpCode, Patch, Post, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { etagOf, IfMatchVersion } from '../core/http/etag';
 import { Authenticated, CurrentActor, Public } from '../core/security/access.decorators';
@@ -23,6 +23,7 @@ export class AuthController {
   @Public()
   @HttpCode(200)
   @ApiOkResponse({ type: TokenResponse })
+  @ApiOperation({ summary: 'Log in with login and password' })
   login(@Body() dto: LoginDto): Promise<TokenResponse> {
     return this.auth.login(dto);
   }
@@ -31,6 +32,7 @@ export class AuthController {
   @Public()
   @HttpCode(200)
   @ApiOkResponse({ type: TokenResponse })
+  @ApiOperation({ summary: 'Exchange a refresh token for new tokens' })
   refresh(@Body() dto: RefreshTokenDto): Promise<TokenResponse> {
     return this.auth.refresh(dto.refreshToken);
   }
@@ -39,6 +41,7 @@ export class AuthController {
   @Authenticated()
   @ApiBearerAuth()
   @HttpCode(204)
+  @ApiOperation({ summary: 'Log out (revoke a refresh token)' })
   logout(@CurrentActor() actor: Actor, @Body() dto: RefreshTokenDto): Promise<void> {
     return this.auth.logout(actor, dto.refreshToken);
   }
@@ -47,6 +50,7 @@ export class AuthController {
   @Authenticated()
   @ApiBearerAuth()
   @ApiOkResponse({ type: MeResponse })
+  @ApiOperation({ summary: 'Get the current user' })
   me(@CurrentActor() actor: Actor): Promise<MeResponse> {
     return this.auth.me(actor);
   }
@@ -55,6 +59,7 @@ export class AuthController {
   @Authenticated({ notByApiKey: true })
   @ApiBearerAuth()
   @ApiOkResponse({ type: UserResponse })
+  @ApiOperation({ summary: "Update the current user's profile" })
   async updateMe(
     @CurrentActor() actor: Actor,
     @Body() dto: UpdateMeDto,
@@ -74,6 +79,7 @@ export class AuthController {
     type: TokenResponse,
     description: 'Every earlier session is revoked; continue with these tokens.',
   })
+  @ApiOperation({ summary: "Change the current user's password" })
   changePassword(
     @CurrentActor() actor: Actor,
     @Body() dto: ChangePasswordDto,

@@ -1,5 +1,11 @@
 import { Body, Controller, Delete, Get, HttpCode, Patch, Post, Query, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiCreatedResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { etagOf, IfMatchVersion } from '../core/http/etag';
 import { Page, PageQuery, pageOf } from '../core/http/pagination';
@@ -19,12 +25,14 @@ export class RolesController {
   @Get('permissions')
   @Authenticated()
   @ApiOkResponse({ type: [PermissionResponse] })
+  @ApiOperation({ summary: 'List all permissions' })
   permissions(): { data: PermissionResponse[] } {
     return { data: PERMISSIONS.map((name) => ({ name, description: PERMISSION_CATALOGUE[name] })) };
   }
 
   @Get('roles')
   @Authenticated({ permission: 'roles:manage' })
+  @ApiOperation({ summary: 'List roles' })
   async list(@Query() query: PageQuery): Promise<Page<RoleResponse>> {
     const [roles, total] = await this.roles.list(query.offset, query.limit);
     return pageOf(roles.map(RoleResponse.from), total, query);
@@ -33,6 +41,7 @@ export class RolesController {
   @Post('roles')
   @Authenticated({ permission: 'roles:manage' })
   @ApiCreatedResponse({ type: RoleResponse })
+  @ApiOperation({ summary: 'Create a role' })
   async create(
     @CurrentActor() actor: Actor,
     @Body() dto: CreateRoleDto,
@@ -46,6 +55,7 @@ export class RolesController {
   @Get('roles/:id')
   @Authenticated({ permission: 'roles:manage' })
   @ApiOkResponse({ type: RoleResponse })
+  @ApiOperation({ summary: 'Get a role' })
   async get(
     @UuidParam() id: string,
     @Res({ passthrough: true }) reply: FastifyReply,
@@ -58,6 +68,7 @@ export class RolesController {
   @Patch('roles/:id')
   @Authenticated({ permission: 'roles:manage' })
   @ApiOkResponse({ type: RoleResponse })
+  @ApiOperation({ summary: 'Update a role' })
   async update(
     @CurrentActor() actor: Actor,
     @UuidParam() id: string,
@@ -73,6 +84,7 @@ export class RolesController {
   @Delete('roles/:id')
   @Authenticated({ permission: 'roles:manage' })
   @HttpCode(204)
+  @ApiOperation({ summary: 'Delete a role' })
   delete(@UuidParam() id: string): Promise<void> {
     return this.roles.delete(id);
   }

@@ -1,5 +1,11 @@
 import { Body, Controller, Get, Patch, Post, Query, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiCreatedResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { etagOf, IfMatchVersion } from '../core/http/etag';
 import { Page, PageQuery, pageOf } from '../core/http/pagination';
@@ -19,6 +25,7 @@ export class UsersController {
 
   @Get()
   @Authenticated({ permission: 'users:manage' })
+  @ApiOperation({ summary: 'List users' })
   async list(@Query() query: PageQuery): Promise<Page<UserResponse>> {
     const [users, total] = await this.users.list(query.offset, query.limit);
     return pageOf(users.map(UserResponse.from), total, query);
@@ -27,6 +34,7 @@ export class UsersController {
   @Post()
   @Authenticated({ permission: 'users:manage' })
   @ApiCreatedResponse({ type: UserResponse })
+  @ApiOperation({ summary: 'Create a user' })
   async create(
     @CurrentActor() actor: Actor,
     @Body() dto: CreateUserDto,
@@ -41,6 +49,7 @@ export class UsersController {
   @Get(':id')
   @Authenticated()
   @ApiOkResponse({ type: UserResponse })
+  @ApiOperation({ summary: 'Get a user' })
   async get(
     @CurrentActor() actor: Actor,
     @UuidParam() id: string,
@@ -57,6 +66,7 @@ export class UsersController {
   @Patch(':id')
   @Authenticated({ permission: 'users:manage' })
   @ApiOkResponse({ type: UserResponse })
+  @ApiOperation({ summary: 'Update a user' })
   async update(
     @CurrentActor() actor: Actor,
     @UuidParam() id: string,

@@ -1,5 +1,11 @@
 import { Body, Controller, Delete, Get, HttpCode, Patch, Post, Query, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiCreatedResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { AuditService } from '../audit/audit.service';
 import { AuditEntryResponse } from '../audit/dto/audit.dto';
@@ -46,6 +52,7 @@ export class CasesController {
 
   @Get()
   @Authenticated({ permission: 'cases:read' })
+  @ApiOperation({ summary: 'List visible cases' })
   async list(
     @CurrentActor() actor: Actor,
     @Query() query: ListCasesQuery,
@@ -57,6 +64,7 @@ export class CasesController {
   @Post()
   @Authenticated({ permission: 'cases:write' })
   @ApiCreatedResponse({ type: CaseResponse })
+  @ApiOperation({ summary: 'Create a case' })
   async create(
     @CurrentActor() actor: Actor,
     @Body() dto: CreateCaseDto,
@@ -70,6 +78,7 @@ export class CasesController {
   @Get(':id')
   @Authenticated({ permission: 'cases:read', resource: 'case' })
   @ApiOkResponse({ type: CaseResponse })
+  @ApiOperation({ summary: 'Get a case' })
   async get(
     @UuidParam() id: string,
     @Res({ passthrough: true }) reply: FastifyReply,
@@ -80,6 +89,7 @@ export class CasesController {
   @Patch(':id')
   @Authenticated({ permission: 'cases:write', resource: 'case' })
   @ApiOkResponse({ type: CaseResponse })
+  @ApiOperation({ summary: 'Update a case' })
   async update(
     @UuidParam() id: string,
     @Body() dto: UpdateCaseDto,
@@ -93,6 +103,7 @@ export class CasesController {
   @Authenticated({ permission: 'cases:write', resource: 'case' })
   @HttpCode(200)
   @ApiOkResponse({ type: CaseResponse })
+  @ApiOperation({ summary: 'Close a case' })
   async close(
     @UuidParam() id: string,
     @Res({ passthrough: true }) reply: FastifyReply,
@@ -104,6 +115,7 @@ export class CasesController {
   @Authenticated({ permission: 'cases:write', resource: 'case' })
   @HttpCode(200)
   @ApiOkResponse({ type: CaseResponse })
+  @ApiOperation({ summary: 'Reopen a closed case' })
   async reopen(
     @UuidParam() id: string,
     @Res({ passthrough: true }) reply: FastifyReply,
@@ -114,12 +126,14 @@ export class CasesController {
   @Delete(':id')
   @Authenticated({ permission: 'cases:delete', resource: 'case' })
   @HttpCode(204)
+  @ApiOperation({ summary: 'Delete a case' })
   delete(@UuidParam() id: string): Promise<void> {
     return this.cases.delete(id);
   }
 
   @Get(':id/participants')
   @Authenticated({ permission: 'cases:read', resource: 'case' })
+  @ApiOperation({ summary: "List a case's participants" })
   async participants(@UuidParam() id: string): Promise<{ data: ParticipantResponse[] }> {
     return { data: (await this.cases.listParticipants(id)).map(ParticipantResponse.from) };
   }
@@ -127,6 +141,7 @@ export class CasesController {
   @Post(':id/participants')
   @Authenticated({ permission: 'cases:write', resource: 'case', access: 'manage' })
   @ApiCreatedResponse({ type: ParticipantResponse })
+  @ApiOperation({ summary: 'Add a participant to a case' })
   async addParticipant(
     @CurrentActor() actor: Actor,
     @UuidParam() id: string,
@@ -150,12 +165,14 @@ export class CasesController {
   @Delete(':id/participants/:userId')
   @Authenticated({ permission: 'cases:write', resource: 'case', access: 'manage' })
   @HttpCode(204)
+  @ApiOperation({ summary: 'Remove a participant from a case' })
   removeParticipant(@UuidParam() id: string, @UuidParam('userId') userId: string): Promise<void> {
     return this.cases.removeParticipant(id, userId);
   }
 
   @Get(':id/notes')
   @Authenticated({ permission: 'cases:read', resource: 'case' })
+  @ApiOperation({ summary: "List a case's notes" })
   async notes(@UuidParam() id: string, @Query() query: PageQuery): Promise<Page<NoteResponse>> {
     const [notes, total] = await this.cases.listNotes(id, query.offset, query.limit);
     return pageOf(notes.map(NoteResponse.from), total, query);
@@ -164,6 +181,7 @@ export class CasesController {
   @Post(':id/notes')
   @Authenticated({ permission: 'cases:write', resource: 'case' })
   @ApiCreatedResponse({ type: NoteResponse })
+  @ApiOperation({ summary: 'Add a note to a case' })
   async addNote(
     @CurrentActor() actor: Actor,
     @UuidParam() id: string,
@@ -175,6 +193,7 @@ export class CasesController {
   /** The audit entries of this case, oldest first. */
   @Get(':id/activity')
   @Authenticated({ permission: 'cases:read', resource: 'case' })
+  @ApiOperation({ summary: "List a case's activity" })
   async activity(
     @UuidParam() id: string,
     @Query() query: CursorQuery,

@@ -1,5 +1,12 @@
 import { Body, Controller, Delete, HttpCode, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiOkResponse, ApiQuery, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiBody,
+  ApiOkResponse,
+  ApiOperation,
+  ApiQuery,
+  ApiTags,
+} from '@nestjs/swagger';
 import { ValidationProblem } from '../core/http/problem.exception';
 import { UuidParam } from '../core/http/uuid-param';
 import { Authenticated } from '../core/security/access.decorators';
@@ -42,6 +49,7 @@ export class LegalHoldController {
   constructor(private readonly holds: LegalHoldService) {}
 
   @Post(':id/hold')
+  @ApiOperation({ summary: 'Place a legal hold on a case' })
   @Authenticated({ permission: 'cases:delete', resource: 'case' })
   @HttpCode(200)
   @ApiOkResponse({ type: LegalHoldResponse })
@@ -51,6 +59,7 @@ export class LegalHoldController {
 
   /** Lifting needs a reason too: `?reason=`, or the JSON body of the DELETE. */
   @Delete(':id/hold')
+  @ApiOperation({ summary: "Lift a case's legal hold" })
   @Authenticated({ permission: 'cases:delete', resource: 'case' })
   @HttpCode(200)
   @ApiOkResponse({ type: LegalHoldResponse })

@@ -1,5 +1,5 @@
 import { Controller, Get } from '@nestjs/common';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { Authenticated } from '../core/security/access.decorators';
@@ -25,6 +25,7 @@ export class LookupsController {
 
   @Get()
   @Authenticated()
+  @ApiOperation({ summary: 'Get the lookup tables (statuses, priorities, languages, ...)' })
   async all(): Promise<Record<string, unknown[]>> {
     const keys = Object.keys(LOOKUP_TABLES);
     const sql = `SELECT ${keys.map((key) => `(SELECT coalesce(json_agg(t), '[]') FROM (${LOOKUP_TABLES[key]}) t) AS "${key}"`).join(', ')}`;

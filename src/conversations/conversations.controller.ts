@@ -17,8 +17,11 @@ import {
   ApiBearerAuth,
   ApiBody,
   ApiCreatedResponse,
+  ApiExtraModels,
   ApiOkResponse,
+  ApiOperation,
   ApiTags,
+  getSchemaPath,
 } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { Observable } from 'rxjs';
@@ -42,7 +45,7 @@ import {
   VerifyResponse,
   WindowQuery,
 } from './dto/conversation.dto';
-import { IngestResponse, TurnResponse } from './dto/turn.dto';
+import { IngestResponse, TurnBatchDto, TurnDto, TurnResponse } from './dto/turn.dto';
 import { ConversationEntity } from './entities/conversation.entity';
 import { TurnsService } from './turns.service';
 
@@ -64,6 +67,7 @@ export class ConversationsController {
   @Post()
   @Authenticated({ permission: 'conversations:write' })
   @ApiCreatedResponse({ type: ConversationResponse })
+  @ApiOperation({ summary: 'Start a conversation' })
   async create(
     @CurrentActor() actor: Actor,
     @Body() dto: CreateConversationDto,
@@ -78,6 +82,7 @@ export class ConversationsController {
   @Authenticated({ permission: 'conversations:read' })
   @HttpCode(200)
   @ApiOkResponse({ type: ConversationResponse })
+  @ApiOperation({ summary: 'Join a conversation with a join code' })
   async join(
     @CurrentActor() actor: Actor,
     @Body() dto: JoinConversationDto,
@@ -88,6 +93,7 @@ export class ConversationsController {
 
   @Get()
   @Authenticated({ permission: 'conversations:read' })
+  @ApiOperation({ summary: 'List visible conversations' })
   async list(
     @CurrentActor() actor: Actor,
     @Query() query: ListConversationsQuery,
@@ -103,6 +109,7 @@ export class ConversationsController {
   @Get(':id')
   @Authenticated({ permission: 'conversations:read', resource: 'conversation' })
   @ApiOkResponse({ type: ConversationResponse })
+  @ApiOperation({ summary: 'Get a conversation' })
   async get(
     @UuidParam() id: string,
     @Res({ passthrough: true }) reply: FastifyReply,
@@ -113,6 +120,7 @@ export class ConversationsController {
   @Patch(':id')
   @Authenticated({ permission: 'conversations:write', resource: 'conversation' })
   @ApiOkResponse({ type: ConversationResponse })
+  @ApiOperation({ summary: 'Update a conversation' })
   async update(
     @UuidParam() id: string,
     @Body() dto: UpdateConversationDto,
@@ -126,6 +134,7 @@ export class ConversationsController {
   @Post(':id/end')
   @Authenticated({ permission: 'conversations:write', resource: 'conversation' })
   @ApiOkResponse({ type: ConversationResponse })
+  @ApiOperation({ summary: 'End a conversation' })
   async end(
     @UuidParam() id: string,
     @Res({ passthrough: true }) reply: FastifyReply,
@@ -138,6 +147,7 @@ export class ConversationsController {
   @Get(':id/verify')
   @Authenticated({ permission: 'conversations:read', resource: 'conversation' })
   @ApiOkResponse({ type: VerifyResponse })
+  @ApiOperation({ summary: "Verify a conversation's turn chain" })
   verify(@UuidParam() id: string): Promise<VerifyResponse> {
     return this.conversations.verify(id);
   }
@@ -145,6 +155,7 @@ export class ConversationsController {
   @Get(':id/stats')
   @Authenticated({ permission: 'conversations:read', resource: 'conversation' })
   @ApiOkResponse({ type: StatsResponse })
+  @ApiOperation({ summary: "Get a conversation's statistics" })
   stats(@UuidParam() id: string): Promise<StatsResponse> {
     return this.conversations.stats(id);
   }
@@ -155,15 +166,14 @@ export class ConversationsController {
     resource: 'conversation',
   })
   @HttpCode(202)
+  @ApiExtraModels(TurnDto, TurnBatchDto)
   @ApiBody({
     schema: {
-      oneOf: [
-        { $ref: '#/components/schemas/TurnDto' },
-        { $ref: '#/components/schemas/TurnBatchDto' },
-      ],
+      oneOf: [{ $ref: getSchemaPath(TurnDto) }, { $ref: getSchemaPath(TurnBatchDto) }],
     },
   })
   @ApiAcceptedResponse({ type: IngestResponse })
+  @ApiOperation({ summary: 'Post one turn or a batch of turns' })
   ingest(
     @CurrentActor() actor: Actor,
     @UuidParam() id: string,
@@ -174,6 +184,7 @@ export class ConversationsController {
 
   @Get(':id/turns')
   @Authenticated({ permission: 'conversations:read', resource: 'conversation' })
+  @ApiOperation({ summary: "List a conversation's turns (cursor pages)" })
   async listTurns(
     @UuidParam() id: string,
     @Query() query: TurnCursorQuery,
@@ -190,6 +201,7 @@ export class ConversationsController {
 
   @Get(':id/turns/recent')
   @Authenticated({ permission: 'conversations:read', resource: 'conversation' })
+  @ApiOperation({ summary: 'Get the turns of the last minutes' })
   async recent(
     @UuidParam() id: string,
     @Query() query: RecentQuery,
@@ -199,6 +211,7 @@ export class ConversationsController {
 
   @Get(':id/turns/window')
   @Authenticated({ permission: 'conversations:read', resource: 'conversation' })
+  @ApiOperation({ summary: 'Get a window of turns before a message' })
   async window(
     @UuidParam() id: string,
     @Query() query: WindowQuery,
@@ -212,6 +225,7 @@ export class ConversationsController {
    */
   @Sse(':id/stream')
   @Authenticated({ permission: 'conversations:read', resource: 'conversation' })
+  @ApiOperation({ summary: 'Stream new turns (server-sent events)' })
   async stream(
     @UuidParam() id: string,
     @CurrentActor() actor: Actor,

@@ -1,5 +1,5 @@
 import { Controller, Get, Param } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Authenticated, CurrentActor } from '../core/security/access.decorators';
 import type { Actor } from '../core/security/actor';
 import { JobResponse } from './dto/job.dto';
@@ -15,6 +15,7 @@ export class JobsController {
   @Get(':id')
   @Authenticated()
   @ApiOkResponse({ type: JobResponse })
+  @ApiOperation({ summary: "Get a background job's state" })
   get(@CurrentActor() actor: Actor, @Param('id') id: string): Promise<JobResponse> {
     return this.jobs.get(actor, id);
   }

@@ -1,5 +1,5 @@
 import { Controller, Get } from '@nestjs/common';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Authenticated } from '../core/security/access.decorators';
 import { SystemStats, SystemStatsService } from './system-stats.service';
 
@@ -12,6 +12,7 @@ export class SystemStatsController {
   /** Row counts, active conversations, queue depths and the turn buffer's lag. */
   @Get('system')
   @Authenticated({ permission: 'stats:read' })
+  @ApiOperation({ summary: 'Get row counts, queue depths and turn-buffer lag' })
   system(): Promise<SystemStats> {
     return this.stats.collect();
   }

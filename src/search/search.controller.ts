@@ -1,5 +1,5 @@
 import { Controller, Get, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Authenticated, CurrentActor } from '../core/security/access.decorators';
 import type { Actor } from '../core/security/actor';
 import { EstimatedPage, estimatedPageOf } from './dto/estimated-page';
@@ -15,6 +15,7 @@ export class SearchController {
   /** Full-text search over what the caller may see, best matches first. */
   @Get()
   @Authenticated()
+  @ApiOperation({ summary: 'Full-text search over what the caller may see' })
   async find(
     @CurrentActor() actor: Actor,
     @Query() query: SearchQuery,

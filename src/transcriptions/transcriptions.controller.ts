@@ -4,6 +4,7 @@ import {
   ApiBody,
   ApiCreatedResponse,
   ApiOkResponse,
+  ApiOperation,
   ApiProduces,
   ApiTags,
 } from '@nestjs/swagger';
@@ -37,6 +38,7 @@ export class AudioTranscriptionsController {
   @Authenticated({ permission: 'transcriptions:write', resource: 'audio', access: 'read' })
   @ApiCreatedResponse({ type: TranscriptionResponse })
   @ApiOkResponse({ type: AudioFileResponse, description: 'The failure was recorded' })
+  @ApiOperation({ summary: 'Post a transcription of an audio file' })
   async create(
     @CurrentActor() actor: Actor,
     @UuidParam() id: string,
@@ -54,6 +56,7 @@ export class AudioTranscriptionsController {
 
   @Get(':id/transcriptions')
   @Authenticated({ permission: 'transcriptions:read', resource: 'audio' })
+  @ApiOperation({ summary: "List an audio file's transcriptions" })
   async list(
     @UuidParam() id: string,
     @Query() query: PageQuery,
@@ -65,6 +68,7 @@ export class AudioTranscriptionsController {
   @Get(':id/transcriptions/latest')
   @Authenticated({ permission: 'transcriptions:read', resource: 'audio' })
   @ApiOkResponse({ type: TranscriptionResponse })
+  @ApiOperation({ summary: "Get an audio file's latest transcription" })
   async latest(@UuidParam() id: string): Promise<TranscriptionResponse> {
     return TranscriptionResponse.from(await this.transcriptions.latest(id));
   }
@@ -80,6 +84,7 @@ export class TranscriptionsController {
   @Get(':id')
   @Authenticated({ permission: 'transcriptions:read', resource: 'transcription' })
   @ApiOkResponse({ type: TranscriptionResponse })
+  @ApiOperation({ summary: 'Get a transcription' })
   async get(@UuidParam() id: string): Promise<TranscriptionResponse> {
     return TranscriptionResponse.from(await this.transcriptions.get(id));
   }
@@ -87,6 +92,7 @@ export class TranscriptionsController {
   @Get(':id/export')
   @Authenticated({ permission: 'transcriptions:read', resource: 'transcription' })
   @ApiProduces('text/plain', 'application/x-subrip', 'text/vtt', 'application/json')
+  @ApiOperation({ summary: 'Export a transcription as a file' })
   async export(
     @UuidParam() id: string,
     @Query() query: ExportQuery,
@@ -122,6 +128,7 @@ export class TranscriptionsController {
     },
   })
   @ApiOkResponse({ type: TranscriptionResponse })
+  @ApiOperation({ summary: "Rename a transcription's speakers" })
   async renameSpeakers(
     @CurrentActor() actor: Actor,
     @UuidParam() id: string,

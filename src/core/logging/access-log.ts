@@ -12,7 +12,11 @@ export function registerAccessLog(fastify: FastifyInstance, logger: AppLogger): 
       const query = url.indexOf('?');
       logger.access.info(
         {
-          req: { id: request.id, method: request.method, url: query < 0 ? url : url.slice(0, query) },
+          req: {
+            id: request.id,
+            method: request.method,
+            url: query < 0 ? url : url.slice(0, query),
+          },
           res: { statusCode: reply.statusCode },
           responseTime: Math.round(reply.elapsedTime),
         },

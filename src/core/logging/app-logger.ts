@@ -1,5 +1,6 @@
 import { LoggerService, LogLevel } from '@nestjs/common';
 import pino, { Logger as Pino } from 'pino';
+import pinoPretty from 'pino-pretty';
 import { RequestContext } from '../http/request-context';
 
 /**
@@ -27,6 +28,22 @@ export interface AppLoggerOptions {
   level: string;
   /** A file to append JSON lines to; stdout when absent. */
   file?: string;
+  /** Human-readable lines instead of JSON (see `logFormat`). Redaction still applies. */
+  pretty?: boolean;
+}
+
+/**
+ * JSON lines everywhere (files, pipes, containers, CI, production), except for a
+ * developer's terminal: NODE_ENV=development with stdout a TTY and no LOG_FILE.
+ */
+export function logFormat(options: {
+  nodeEnv: string;
+  stdoutIsTTY: boolean;
+  file?: string;
+}): 'pretty' | 'json' {
+  return options.nodeEnv === 'development' && options.stdoutIsTTY && !options.file
+    ? 'pretty'
+    : 'json';
 }
 
 const FLUSH_EVERY_MS = 250;
@@ -71,6 +88,16 @@ export class AppLogger implements LoggerService {
       minLength: 4096,
       mkdir: Boolean(options.file),
     }));
+    // The prettifier formats each line pino has already redacted, then hands it to the
+    // same buffered destination, so flushing and shutdown work alike in both formats.
+    const output = options.pretty
+      ? pinoPretty({
+          destination,
+          colorize: !options.file,
+          translateTime: 'SYS:HH:MM:ss.l',
+          ignore: 'pid,hostname,service',
+        })
+      : destination;
     this.pino = pino(
       {
         level: options.level,
@@ -81,11 +108,11 @@ export class AppLogger implements LoggerService {
           return requestId ? { reqId: requestId } : {};
         },
       },
-      destination,
+      output,
     );
     this.access = pino(
       { level: options.level, base: { pid: process.pid, service: 'verbatim' } },
-      destination,
+      output,
     );
     // A quiet process (a worker) would otherwise hold its last lines until 4 KiB pile up.
     this.flushTimer = setInterval(() => this.flush(), FLUSH_EVERY_MS).unref();
@@ -144,7 +171,10 @@ export class AppLogger implements LoggerService {
       this.pino[method]({ ...fields, ...message }, ...(rest as [string?]));
     } else if (level === 'error' && typeof rest[0] === 'string' && rest[0].includes('\n    at ')) {
       // Nest's own exception handler: error(message, stack, context).
-      this.pino.error({ ...fields, err: { message: String(message), stack: rest[0] } }, String(message));
+      this.pino.error(
+        { ...fields, err: { message: String(message), stack: rest[0] } },
+        String(message),
+      );
     } else {
       this.pino[method](fields, String(message));
     }
