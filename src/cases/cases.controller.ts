@@ -153,6 +153,7 @@ export class CasesController {
   /** Changes a participant's role in place (history kept); audited. */
   @Patch(':id/participants/:userId')
   @Authenticated({ permission: 'cases:write', resource: 'case', access: 'manage' })
+  @ApiOperation({ summary: "Change a participant's role" })
   @ApiOkResponse({ type: ParticipantResponse })
   async changeParticipantRole(
     @UuidParam() id: string,

@@ -32,6 +32,6 @@ import { FailureLimiter } from './failure-limiter';
     { provide: APP_GUARD, useClass: AccessGuard },
     { provide: APP_GUARD, useClass: ActorThrottlerGuard },
   ],
-  exports: [FailureLimiter, AccessModule],
+  exports: [FailureLimiter, AuthFailureLimiter, AccessModule],
 })
 export class SecurityModule {}
