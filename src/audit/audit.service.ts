@@ -71,11 +71,13 @@ export class AuditService {
   async verify(range: { from?: Date; to?: Date }): Promise<ChainVerdict> {
     const span = await this.repository.chainSpan(range);
     if (!span) return { valid: true, checked: 0 };
-    const walker = new ChainWalker(span.prevHash);
+    const walker = new ChainWalker(span.start);
     await this.repository.walk(span, (entry) => walker.next(entry));
-    if (walker.isBroken) {
-      this.logger.warn({ firstBrokenId: walker.verdict.firstBrokenId }, 'audit chain broken');
+    const verdict = walker.verdict;
+    if (!verdict.valid) {
+      const { firstBrokenId, reason, expectedSeq, foundSeq } = verdict;
+      this.logger.warn({ firstBrokenId, reason, expectedSeq, foundSeq }, 'audit chain broken');
     }
-    return walker.verdict;
+    return verdict;
   }
 }
