@@ -14,11 +14,15 @@ import {
 } from './audit-chain';
 import { STORED_ROW_COLUMNS, StoredRow, storedEntry } from './stored-entry';
 import { AuditLogEntity } from './entities/audit-log.entity';
+import { AuditAction } from './activity-types';
 
 /** Serialises chain appends across every process; the value is arbitrary but fixed. */
 const AUDIT_CHAIN_LOCK = 7_314_159_265;
 
-export type NewAuditEntry = Omit<ChainedContent, 'id' | 'seq' | 'hashVersion'>;
+/** Stored entries hold whatever the table holds; a new one names a declared action. */
+export type NewAuditEntry = Omit<ChainedContent, 'id' | 'seq' | 'hashVersion' | 'action'> & {
+  action: AuditAction;
+};
 export type ChainRow = ChainedContent & { prevHash: string; hash: string };
 
 /** A contiguous part of the chain: ids after `after` up to `last` (or the end). */

@@ -1,12 +1,13 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { RequestContext } from '../core/http/request-context';
+import { AuditAction } from './activity-types';
 import { ChainVerdict, ChainWalker } from './audit-chain';
 import { AuditFilter, AuditRepository, NewAuditEntry } from './audit.repository';
 import { AuditLogEntity } from './entities/audit-log.entity';
 
 export interface AuditEvent {
-  action: string;
+  action: AuditAction;
   resourceType?: string;
   resourceId?: string;
   caseId?: string;
