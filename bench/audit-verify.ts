@@ -31,7 +31,7 @@ import {
 } from '../src/audit/audit-chain';
 import { AuditRepository, ChainRow } from '../src/audit/audit.repository';
 import { databaseOptions } from '../src/core/database/database-options';
-import { ACTIVITY_TYPES } from '../src/seed/lookups';
+import { ACTIVITY_TYPES } from '../src/audit/activity-types';
 import { cpuSeconds, markdownTable, reportSummary, writeSection } from './support/harness';
 
 const TARGET = 100_000;

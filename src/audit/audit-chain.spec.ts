@@ -5,6 +5,7 @@ import {
   ChainedContent,
   chainHash,
   ChainWalker,
+  describeBreak,
   GENESIS_HASH,
   HashVersion,
   StoredEntry,
@@ -316,5 +317,22 @@ describe('canonicalContent', () => {
         }),
       );
     }
+  });
+});
+
+describe('describeBreak', () => {
+  it('names the missing seqs, or what else broke', () => {
+    const broken = { valid: false, checked: 1 };
+    expect(describeBreak({ ...broken, reason: 'seq_gap', expectedSeq: 4, foundSeq: 5 })).toBe(
+      'seq 4 is missing',
+    );
+    expect(describeBreak({ ...broken, reason: 'seq_gap', expectedSeq: 4, foundSeq: 9 })).toBe(
+      'seq 4 to 8 are missing',
+    );
+    expect(describeBreak({ ...broken, reason: 'seq_order', expectedSeq: 9, foundSeq: 2 })).toMatch(
+      /^seq 2 where 9 was expected/,
+    );
+    expect(describeBreak({ ...broken, reason: 'content' })).toMatch(/hash does not match/);
+    expect(describeBreak({ valid: true, checked: 3 })).toBe('not broken');
   });
 });

@@ -192,3 +192,24 @@ export class ChainWalker {
     return undefined;
   }
 }
+
+/** A broken verdict in words, for the CLI and logs. */
+export function describeBreak(verdict: ChainVerdict): string {
+  const { reason, expectedSeq, foundSeq } = verdict;
+  switch (reason) {
+    case undefined:
+      return 'not broken';
+    case 'seq_gap':
+      return foundSeq === (expectedSeq ?? 0) + 1
+        ? `seq ${expectedSeq} is missing`
+        : `seq ${expectedSeq} to ${(foundSeq ?? 0) - 1} are missing`;
+    case 'seq_order':
+      return `seq ${foundSeq} where ${expectedSeq} was expected: re-appended or moved back`;
+    case 'hash_version':
+      return 'an older or unknown hash version after a newer one';
+    case 'link':
+      return "its prevHash is not the previous entry's hash";
+    case 'content':
+      return 'its hash does not match its content';
+  }
+}
