@@ -3,9 +3,21 @@ import { canonicalJson } from '../core/canonical-json';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
-/** The content of an audit entry that its hash covers. */
+/**
+ * What an entry's hash covers. 1: the entries written before sequence numbers existed;
+ * the migration that added `seq` numbered them in chain order, but their hashes cannot be
+ * recomputed, so their `seq` is checked for gaps and not covered by the hash. 2: `seq` is
+ * part of the hashed content. Every entry appended now is of the current version.
+ */
+export type HashVersion = 1 | 2;
+export const CURRENT_HASH_VERSION: HashVersion = 2;
+
+/** The content of an audit entry that its hash covers (`seq` from version 2 on). */
 export interface ChainedContent {
   id: string;
+  /** 1, 2, 3, … in chain order, without gaps: assigned under the chain lock. */
+  seq: number;
+  hashVersion: HashVersion;
   occurredAt: Date;
   actorId: string | null;
   actorIp: string | null;
@@ -52,8 +64,9 @@ export function canonicalFields(content: ChainedContent): CanonicalFields {
 
 /**
  * The canonical JSON of an entry's hashed content: exactly what
- * `canonicalJson({ id, occurredAt, ... })` writes (keys in sorted order), built directly
- * because verification hashes every entry and the generic walk dominated its cost.
+ * `canonicalJson({ id, occurredAt, ..., seq })` writes (keys in sorted order; `seq` only
+ * from hash version 2 on), built directly because verification hashes every entry and
+ * the generic walk dominated its cost.
  */
 export function canonicalText(fields: CanonicalFields): string {
   return (
@@ -62,7 +75,9 @@ export function canonicalText(fields: CanonicalFields): string {
     `"details":${fields.details},"id":${JSON.stringify(fields.id)},` +
     `"occurredAt":${JSON.stringify(fields.occurredAt)},"outcome":${JSON.stringify(fields.outcome)},` +
     `"requestId":${text(fields.requestId)},"resourceId":${text(fields.resourceId)},` +
-    `"resourceType":${text(fields.resourceType)},"userAgent":${text(fields.userAgent)}}`
+    `"resourceType":${text(fields.resourceType)},` +
+    (fields.hashVersion === 1 ? '' : `"seq":${fields.seq},`) +
+    `"userAgent":${text(fields.userAgent)}}`
   );
 }
 
@@ -79,27 +94,68 @@ export function chainHash(prevHash: string, content: ChainedContent): string {
   return linkHash(prevHash, canonicalContent(content));
 }
 
+/**
+ * Why the chain is broken at `firstBrokenId`, in the order they are checked:
+ * - `seq_gap`: the entry's seq is past the one expected: entries `expectedSeq` to
+ *   `foundSeq - 1` are missing here (deleted, or moved later in the chain);
+ * - `seq_order`: the entry's seq was already used or is behind (re-appended, moved back);
+ * - `hash_version`: an entry of an older or unknown hash version after a newer one;
+ * - `link`: `prevHash` is not the hash of the entry before;
+ * - `content`: the hash does not match the entry's content.
+ */
+export type ChainBreak = 'seq_gap' | 'seq_order' | 'hash_version' | 'link' | 'content';
+
 export interface ChainVerdict {
   valid: boolean;
   checked: number;
   firstBrokenId?: string;
+  reason?: ChainBreak;
+  /** With a `seq_*` reason: the seq the broken entry should carry, and the one it does. */
+  expectedSeq?: number;
+  foundSeq?: number;
 }
 
+/** Where a walk starts: right after an entry (`prev`), or at the genesis. */
+export interface ChainStart {
+  hash: string;
+  seq: number;
+  hashVersion: HashVersion;
+}
+
+export const GENESIS: ChainStart = { hash: GENESIS_HASH, seq: 0, hashVersion: 1 };
+
 /**
- * Walks entries in id order. `expectedPrev` is the hash the first entry must link to
- * (the predecessor's hash, or the genesis hash). Returns the first entry whose link or
- * content does not match, and how many entries were checked up to it.
+ * Walks entries in chain (id) order from `start` (the entry before the first one walked,
+ * or the genesis). Returns the first entry whose seq, version, link or content does not
+ * match, with why, and how many entries were checked up to it.
  */
 export class ChainWalker {
   private checked = 0;
-  private broken?: string;
+  private expectedPrev: string;
+  private expectedSeq: number;
+  private minVersion: HashVersion;
+  private broken?: { id: string; reason: ChainBreak; seq: number };
 
-  constructor(private expectedPrev: string) {}
+  constructor(start: ChainStart = GENESIS) {
+    this.expectedPrev = start.hash;
+    this.expectedSeq = start.seq + 1;
+    this.minVersion = start.hashVersion;
+  }
 
   get verdict(): ChainVerdict {
-    return this.broken
-      ? { valid: false, checked: this.checked, firstBrokenId: this.broken }
-      : { valid: true, checked: this.checked };
+    if (!this.broken) return { valid: true, checked: this.checked };
+    const { id, reason, seq } = this.broken;
+    const verdict: ChainVerdict = {
+      valid: false,
+      checked: this.checked,
+      firstBrokenId: id,
+      reason,
+    };
+    if (reason === 'seq_gap' || reason === 'seq_order') {
+      verdict.expectedSeq = this.expectedSeq;
+      verdict.foundSeq = seq;
+    }
+    return verdict;
   }
 
   get isBroken(): boolean {
@@ -110,14 +166,50 @@ export class ChainWalker {
   next(entry: StoredEntry): boolean {
     if (this.broken) return false;
     this.checked += 1;
-    if (
-      entry.prevHash !== this.expectedPrev ||
-      linkHash(entry.prevHash, canonicalText(entry)) !== entry.hash
-    ) {
-      this.broken = entry.id;
+    const reason = this.check(entry);
+    if (reason) {
+      this.broken = { id: entry.id, reason, seq: entry.seq };
       return false;
     }
     this.expectedPrev = entry.hash;
+    this.expectedSeq += 1;
+    this.minVersion = entry.hashVersion;
     return true;
+  }
+
+  private check(entry: StoredEntry): ChainBreak | undefined {
+    if (entry.seq !== this.expectedSeq) {
+      return entry.seq > this.expectedSeq ? 'seq_gap' : 'seq_order';
+    }
+    if (
+      entry.hashVersion < this.minVersion ||
+      (entry.hashVersion !== 1 && entry.hashVersion !== CURRENT_HASH_VERSION)
+    ) {
+      return 'hash_version';
+    }
+    if (entry.prevHash !== this.expectedPrev) return 'link';
+    if (linkHash(entry.prevHash, canonicalText(entry)) !== entry.hash) return 'content';
+    return undefined;
+  }
+}
+
+/** A broken verdict in words, for the CLI and logs. */
+export function describeBreak(verdict: ChainVerdict): string {
+  const { reason, expectedSeq, foundSeq } = verdict;
+  switch (reason) {
+    case undefined:
+      return 'not broken';
+    case 'seq_gap':
+      return foundSeq === (expectedSeq ?? 0) + 1
+        ? `seq ${expectedSeq} is missing`
+        : `seq ${expectedSeq} to ${(foundSeq ?? 0) - 1} are missing`;
+    case 'seq_order':
+      return `seq ${foundSeq} where ${expectedSeq} was expected: re-appended or moved back`;
+    case 'hash_version':
+      return 'an older or unknown hash version after a newer one';
+    case 'link':
+      return "its prevHash is not the previous entry's hash";
+    case 'content':
+      return 'its hash does not match its content';
   }
 }

@@ -3,22 +3,34 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { Pool, Query, QueryArrayConfig } from 'pg';
 import { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
-import { ChainedContent, chainHash, GENESIS_HASH, StoredEntry } from './audit-chain';
+import {
+  ChainedContent,
+  chainHash,
+  ChainStart,
+  CURRENT_HASH_VERSION,
+  GENESIS,
+  HashVersion,
+  StoredEntry,
+} from './audit-chain';
 import { STORED_ROW_COLUMNS, StoredRow, storedEntry } from './stored-entry';
 import { AuditLogEntity } from './entities/audit-log.entity';
+import { AuditAction } from './activity-types';
 
 /** Serialises chain appends across every process; the value is arbitrary but fixed. */
 const AUDIT_CHAIN_LOCK = 7_314_159_265;
 
-export type NewAuditEntry = Omit<ChainedContent, 'id'>;
+/** Stored entries hold whatever the table holds; a new one names a declared action. */
+export type NewAuditEntry = Omit<ChainedContent, 'id' | 'seq' | 'hashVersion' | 'action'> & {
+  action: AuditAction;
+};
 export type ChainRow = ChainedContent & { prevHash: string; hash: string };
 
 /** A contiguous part of the chain: ids after `after` up to `last` (or the end). */
 export interface ChainSpan {
   after: string;
   last: string | null;
-  /** The hash the span's first entry must link to. */
-  prevHash: string;
+  /** The entry before the span's first one (its hash, seq and version), or the genesis. */
+  start: ChainStart;
 }
 
 export interface AuditFilter {
@@ -47,8 +59,9 @@ export class AuditRepository {
 
   /**
    * Appends one entry to the chain inside `manager`'s transaction. The advisory lock
-   * makes "read the last hash, allocate the id, insert" atomic across writers, so the
-   * chain never forks; it is released when the surrounding transaction ends.
+   * makes "read the head's hash and seq, allocate the id, insert" atomic across writers,
+   * so the chain never forks and seq has no gaps (a rolled-back append releases the lock
+   * without having used its seq); it is released when the surrounding transaction ends.
    */
   async append(entry: NewAuditEntry, manager: EntityManager): Promise<ChainRow> {
     const [row] = await this.appendMany([entry], manager);
@@ -62,31 +75,37 @@ export class AuditRepository {
   async appendMany(entries: NewAuditEntry[], manager: EntityManager): Promise<ChainRow[]> {
     if (entries.length === 0) return [];
     await manager.query('SELECT pg_advisory_xact_lock($1)', [AUDIT_CHAIN_LOCK]);
-    const [head] = await manager.query<{ ids: string[]; prev: string | null }[]>(
+    const [head] = await manager.query<
+      { ids: string[]; prev: string | null; seq: string | null }[]
+    >(
       `SELECT array(SELECT nextval('audit_logs_id_seq')::text FROM generate_series(1, $1)) AS ids,
-              (SELECT hash FROM audit_logs ORDER BY id DESC LIMIT 1) AS prev`,
+              h.hash AS prev, h.seq::text AS seq
+         FROM (SELECT 1) AS one
+         LEFT JOIN LATERAL (SELECT hash, seq FROM audit_logs ORDER BY id DESC LIMIT 1) AS h ON true`,
       [entries.length],
     );
     const ids = [...head!.ids].sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1));
-    let prevHash = head!.prev ?? GENESIS_HASH;
+    let prevHash = head!.prev ?? GENESIS.hash;
+    let seq = head!.seq === null ? GENESIS.seq : Number(head!.seq);
     const rows = entries.map((entry, i): ChainRow => {
-      const id = ids[i]!;
-      const hash = chainHash(prevHash, { ...entry, id });
-      const row = { ...entry, id, prevHash, hash };
+      const content = { ...entry, id: ids[i]!, seq: ++seq, hashVersion: CURRENT_HASH_VERSION };
+      const hash = chainHash(prevHash, content);
+      const row = { ...content, prevHash, hash };
       prevHash = hash;
       return row;
     });
     const column = <T>(pick: (row: ChainRow) => T): T[] => rows.map(pick);
     await manager.query(
       `INSERT INTO audit_logs (id, occurred_at, actor_id, actor_ip, user_agent, action, resource_type,
-                               resource_id, case_id, outcome, details, request_id, prev_hash, hash)
+                               resource_id, case_id, outcome, details, request_id, prev_hash, hash,
+                               seq, hash_version)
        SELECT id, occurred_at, actor_id, actor_ip, user_agent, action, resource_type, resource_id,
-              case_id, outcome, details::jsonb, request_id, prev_hash, hash
+              case_id, outcome, details::jsonb, request_id, prev_hash, hash, seq, $16::smallint
          FROM unnest($1::bigint[], $2::timestamptz[], $3::uuid[], $4::text[], $5::text[], $6::text[],
                      $7::text[], $8::text[], $9::uuid[], $10::text[], $11::text[], $12::text[],
-                     $13::text[], $14::text[])
+                     $13::text[], $14::text[], $15::bigint[])
            AS t(id, occurred_at, actor_id, actor_ip, user_agent, action, resource_type, resource_id,
-                case_id, outcome, details, request_id, prev_hash, hash)`,
+                case_id, outcome, details, request_id, prev_hash, hash, seq)`,
       [
         column((r) => r.id),
         column((r) => r.occurredAt),
@@ -102,6 +121,8 @@ export class AuditRepository {
         column((r) => r.requestId),
         column((r) => r.prevHash),
         column((r) => r.hash),
+        column((r) => r.seq),
+        CURRENT_HASH_VERSION,
       ],
     );
     return rows;
@@ -156,11 +177,16 @@ export class AuditRepository {
       if (!end?.id) return null;
       last = end.id;
     }
-    const [previous] = await this.dataSource.query<{ hash: string }[]>(
-      'SELECT hash FROM audit_logs WHERE id <= $1 ORDER BY id DESC LIMIT 1',
+    const [previous] = await this.dataSource.query<
+      { hash: string; seq: string; hash_version: HashVersion }[]
+    >(
+      'SELECT hash, seq::text AS seq, hash_version FROM audit_logs WHERE id <= $1 ORDER BY id DESC LIMIT 1',
       [after],
     );
-    return { after, last, prevHash: previous?.hash ?? GENESIS_HASH };
+    const start: ChainStart = previous
+      ? { hash: previous.hash, seq: Number(previous.seq), hashVersion: previous.hash_version }
+      : GENESIS;
+    return { after, last, start };
   }
 
   /**

@@ -1,12 +1,13 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { RequestContext } from '../core/http/request-context';
+import { AuditAction } from './activity-types';
 import { ChainVerdict, ChainWalker } from './audit-chain';
 import { AuditFilter, AuditRepository, NewAuditEntry } from './audit.repository';
 import { AuditLogEntity } from './entities/audit-log.entity';
 
 export interface AuditEvent {
-  action: string;
+  action: AuditAction;
   resourceType?: string;
   resourceId?: string;
   caseId?: string;
@@ -71,11 +72,13 @@ export class AuditService {
   async verify(range: { from?: Date; to?: Date }): Promise<ChainVerdict> {
     const span = await this.repository.chainSpan(range);
     if (!span) return { valid: true, checked: 0 };
-    const walker = new ChainWalker(span.prevHash);
+    const walker = new ChainWalker(span.start);
     await this.repository.walk(span, (entry) => walker.next(entry));
-    if (walker.isBroken) {
-      this.logger.warn({ firstBrokenId: walker.verdict.firstBrokenId }, 'audit chain broken');
+    const verdict = walker.verdict;
+    if (!verdict.valid) {
+      const { firstBrokenId, reason, expectedSeq, foundSeq } = verdict;
+      this.logger.warn({ firstBrokenId, reason, expectedSeq, foundSeq }, 'audit chain broken');
     }
-    return walker.verdict;
+    return verdict;
   }
 }

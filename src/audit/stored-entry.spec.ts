@@ -64,6 +64,8 @@ describe('storedEntry', () => {
       'r1',
       'p'.repeat(64),
       'h'.repeat(64),
+      '9007199254740991',
+      2,
     ];
     expect(storedEntry(row)).toEqual({
       id: '7',
@@ -80,6 +82,8 @@ describe('storedEntry', () => {
       requestId: 'r1',
       prevHash: 'p'.repeat(64),
       hash: 'h'.repeat(64),
+      seq: 9_007_199_254_740_991,
+      hashVersion: 2,
     });
   });
 });

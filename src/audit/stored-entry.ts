@@ -1,5 +1,5 @@
 import { types } from 'pg';
-import { canonicalJson, StoredEntry } from './audit-chain';
+import { canonicalJson, HashVersion, StoredEntry } from './audit-chain';
 
 /** The columns of an audit entry as the walk selects them, all as Postgres writes them. */
 export type StoredRow = [
@@ -17,12 +17,16 @@ export type StoredRow = [
   requestId: string | null,
   prevHash: string,
   hash: string,
+  /** bigint, as text. */
+  seq: string,
+  /** smallint, which pg reads as a number; any value, as the table holds it. */
+  hashVersion: number,
 ];
 
 /** The column list that yields a StoredRow; `a` is audit_logs. */
 export const STORED_ROW_COLUMNS = `a.id::text, a.occurred_at::text, a.actor_id, a.actor_ip,
   a.user_agent, a.action, a.resource_type, a.resource_id, a.case_id, a.outcome,
-  a.details::text, a.request_id, a.prev_hash, a.hash`;
+  a.details::text, a.request_id, a.prev_hash, a.hash, a.seq, a.hash_version`;
 
 const parseTimestamptz = types.getTypeParser(types.builtins.TIMESTAMPTZ) as (text: string) => Date;
 const UTC_TIMESTAMP = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{1,6})?\+00$/;
@@ -60,5 +64,8 @@ export function storedEntry(row: StoredRow): StoredEntry {
     requestId: row[11],
     prevHash: row[12],
     hash: row[13],
+    seq: Number(row[14]),
+    // Not narrowed: the walker reports a version it does not know.
+    hashVersion: row[15] as HashVersion,
   };
 }

@@ -146,7 +146,7 @@ export class CasesService {
 
   private transition(
     id: string,
-    action: string,
+    action: 'case.close' | 'case.reopen',
     next: (current: CaseEntity) => CaseChanges | null,
   ): Promise<CaseEntity> {
     return this.cases.transaction(async (manager) => {

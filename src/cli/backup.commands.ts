@@ -1,5 +1,6 @@
 import { Command, CommandRunner, Option } from 'nest-commander';
 import { BackupService } from './backup/backup.service';
+import { describeBreak } from '../audit/audit-chain';
 import { formatBytes, terminalProgress } from './backup/progress';
 import { RestoreService } from './backup/restore.service';
 
@@ -88,7 +89,8 @@ export class RestoreCommand extends CommandRunner {
     console.log(
       audit.valid
         ? `Audit chain valid: ${audit.checked} entries checked.`
-        : `Audit chain BROKEN at entry ${audit.firstBrokenId ?? '?'} (${audit.checked} checked).`,
+        : `Audit chain BROKEN at entry ${audit.firstBrokenId ?? '?'} (${describeBreak(audit)}; ` +
+            `${audit.checked} checked).`,
     );
     if (!audit.valid) process.exitCode = 1;
   }

@@ -1,5 +1,18 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { chainHash } from '../../src/audit/audit-chain';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Client } from 'pg';
+import { DataSource, QueryRunner } from 'typeorm';
+import {
+  ChainedContent,
+  chainHash,
+  ChainVerdict,
+  ChainWalker,
+  GENESIS_HASH,
+} from '../../src/audit/audit-chain';
+import { databaseOptions } from '../../src/core/database/database-options';
+import { ACTIVITY_TYPES } from '../../src/audit/activity-types';
+import { AUDIT_ACTIONS } from '../../src/audit/activity-types';
 import { AuditRepository, ChainRow } from '../../src/audit/audit.repository';
 import { AuditService } from '../../src/audit/audit.service';
 import { UsageService } from '../../src/audit/usage.service';
@@ -30,6 +43,9 @@ import {
 import { isolatedDatabase } from '../support/isolated-database';
 import { ADMIN } from '../support/test-run';
 
+/** Every column of an audit entry but its id. */
+const ENTRY_COLUMNS = `occurred_at, actor_id, actor_ip, user_agent, action, resource_type,
+  resource_id, case_id, outcome, details, request_id, prev_hash, hash, seq, hash_version`;
 const USER_AGENT = 'verbatim-audit-e2e/1.0 (+https://example.test)';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -743,6 +759,9 @@ describe('Audit and usage (SPEC section 7, TARGETS S8)', () => {
         });
         expectedPrev = entry.hash;
       }
+      // F8: one seq after the other, without a gap or a repeat, under concurrent writers.
+      expect(entries.map((e) => e.seq - entries[0]!.seq)).toEqual(entries.map((_, i) => i));
+      expect(entries.every((e) => e.hashVersion === 2)).toBe(true);
       expect(new Set(entries.map((e) => e.prevHash)).size).toBe(entries.length);
       expect(new Set(entries.map((e) => e.hash)).size).toBe(entries.length);
 
@@ -756,7 +775,7 @@ describe('Audit and usage (SPEC section 7, TARGETS S8)', () => {
       const mark = await auditHead(t.db);
       const batches = Array.from({ length: 5 }, (_, b) =>
         Array.from({ length: 8 }, (_, i) => ({
-          action: 'audio.archive',
+          action: 'audio.archive' as const,
           resourceType: 'audio',
           resourceId: randomUUID(),
           actorId: admin.userId,
@@ -788,6 +807,7 @@ describe('Audit and usage (SPEC section 7, TARGETS S8)', () => {
       }
       for (let i = 1; i < entries.length; i++) {
         expect(entries[i]!.prevHash).toBe(entries[i - 1]!.hash);
+        expect(entries[i]!.seq).toBe(entries[i - 1]!.seq + 1);
       }
       expect(await verifyChain(t.http, admin)).toEqual(expect.objectContaining({ valid: true }));
       expect(await audit.recordMany([])).toBeUndefined();
@@ -916,7 +936,8 @@ describe('Audit and usage (SPEC section 7, TARGETS S8)', () => {
         `SELECT id::text AS id, occurred_at AS "occurredAt", actor_id AS "actorId", actor_ip AS "actorIp",
                 user_agent AS "userAgent", action, resource_type AS "resourceType",
                 resource_id AS "resourceId", case_id AS "caseId", outcome, details,
-                request_id AS "requestId", prev_hash AS "prevHash", hash
+                request_id AS "requestId", prev_hash AS "prevHash", hash,
+                seq::float8 AS seq, hash_version AS "hashVersion"
            FROM audit_logs WHERE id = $1`,
         [target],
       );
@@ -933,6 +954,7 @@ describe('Audit and usage (SPEC section 7, TARGETS S8)', () => {
           expect(await verifyChain(t.http, admin)).toMatchObject({
             valid: false,
             firstBrokenId: next,
+            reason: 'link',
           });
         } finally {
           await t.db.query('UPDATE audit_logs SET outcome = $1, hash = $2 WHERE id = $3', [
@@ -978,10 +1000,106 @@ describe('Audit and usage (SPEC section 7, TARGETS S8)', () => {
       expect(await verifyChain(t.http, admin)).toMatchObject({ valid: true });
     });
 
+    async function seqOf(id: string): Promise<number> {
+      const [row] = await t.db.query<{ seq: number }[]>(
+        'SELECT seq::float8 AS seq FROM audit_logs WHERE id = $1',
+        [id],
+      );
+      return row!.seq;
+    }
+
+    /** Deletes `target` (saved first), runs `tamper`, then puts the chain back as it was. */
+    async function withoutEntry(
+      target: string,
+      last: string,
+      tamper: (runner: QueryRunner) => Promise<void>,
+    ): Promise<void> {
+      const before = await rawRows(t.db, target, last);
+      const runner = t.db.createQueryRunner();
+      await runner.connect();
+      try {
+        await runner.query(
+          'CREATE TEMP TABLE audit_saved ON COMMIT PRESERVE ROWS AS SELECT * FROM audit_logs WHERE id = $1',
+          [target],
+        );
+        await withAppendOnlyDisabled(t.db, async () => {
+          try {
+            await runner.query('DELETE FROM audit_logs WHERE id = $1', [target]);
+            await tamper(runner);
+          } finally {
+            await runner.query(
+              'DELETE FROM audit_logs WHERE seq = (SELECT seq FROM audit_saved) AND id <> $1',
+              [target],
+            );
+            await runner.query(
+              'INSERT INTO audit_logs SELECT * FROM audit_saved WHERE NOT EXISTS (SELECT 1 FROM audit_logs WHERE id = $1)',
+              [target],
+            );
+          }
+        });
+      } finally {
+        await runner.query('DROP TABLE IF EXISTS audit_saved');
+        await runner.release();
+      }
+      expect(await rawRows(t.db, target, last)).toEqual(before);
+    }
+
+    it('F8: names the gap in seq that a deleted middle entry leaves, in the API and the CLI walk', async () => {
+      const { target, next } = await freshEntries();
+      const seq = await seqOf(target);
+      expect(await seqOf(next)).toBe(seq + 1);
+      await withoutEntry(target, next, async () => {
+        const expected = {
+          valid: false,
+          firstBrokenId: next,
+          reason: 'seq_gap',
+          expectedSeq: seq,
+          foundSeq: seq + 1,
+        };
+        expect(await verifyChain(t.http, admin)).toMatchObject(expected);
+        // What `verify-audit` and the restore walk call.
+        expect(await t.app.get(AuditService).verify({})).toMatchObject(expected);
+      });
+      expect(await verifyChain(t.http, admin)).toMatchObject({ valid: true });
+    });
+
+    it('F8: names the gap when a deleted entry is appended again at the end of the chain', async () => {
+      const { target, next } = await freshEntries();
+      const seq = await seqOf(target);
+      await withoutEntry(target, next, async (runner) => {
+        await runner.query(
+          `INSERT INTO audit_logs (id, ${ENTRY_COLUMNS})
+           SELECT nextval('audit_logs_id_seq'), ${ENTRY_COLUMNS} FROM audit_saved`,
+        );
+        expect(await verifyChain(t.http, admin)).toMatchObject({
+          valid: false,
+          firstBrokenId: next,
+          reason: 'seq_gap',
+          expectedSeq: seq,
+        });
+      });
+      expect(await verifyChain(t.http, admin)).toMatchObject({ valid: true });
+    });
+
+    it('F8: refuses a copy of an entry under a new id: its seq is taken', async () => {
+      const { target } = await freshEntries();
+      await withAppendOnlyDisabled(t.db, async () => {
+        await expect(
+          t.db.query(
+            `INSERT INTO audit_logs (id, ${ENTRY_COLUMNS})
+             SELECT nextval('audit_logs_id_seq'), ${ENTRY_COLUMNS} FROM audit_logs WHERE id = $1`,
+            [target],
+          ),
+        ).rejects.toThrow(/audit_logs_seq_key/);
+      });
+      expect(await verifyChain(t.http, admin)).toMatchObject({ valid: true });
+    });
+
     it('names the first of two neighbours whose contents were swapped', async () => {
       const { target, next } = await freshEntries();
       const before = await rawRows(t.db, target, next);
-      // Swap the contents of two neighbours, keeping each id: the order of events changes.
+      // Swap the contents of two neighbours, keeping each id and seq: the order of events
+      // changes. (Swapping seq too is refused by its unique index; the unit tests cover it.)
       const columns = `occurred_at, actor_id, actor_ip, user_agent, action, resource_type,
                        resource_id, case_id, outcome, details, request_id, prev_hash, hash`;
       const runner = t.db.createQueryRunner();
@@ -1285,6 +1403,13 @@ describe('Audit and usage (SPEC section 7, TARGETS S8)', () => {
     });
   });
 
+  describe('typed audit actions (issue 12)', () => {
+    it('issue 12: activity_types holds exactly the declared actions once migrated and seeded', async () => {
+      const rows = await t.db.query<{ code: string }[]>('SELECT code FROM activity_types');
+      expect(rows.map((r) => r.code).sort()).toEqual([...AUDIT_ACTIONS].sort());
+    });
+  });
+
   describe('audit details never contain secrets', () => {
     it('holds no password, token, key or hash in any entry this file produced', async () => {
       const entries = await allAuditEntries(t.http, admin, { after: fileStart });
@@ -1312,6 +1437,166 @@ describe('Audit and usage (SPEC section 7, TARGETS S8)', () => {
         const half = secret.split('.')[1]!;
         for (const entry of ours) expect(JSON.stringify(entry)).not.toContain(half);
       }
+    });
+  });
+});
+
+describe('F8: audit entries written before sequence numbers existed (migration 1796000500000-2)', () => {
+  const SEQ_MIGRATIONS = '1796000500000';
+  const migrationsDir = join(__dirname, '..', '..', 'migrations');
+  let url: string;
+  let dropDatabase: () => Promise<void>;
+  let db: DataSource;
+
+  /** Inserts entries as the code before the seq migrations did: hash version 1, no seq. */
+  async function appendOldStyle(count: number): Promise<void> {
+    for (let i = 0; i < count; i++) {
+      const [head] = await db.query<{ hash: string }[]>(
+        'SELECT hash FROM audit_logs ORDER BY id DESC LIMIT 1',
+      );
+      const [{ id }] = (await db.query<{ id: string }[]>(
+        `SELECT nextval('audit_logs_id_seq')::text AS id`,
+      )) as [{ id: string }];
+      const content: ChainedContent = {
+        id,
+        seq: 0,
+        hashVersion: 1,
+        occurredAt: new Date(),
+        actorId: null,
+        actorIp: '10.0.0.1',
+        userAgent: 'before-seq',
+        action: 'auth.login_failed',
+        resourceType: null,
+        resourceId: null,
+        caseId: null,
+        outcome: 'failure',
+        details: { reason: 'unknown_login', attempt: i },
+        requestId: null,
+      };
+      const prevHash = head?.hash ?? GENESIS_HASH;
+      await db.query(
+        `INSERT INTO audit_logs (id, occurred_at, actor_id, actor_ip, user_agent, action, resource_type,
+                                 resource_id, case_id, outcome, details, request_id, prev_hash, hash)
+         VALUES ($1, $2, NULL, $3, $4, $5, NULL, NULL, NULL, $6, $7, NULL, $8, $9)`,
+        [
+          id,
+          content.occurredAt,
+          content.actorIp,
+          content.userAgent,
+          content.action,
+          content.outcome,
+          JSON.stringify(content.details),
+          prevHash,
+          chainHash(prevHash, content),
+        ],
+      );
+    }
+  }
+
+  async function walk(): Promise<ChainVerdict> {
+    const repository = new AuditRepository(db);
+    const span = await repository.chainSpan({});
+    const walker = new ChainWalker(span!.start);
+    await repository.walk(span!, (entry) => walker.next(entry));
+    return walker.verdict;
+  }
+
+  beforeAll(async () => {
+    const shared = new URL(process.env.DATABASE_URL!);
+    const name = `${shared.pathname.slice(1)}_auditseq_${randomBytes(2).toString('hex')}`;
+    const server = new URL(shared.toString());
+    server.pathname = '/postgres';
+    const admin = new Client({ connectionString: server.toString() });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE "${name}"`);
+    await admin.end();
+    const target = new URL(shared.toString());
+    target.pathname = `/${name}`;
+    url = target.toString();
+    dropDatabase = async () => {
+      const client = new Client({ connectionString: server.toString() });
+      await client.connect();
+      await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      await client.end();
+    };
+    const earlier = readdirSync(migrationsDir)
+      .filter((file) => /^\d+-\w+\.ts$/.test(file) && file < SEQ_MIGRATIONS)
+      .map((file) => join(migrationsDir, file));
+    const before = new DataSource({
+      ...databaseOptions({ url, poolSize: 2 }),
+      migrations: earlier,
+    });
+    await before.initialize();
+    await before.runMigrations({ transaction: 'each' });
+    await before.destroy();
+    db = new DataSource(databaseOptions({ url, poolSize: 2 }));
+    await db.initialize();
+    // The activity types alone: the seed audits through today's code, which writes seq.
+    for (const [code, description] of Object.entries(ACTIVITY_TYPES)) {
+      await db.query('INSERT INTO activity_types (code, description) VALUES ($1, $2)', [
+        code,
+        description,
+      ]);
+    }
+    await appendOldStyle(4);
+    await db.runMigrations({ transaction: 'each' });
+  });
+  afterAll(async () => {
+    await db?.destroy();
+    await dropDatabase?.();
+  });
+
+  it('numbers the old entries 1, 2, 3, … in chain order as hash version 1, and their chain stays valid', async () => {
+    const rows = await db.query<{ seq: string; hash_version: number }[]>(
+      'SELECT seq::text AS seq, hash_version FROM audit_logs ORDER BY id',
+    );
+    expect(rows.map((r) => Number(r.seq))).toEqual([1, 2, 3, 4]);
+    expect(rows.every((r) => r.hash_version === 1)).toBe(true);
+    expect(await walk()).toEqual({ valid: true, checked: rows.length });
+  });
+
+  it('continues the sequence with hash version 2 entries, and verifies the mixed chain', async () => {
+    const [{ n }] = (await db.query<{ n: number }[]>(
+      'SELECT count(*)::int AS n FROM audit_logs',
+    )) as [{ n: number }];
+    const repository = new AuditRepository(db);
+    const appended = await db.transaction((manager) =>
+      repository.appendMany(
+        [0, 1].map((i) => ({
+          occurredAt: new Date(),
+          actorId: null,
+          actorIp: null,
+          userAgent: null,
+          action: 'auth.login_failed' as const,
+          resourceType: null,
+          resourceId: null,
+          caseId: null,
+          outcome: 'failure' as const,
+          details: { after: i },
+          requestId: null,
+        })),
+        manager,
+      ),
+    );
+    expect(appended.map((r) => [r.seq, r.hashVersion])).toEqual([
+      [n + 1, 2],
+      [n + 2, 2],
+    ]);
+    expect(await walk()).toEqual({ valid: true, checked: n + 2 });
+  });
+
+  it('names a deleted old entry by its seq gap, though its hash never covered seq', async () => {
+    const [victim] = await db.query<{ id: string; seq: number }[]>(
+      'SELECT id::text AS id, seq::float8 AS seq FROM audit_logs WHERE hash_version = 1 ORDER BY id DESC LIMIT 1 OFFSET 1',
+    );
+    await withAppendOnlyDisabled(db, () =>
+      db.query('DELETE FROM audit_logs WHERE id = $1', [victim!.id]),
+    );
+    expect(await walk()).toMatchObject({
+      valid: false,
+      reason: 'seq_gap',
+      expectedSeq: victim!.seq,
+      foundSeq: victim!.seq + 1,
     });
   });
 });

@@ -19,6 +19,8 @@ export interface AuditEntry {
   requestId: string | null;
   prevHash: string;
   hash: string;
+  seq: number;
+  hashVersion: number;
 }
 
 export interface AuditPage {
@@ -30,6 +32,9 @@ export interface Verdict {
   valid: boolean;
   checked: number;
   firstBrokenId?: string;
+  reason?: string;
+  expectedSeq?: number;
+  foundSeq?: number;
 }
 
 /** The trigger's own words when it refuses a change (see the Foundation migration). */

@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsDateString, IsIn, IsOptional, IsUUID, Matches, MaxLength } from 'class-validator';
 import { CursorQuery } from '../../core/http/pagination';
+import type { ChainBreak } from '../audit-chain';
 import { AuditLogEntity } from '../entities/audit-log.entity';
 
 export class AuditQuery extends CursorQuery {
@@ -72,6 +73,14 @@ export class AuditEntryResponse {
   @ApiProperty({ nullable: true, type: String }) requestId!: string | null;
   @ApiProperty() prevHash!: string;
   @ApiProperty() hash!: string;
+  @ApiProperty({ description: '1, 2, 3, … in chain order, without gaps', example: 42 })
+  seq!: number;
+  @ApiProperty({
+    enum: [1, 2],
+    description:
+      'What the hash covers: 1 = entries from before seq existed (seq not hashed), 2 = seq hashed',
+  })
+  hashVersion!: number;
 
   static from(entry: AuditLogEntity): AuditEntryResponse {
     return {
@@ -89,6 +98,8 @@ export class AuditEntryResponse {
       requestId: entry.requestId,
       prevHash: entry.prevHash,
       hash: entry.hash,
+      seq: Number(entry.seq),
+      hashVersion: entry.hashVersion,
     };
   }
 }
@@ -97,6 +108,19 @@ export class AuditVerifyResponse {
   @ApiProperty() valid!: boolean;
   @ApiProperty() checked!: number;
   @ApiPropertyOptional() firstBrokenId?: string;
+  @ApiPropertyOptional({
+    enum: ['seq_gap', 'seq_order', 'hash_version', 'link', 'content'],
+    description:
+      'Why the chain breaks at firstBrokenId: seq_gap = entries expectedSeq..foundSeq-1 are missing ' +
+      '(deleted, or moved later); seq_order = a seq repeated or moved back (re-appended or reordered); ' +
+      'hash_version = an older or unknown hash version after a newer one; link = prevHash is not the ' +
+      "previous entry's hash; content = the hash does not match the entry",
+  })
+  reason?: ChainBreak;
+  @ApiPropertyOptional({ description: 'With a seq_* reason: the seq expected at firstBrokenId' })
+  expectedSeq?: number;
+  @ApiPropertyOptional({ description: 'With a seq_* reason: the seq found at firstBrokenId' })
+  foundSeq?: number;
 }
 
 export class UsageQuery {

@@ -4,7 +4,8 @@ import { ActivityTypeEntity } from './activity-type.entity';
 /**
  * Append-only, hash-chained audit entry. The database refuses UPDATE, DELETE and
  * TRUNCATE on this table (trigger in the migration); `hash` covers the canonical
- * content and `prevHash`, so edits, deletions and reordering are detectable.
+ * content (with `seq` from hash version 2 on) and `prevHash`, so edits, deletions and
+ * reordering are detectable.
  */
 @Entity('audit_logs')
 @Check('audit_logs_outcome_check', `outcome IN ('success', 'failure')`)
@@ -60,4 +61,13 @@ export class AuditLogEntity {
 
   @Column({ type: 'char', length: 64 })
   hash!: string;
+
+  /** 1, 2, 3, … in chain order without gaps, assigned under the chain lock. */
+  @Index('audit_logs_seq_key', { unique: true })
+  @Column({ type: 'bigint' })
+  seq!: string;
+
+  /** What `hash` covers: 1 (entries from before `seq`; not hashed) or 2 (`seq` hashed). */
+  @Column({ type: 'smallint' })
+  hashVersion!: number;
 }

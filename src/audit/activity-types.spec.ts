@@ -1,0 +1,56 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { ACTIVITY_TYPES, AUDIT_ACTIONS, AuditAction } from './activity-types';
+import { AuditEvent } from './audit.service';
+
+/** Every `*.activity-types.ts` catalogue under src, as its module exports it. */
+function catalogues(): { file: string; codes: string[] }[] {
+  const src = join(__dirname, '..');
+  const found: { file: string; codes: string[] }[] = [];
+  for (const dir of readdirSync(src, { withFileTypes: true })) {
+    if (!dir.isDirectory()) continue;
+    for (const file of readdirSync(join(src, dir.name))) {
+      if (!file.endsWith('.activity-types.ts')) continue;
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- found at run time
+      const exported = require(join(src, dir.name, file)) as Record<string, unknown>;
+      for (const value of Object.values(exported)) {
+        if (value && typeof value === 'object') {
+          found.push({ file: `${dir.name}/${file}`, codes: Object.keys(value) });
+        }
+      }
+    }
+  }
+  return found;
+}
+
+describe('typed audit actions (issue 12)', () => {
+  it('gathers every module catalogue: each declared action is an AuditAction', () => {
+    const found = catalogues();
+    expect(found.length).toBeGreaterThanOrEqual(6);
+    const declared = new Set(AUDIT_ACTIONS);
+    for (const { file, codes } of found) {
+      expect({ file, missing: codes.filter((code) => !declared.has(code as AuditAction)) }).toEqual(
+        {
+          file,
+          missing: [],
+        },
+      );
+    }
+    expect(new Set(found.flatMap((c) => c.codes))).toEqual(declared);
+  });
+
+  it('declares each action once, with a description, within the column width', () => {
+    for (const [code, description] of Object.entries(ACTIVITY_TYPES)) {
+      expect(code).toMatch(/^[a-z_]+\.[a-z_]+$/);
+      expect(code.length).toBeLessThanOrEqual(64);
+      expect(description.length).toBeGreaterThan(0);
+    }
+  });
+
+  it('refuses a misspelt action at compile time', () => {
+    const typed: AuditEvent = { action: 'case.create' };
+    // @ts-expect-error -- not a declared action: this line stops compiling if action were a string
+    const misspelt: AuditEvent = { action: 'case.craete' };
+    expect([typed.action, misspelt.action]).toEqual(['case.create', 'case.craete']);
+  });
+});
