@@ -8,6 +8,7 @@ import {
   UnauthenticatedProblem,
 } from '../http/problem.exception';
 import { RequestContext } from '../http/request-context';
+import { UUID } from '../http/validation-patterns';
 import {
   ACCESS_RULE,
   AccessRule,
@@ -23,8 +24,6 @@ import {
   ResourceAccessResolver,
   ResourceKind,
 } from './resource-access';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const LEVEL_ALLOWS: Record<AccessLevel, readonly Participation[]> = {
   read: ['lead', 'member', 'viewer'],
