@@ -61,8 +61,18 @@ export class AuditEntryResponse {
   @ApiProperty({ example: '42' }) id!: string;
   @ApiProperty() occurredAt!: string;
   @ApiProperty({ nullable: true, type: String }) actorId!: string | null;
-  @ApiProperty({ nullable: true, type: String }) actorIp!: string | null;
-  @ApiProperty({ nullable: true, type: String }) userAgent!: string | null;
+  @ApiPropertyOptional({
+    nullable: true,
+    type: String,
+    description: 'Only for callers with audit:read',
+  })
+  actorIp?: string | null;
+  @ApiPropertyOptional({
+    nullable: true,
+    type: String,
+    description: 'Only for callers with audit:read',
+  })
+  userAgent?: string | null;
   @ApiProperty() action!: string;
   @ApiProperty({ nullable: true, type: String }) resourceType!: string | null;
   @ApiProperty({ nullable: true, type: String }) resourceId!: string | null;
@@ -72,6 +82,17 @@ export class AuditEntryResponse {
   @ApiProperty({ nullable: true, type: String }) requestId!: string | null;
   @ApiProperty() prevHash!: string;
   @ApiProperty() hash!: string;
+
+  /**
+   * The entry without where the actor called from (address, agent): personal data that
+   * readers of a case's activity without audit:read must not see.
+   */
+  static withoutClientDetails(entry: AuditLogEntity): AuditEntryResponse {
+    const view = AuditEntryResponse.from(entry);
+    delete view.actorIp;
+    delete view.userAgent;
+    return view;
+  }
 
   static from(entry: AuditLogEntity): AuditEntryResponse {
     return {
