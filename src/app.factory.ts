@@ -8,6 +8,7 @@ import { SwaggerModule } from '@nestjs/swagger';
 import { AppModule } from './app.module';
 import { AppConfig } from './core/config/app-config';
 import { validateEnvironment } from './core/config/environment';
+import { registerBodyWatchdog } from './core/http/body-watchdog';
 import { clientIpOf, requestIdFor } from './core/http/request-id';
 import { securityHeaders } from './core/http/security-headers';
 import { registerAccessLog } from './core/logging/access-log';
@@ -52,6 +53,13 @@ export async function createApp(): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
     trustProxy: env.TRUST_PROXY,
     bodyLimit: 4 * 1024 * 1024,
+    // Slow clients (SPEC section 1, F7): idle sockets, slow headers and keep-alive reuse
+    // are bounded here; slow bodies by the watchdog below (Node's requestTimeout stays 0
+    // because one deadline cannot fit both a JSON body and a large upload).
+    connectionTimeout: env.HTTP_CONNECTION_TIMEOUT_MS,
+    keepAliveTimeout: env.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+    requestTimeout: 0,
+    maxRequestsPerSocket: env.HTTP_MAX_REQUESTS_PER_SOCKET,
     genReqId: requestIdFor,
     requestIdHeader: false,
     frameworkErrors: sendFrameworkError,
@@ -74,6 +82,17 @@ export async function createApp(): Promise<NestFastifyApplication> {
   app.enableShutdownHooks();
 
   const fastify = app.getHttpAdapter().getInstance();
+  fastify.server.headersTimeout = env.HTTP_HEADERS_TIMEOUT_MS;
+  if (env.HTTP_MAX_CONNECTIONS > 0) fastify.server.maxConnections = env.HTTP_MAX_CONNECTIONS;
+  registerBodyWatchdog(fastify, {
+    bodyTimeoutMs: env.HTTP_BODY_TIMEOUT_MS,
+    uploadMinBytesPerSecond: env.UPLOAD_MIN_BYTES_PER_SECOND,
+    uploadWindowMs: env.UPLOAD_RATE_WINDOW_MS,
+  });
+  // JSON is the only body media type (uploads add multipart below): Fastify's built-in
+  // text/plain parser would hand a string to the validators, which answered with a
+  // misleading 400. Without it, any other media type is a 415 problem.
+  fastify.removeContentTypeParser('text/plain');
   // The request's context (id, caller address, agent; the actor once authenticated) for
   // code that runs on its behalf: audit entries and log lines. See RequestContext.
   await app.register(fastifyRequestContext, {

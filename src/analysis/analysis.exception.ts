@@ -2,7 +2,6 @@ import { ProblemException } from '../core/http/problem.exception';
 
 export enum AnalysisErrorCode {
   NoAnalysis = 'no-analysis',
-  DetailsTooLarge = 'analysis-details-too-large',
 }
 
 const DEFINITIONS: Record<AnalysisErrorCode, { status: number; title: string; detail: string }> = {
@@ -10,11 +9,6 @@ const DEFINITIONS: Record<AnalysisErrorCode, { status: number; title: string; de
     status: 404,
     title: 'Not Found',
     detail: 'The audio file has no analysis yet.',
-  },
-  [AnalysisErrorCode.DetailsTooLarge]: {
-    status: 413,
-    title: 'Content Too Large',
-    detail: 'details is larger than 256 KiB as JSON.',
   },
 };
 

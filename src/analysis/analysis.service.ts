@@ -9,8 +9,6 @@ import { AnalysisRepository } from './analysis.repository';
 import { CreateAnalysisDto } from './dto/analysis.dto';
 import { AnalysisResultEntity } from './entities/analysis-result.entity';
 
-const MAX_DETAILS_BYTES = 256 * 1024;
-
 /** An analysis with what `stale` is computed from: the audio's latest transcription version. */
 export interface AnalysisView {
   analysis: AnalysisResultEntity;
@@ -36,10 +34,8 @@ export class AnalysisService {
     transcriptionId: string,
     dto: CreateAnalysisDto,
   ): Promise<AnalysisView> {
+    // Its size and depth were checked with the body (IsBoundedJsonObject: 413 / 400).
     const details = dto.details ?? {};
-    if (Buffer.byteLength(JSON.stringify(details)) > MAX_DETAILS_BYTES) {
-      throw new AnalysisException(AnalysisErrorCode.DetailsTooLarge);
-    }
     const transcription = await this.transcriptions.findById(transcriptionId);
     if (!transcription) throw new NotFoundProblem('transcription');
     return this.analyses.transaction(async (manager) => {

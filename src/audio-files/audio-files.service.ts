@@ -31,7 +31,7 @@ import {
 } from './audio-jobs';
 import { LANGUAGE_TAG, ListAudioQuery, ListCaseAudioQuery } from './dto/audio-file.dto';
 import { AudioFileEntity } from './entities/audio-file.entity';
-import { detectAudioType, durationOf, SNIFF_BYTES } from './media/audio-type';
+import { detectAudioType, durationOf, isTruncated, SNIFF_BYTES } from './media/audio-type';
 import { ifNoneMatchHits, parseRange } from './media/byte-range';
 import { peek } from './media/peek';
 
@@ -179,6 +179,11 @@ export class AudioFilesService {
         });
       }
       throw error;
+    }
+    if (isTruncated(type, head, counter.bytes)) {
+      // The header promised more audio than arrived (F10): not a playable file.
+      await this.removeQuietly(key);
+      throw new AudioException(AudioErrorCode.UnsupportedMediaType);
     }
     return {
       id,

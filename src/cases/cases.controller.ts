@@ -22,6 +22,7 @@ import { UuidParam } from '../core/http/uuid-param';
 import { EstimatedPage, estimatedPageOf } from '../search/dto/estimated-page';
 import { Authenticated, CurrentActor } from '../core/security/access.decorators';
 import type { Actor } from '../core/security/actor';
+import { grants } from '../core/security/permissions';
 import { CasesService } from './cases.service';
 import {
   AddNoteDto,
@@ -191,15 +192,22 @@ export class CasesController {
     return NoteResponse.from(await this.cases.addNote(actor, id, dto));
   }
 
-  /** The audit entries of this case, oldest first. */
+  /** The audit entries of this case, oldest first; callers' addresses only with audit:read. */
   @Get(':id/activity')
   @Authenticated({ permission: 'cases:read', resource: 'case' })
   @ApiOperation({ summary: "List a case's activity" })
   async activity(
+    @CurrentActor() actor: Actor,
     @UuidParam() id: string,
     @Query() query: CursorQuery,
   ): Promise<CursorPage<AuditEntryResponse>> {
     const rows = await this.audit.list({ caseId: id, after: query.after }, query.limit);
-    return cursorPageOf(rows.map(AuditEntryResponse.from), query.limit);
+    const view = grants(actor.grants, 'audit:read')
+      ? AuditEntryResponse.from
+      : AuditEntryResponse.withoutClientDetails;
+    return cursorPageOf(
+      rows.map((row) => view(row)),
+      query.limit,
+    );
   }
 }

@@ -9,6 +9,7 @@ import { AppConfig } from '../core/config/app-config';
 import { ProblemException } from '../core/http/problem.exception';
 import { flattenValidationErrors } from '../core/http/validation';
 import { RequestContext } from '../core/http/request-context';
+import { UUID } from '../core/http/validation-patterns';
 import { CreateTranscriptionDto } from '../transcriptions/dto/transcription.dto';
 import { parseJsonTranscript, parseSrt } from '../transcriptions/transcript-import';
 import { TranscriptionsService } from '../transcriptions/transcriptions.service';
@@ -90,7 +91,7 @@ export class ImportTranscriptCommand extends CommandRunner {
     required: true,
   })
   parseAudio(value: string): string {
-    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value)) {
+    if (!UUID.test(value)) {
       throw new Error('--audio must be a UUID');
     }
     return value.toLowerCase();

@@ -1,6 +1,6 @@
 import { getQueueToken } from '@nestjs/bullmq';
 import { Queue } from 'bullmq';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RETENTION_SCHEDULER_ID, RetentionJobName } from '../../src/audio-files/audio-jobs';
@@ -20,6 +20,7 @@ import {
   uploadAudio,
   waitForJob,
   wavBuffer,
+  wavHeader,
   writeLargeWav,
 } from '../support/audio';
 
@@ -33,7 +34,7 @@ interface AudioBody {
 }
 
 describe('Audio processing, jobs and retention (SPEC sections 4 and 8)', () => {
-  let t: TestApp;
+  let t: TestApp & { storageRoot: string };
   let admin: Session;
   let worker: Session;
   let processor: Session;
@@ -56,6 +57,42 @@ describe('Audio processing, jobs and retention (SPEC sections 4 and 8)', () => {
   };
   const get = async (id: string): Promise<AudioBody> =>
     (await t.http.get(`/api/v1/audio/${id}`).set(admin.auth).expect(200)).body as AudioBody;
+
+  describe('what counts as audio (F10)', () => {
+    const ID3 = Buffer.from('ID3\x04\x00\x00\x00\x00\x00\x00', 'latin1');
+    const FAKES: [string, Buffer][] = [
+      ['fLaC followed by HTML', Buffer.from(`fLaC<html><body>${'x'.repeat(300)}</body></html>`)],
+      ['a 12-byte RIFF…WAVE', Buffer.from('RIFF\x04\x00\x00\x00WAVE', 'latin1')],
+      ['a bare ID3 header', ID3],
+      // The header promises 16,000 bytes of samples; 100 arrive.
+      ['a truncated WAV', Buffer.concat([wavHeader(16_000), Buffer.alloc(100, 1)])],
+      [
+        'an MP4 with a zero-size box',
+        Buffer.concat([
+          Buffer.from([0, 0, 0, 0x1c]),
+          Buffer.from('ftypM4A \x00\x00\x02\x00M4A isomiso2', 'latin1'),
+          Buffer.from('\x00\x00\x00\x00moov', 'latin1'),
+          Buffer.alloc(200, 5),
+        ]),
+      ],
+    ];
+
+    it.each(FAKES)('F10: refuses %s with 415 and stores nothing', async (_, content) => {
+      const caseId = await createCase(t.http, worker.auth);
+      const files = async () =>
+        (await readdir(t.storageRoot, { recursive: true })).filter((f) => /\.\w+$/.test(f));
+      const before = await files();
+      const response = await uploadAudio(t, worker.auth, caseId, {
+        content,
+        filename: 'audio.bin',
+      });
+      expect(response.status).toBe(415);
+      expect(response.headers['content-type']).toMatch(/problem\+json/);
+      expect(await files()).toEqual(before);
+      const list = await t.http.get(`/api/v1/cases/${caseId}/audio`).set(worker.auth).expect(200);
+      expect(list.body.meta.total).toBe(0);
+    });
+  });
 
   describe('claims', () => {
     it('moves queued → processing atomically for exactly one of many concurrent claimers', async () => {

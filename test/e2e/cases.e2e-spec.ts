@@ -103,6 +103,56 @@ describe('Cases (SPEC section 3)', () => {
     });
   });
 
+  describe('input hygiene', () => {
+    it.each(['status', 'priority', 'title', 'description'])(
+      'F9: PATCH with %s: null is a 400 naming the field and changes nothing',
+      async (field) => {
+        const created = await createCase(worker, { description: 'kept' });
+        const before = await t.http.get(`/api/v1/cases/${created.id}`).set(worker.auth);
+        const response = await t.http
+          .patch(`/api/v1/cases/${created.id}`)
+          .set(worker.auth)
+          .send({ [field]: null });
+        expect(response.status).toBe(400);
+        expect(response.headers['content-type']).toMatch(/problem\+json/);
+        expect(response.body.errors).toEqual(
+          expect.arrayContaining([
+            { field, message: expect.stringContaining('must not be null') },
+          ]),
+        );
+        const after = await t.http.get(`/api/v1/cases/${created.id}`).set(worker.auth);
+        expect(after.body).toEqual(before.body);
+      },
+    );
+
+    it.each([
+      ['ESC', 'title', 'a\u001b[31mred'],
+      ['BEL', 'title', 'ring\u0007'],
+      ['a C1 control', 'title', 'x\u009by'],
+      ['RIGHT-TO-LEFT OVERRIDE', 'title', 'invoice\u202Efdp.exe'],
+      ['LEFT-TO-RIGHT ISOLATE', 'description', 'a\u2066b'],
+      ['ESC', 'description', 'line\u001b'],
+    ])('refuses %s in %s (no control or bidi-override characters)', async (_, field, value) => {
+      const refused = await t.http
+        .post('/api/v1/cases')
+        .set(worker.auth)
+        .send({ title: 'ok', [field]: value })
+        .expect(400);
+      expect(refused.body.errors).toEqual([
+        { field, message: expect.stringContaining('control or bidirectional-override') },
+      ]);
+    });
+
+    it('keeps line breaks and tabs in multi-line fields, not in one-line fields', async () => {
+      await createCase(worker, { description: 'first line\r\nsecond\tline' });
+      await t.http
+        .post('/api/v1/cases')
+        .set(worker.auth)
+        .send({ title: 'two\nlines' })
+        .expect(400);
+    });
+  });
+
   describe('state transitions', () => {
     it('closes (setting closedAt), refuses a second close, and reopens (clearing it)', async () => {
       const created = await createCase(worker);
@@ -365,6 +415,36 @@ describe('Cases (SPEC section 3)', () => {
         'case.create',
         'case.note_add',
       ]);
+    });
+
+    it('shows callers\' address and user agent only to audit:read', async () => {
+      const created = await createCase(worker);
+      const viewer = await userSession(t.http, admin, 'case_worker');
+      await t.http
+        .post(`/api/v1/cases/${created.id}/participants`)
+        .set(worker.auth)
+        .set('User-Agent', 'private-agent/1.0')
+        .send({ userId: viewer.userId, role: 'viewer' })
+        .expect(201);
+      const seen = await t.http
+        .get(`/api/v1/cases/${created.id}/activity`)
+        .set(viewer.auth)
+        .expect(200);
+      expect(seen.body.data.length).toBeGreaterThan(0);
+      for (const entry of seen.body.data) {
+        expect(entry).not.toHaveProperty('actorIp');
+        expect(entry).not.toHaveProperty('userAgent');
+      }
+      expect(JSON.stringify(seen.body)).not.toContain('private-agent');
+      const auditor = await userSession(t.http, admin, 'auditor');
+      const full = await t.http
+        .get(`/api/v1/cases/${created.id}/activity`)
+        .set(auditor.auth)
+        .expect(200);
+      const added = full.body.data.find(
+        (e: { action: string }) => e.action === 'case.participant_add',
+      );
+      expect(added).toMatchObject({ userAgent: 'private-agent/1.0', actorIp: expect.any(String) });
     });
 
     it('serves every lookup', async () => {

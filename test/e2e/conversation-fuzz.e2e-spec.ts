@@ -1,13 +1,26 @@
 import fc from 'fast-check';
 import type { Agent } from 'node:http';
-import { loginAsAdmin, Session, startApp, TestApp, userSession } from '../support/app';
+import {
+  createUser,
+  CreatedUser,
+  loginAsAdmin,
+  Session,
+  startApp,
+  TestApp,
+  userSession,
+} from '../support/app';
+import { createCase } from '../support/audio';
+import { caseWithAudio, postTranscription, simpleSegments } from '../support/transcriptions';
 import {
   deepJson,
+  FieldRule,
   FuzzCase,
   malformedBatchBody,
   malformedCreateBody,
   malformedJoinBody,
+  malformedPatch,
   malformedQuery,
+  malformedSpeakerNames,
   malformedSingleBody,
   malformedUpdateBody,
   MAX_MESSAGE_NUMBER,
@@ -54,6 +67,7 @@ const RUNS = {
   turnBatch: 1500,
   nonJson: 1000,
   query: 2000,
+  everyPatch: 1000,
 };
 const TOTAL = Object.values(RUNS).reduce((a, b) => a + b, 0);
 const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : undefined;
@@ -78,6 +92,9 @@ describe('Conversation fuzz (TARGETS R7)', () => {
   let producer: Session;
   let target: { id: string; name: string };
   let joinable: { id: string; name: string };
+  let admin: Session;
+  /** Targets of the other PATCH routes (F9). */
+  let patchTargets: { caseId: string; victim: CreatedUser; roleId: string; transcriptionId: string };
   const JOIN_PASSWORD = 'fuzz-join-secret';
   let sent = 0;
 
@@ -85,7 +102,7 @@ describe('Conversation fuzz (TARGETS R7)', () => {
     t = await startApp();
     port = portOf(t);
     agent = keepAliveAgent(CHUNK);
-    const admin = await loginAsAdmin(t.http);
+    admin = await loginAsAdmin(t.http);
     fuzzer = await userSession(t.http, admin, 'case_worker');
     producer = await userSession(t.http, admin, 'case_worker');
     target = await createConversation(t.http, fuzzer, { metadata: { room: 1 } });
@@ -103,6 +120,28 @@ describe('Conversation fuzz (TARGETS R7)', () => {
     agent.destroy();
     await t.close();
   });
+
+  /** The rows every PATCH route of the F9 property could change, and the audit trail. */
+  async function patchTargetsSnapshot(): Promise<string> {
+    const [row] = await t.db.query<Record<string, string>[]>(
+      `SELECT (SELECT md5(c::text) FROM cases c WHERE c.id = $1) AS "case",
+              (SELECT md5(u::text) FROM users u WHERE u.id = $2) AS fuzzer,
+              (SELECT md5(u::text) FROM users u WHERE u.id = $3) AS victim,
+              (SELECT md5(r::text) FROM roles r WHERE r.id = $4) AS role,
+              (SELECT md5(string_agg(tr::text, ',' ORDER BY tr.version)) FROM transcriptions tr
+                WHERE tr.audio_file_id = (SELECT audio_file_id FROM transcriptions WHERE id = $5))
+                AS transcriptions,
+              (SELECT count(*) FROM audit_logs)::int AS audit`,
+      [
+        patchTargets.caseId,
+        fuzzer.userId,
+        patchTargets.victim.id,
+        patchTargets.roleId,
+        patchTargets.transcriptionId,
+      ],
+    );
+    return JSON.stringify({ ...row, conversations: await snapshot() });
+  }
 
   async function snapshot(): Promise<Snapshot> {
     const [row] = await t.db.query<Omit<Snapshot, 'buffered' | 'listed'>[]>(
@@ -175,15 +214,19 @@ describe('Conversation fuzz (TARGETS R7)', () => {
   }
 
   /** Sends `runs` generated requests in chunks; each chunk must be refused and write nothing. */
-  async function fuzz(runs: number, cases: fc.Arbitrary<FuzzCase>): Promise<void> {
-    let before = await snapshot();
+  async function fuzz(
+    runs: number,
+    cases: fc.Arbitrary<FuzzCase>,
+    state: () => Promise<unknown> = snapshot,
+  ): Promise<void> {
+    let before = await state();
     await fc.assert(
       fc.asyncProperty(fc.array(cases, { minLength: CHUNK, maxLength: CHUNK }), async (chunk) => {
         const responses = await Promise.all(chunk.map(send));
         sent += chunk.length;
         const found = chunk.flatMap((c, i) => violations(c, responses[i]!));
         if (found.length > 0) throw new Error(`${found.length} bad answers:\n${found.join('\n')}`);
-        const after = await snapshot();
+        const after = await state();
         if (JSON.stringify(after) !== JSON.stringify(before)) {
           throw new Error(
             `a refused chunk wrote something: ${JSON.stringify(before)} → ${JSON.stringify(after)}\n` +
@@ -234,6 +277,143 @@ describe('Conversation fuzz (TARGETS R7)', () => {
           body,
         })),
     );
+  });
+
+  describe('every PATCH route (F9)', () => {
+    beforeAll(async () => {
+      const caseId = await createCase(t.http, fuzzer.auth, 'PATCH fuzz case');
+      const victim = await createUser(t.http, admin, 'case_worker');
+      const role = await t.http
+        .post('/api/v1/roles')
+        .set(admin.auth)
+        .send({ name: `fuzz_${Date.now().toString(36)}`, permissions: ['cases:read'] })
+        .expect(201);
+      const { audioId } = await caseWithAudio(t, admin.auth);
+      const transcription = await postTranscription(t.http, admin.auth, audioId, {
+        segments: simpleSegments('hello there'),
+      }).expect(201);
+      patchTargets = {
+        caseId,
+        victim,
+        roleId: (role.body as { id: string }).id,
+        transcriptionId: (transcription.body as { id: string }).id,
+      };
+    });
+
+    const TEXT = (min: number, max: number, multiline = false): FieldRule => ({
+      kind: 'text',
+      min,
+      max,
+      multiline,
+    });
+    /** Each PATCH route: who sends it, its fields' rules, and valid values to mix in. */
+    const routes = (): {
+      name: string;
+      path: string;
+      session: Session;
+      rules: Record<string, FieldRule>;
+      valid: Record<string, unknown>;
+    }[] => [
+      {
+        name: 'PATCH /cases/:id',
+        path: `/api/v1/cases/${patchTargets.caseId}`,
+        session: fuzzer,
+        rules: {
+          title: TEXT(1, 300),
+          description: TEXT(0, 20_000, true),
+          status: { kind: 'enum', values: ['active', 'pending'], nearMisses: ['closed', 'open'] },
+          priority: {
+            kind: 'enum',
+            values: ['high', 'medium', 'low'],
+            nearMisses: ['urgent', 'HIGH '],
+          },
+        },
+        valid: { title: 'renamed', description: 'new', status: 'pending', priority: 'low' },
+      },
+      {
+        name: 'PATCH /auth/me',
+        path: '/api/v1/auth/me',
+        session: fuzzer,
+        rules: { email: { kind: 'email' }, fullName: TEXT(1, 200) },
+        valid: { fullName: 'Renamed Fuzzer' },
+      },
+      {
+        name: 'PATCH /users/:id',
+        path: `/api/v1/users/${patchTargets.victim.id}`,
+        session: admin,
+        rules: {
+          email: { kind: 'email' },
+          fullName: TEXT(1, 200),
+          role: { kind: 'roleName' },
+          isActive: { kind: 'boolean' },
+          password: { kind: 'password' },
+        },
+        valid: { fullName: 'Renamed Victim', role: 'auditor', isActive: false },
+      },
+      {
+        name: 'PATCH /roles/:id',
+        path: `/api/v1/roles/${patchTargets.roleId}`,
+        session: admin,
+        rules: { description: TEXT(0, 500), permissions: { kind: 'permissions' } },
+        valid: { description: 'changed', permissions: ['cases:*'] },
+      },
+      {
+        name: 'PATCH /conversations/:id',
+        path: conversation(),
+        session: fuzzer,
+        rules: {
+          name: TEXT(1, 200),
+          description: TEXT(0, 5000, true),
+          metadata: { kind: 'json', maxBytes: 64 * 1024 },
+        },
+        valid: { description: 'changed', metadata: { changed: true } },
+      },
+    ];
+
+    it(`PATCH on every route: ${RUNS.everyPatch} bodies with nulls, wrong types and boundary values`, async () => {
+      const cases = fc.oneof(
+        ...routes().map((route) =>
+          malformedPatch(route.rules, route.valid).map(
+            ({ label, body }): FuzzCase => ({
+              label: `${route.name}: ${label}`,
+              method: 'PATCH',
+              path: route.path,
+              headers: { ...json, authorization: route.session.auth.Authorization },
+              body,
+            }),
+          ),
+        ),
+        malformedSpeakerNames.map(
+          ({ label, body }): FuzzCase => ({
+            label: `PATCH /transcriptions/:id/speakers: ${label}`,
+            method: 'PATCH',
+            path: `/api/v1/transcriptions/${patchTargets.transcriptionId}/speakers`,
+            headers: { ...json, authorization: admin.auth.Authorization },
+            body,
+          }),
+        ),
+      );
+      await fuzz(RUNS.everyPatch, cases, patchTargetsSnapshot);
+    });
+
+    it('F9: an explicit null on each non-nullable field of every PATCH route is a 400 naming it', async () => {
+      for (const route of routes()) {
+        for (const field of Object.keys(route.rules)) {
+          const response = await t.http
+            .patch(route.path)
+            .set(route.session.auth)
+            .send({ [field]: null });
+          expect({ route: route.name, field, status: response.status }).toEqual({
+            route: route.name,
+            field,
+            status: 400,
+          });
+          expect(response.body.errors).toEqual(
+            expect.arrayContaining([{ field, message: expect.stringContaining('null') }]),
+          );
+        }
+      }
+    });
   });
 
   it(`POST /conversations/join: ${RUNS.join} malformed or wrong bodies`, async () => {

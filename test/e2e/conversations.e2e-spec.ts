@@ -102,6 +102,64 @@ describe('Conversations and live turns (SPEC section 6)', () => {
       await t.http.get(`/api/v1/conversations/${conversation.id}`).set(guesser.auth).expect(404);
     });
 
+    it('F5: caps metadata at 64 KiB (413) and 16 levels of nesting (400) on create and update', async () => {
+      const conversation = await createConversation(t.http, worker, { metadata: { room: 1 } });
+      const name = uniqueName();
+      // 64 KiB as JSON exactly is accepted: {"b":"…"} is 8 bytes of framing.
+      const atLimit = { b: 'x'.repeat(64 * 1024 - 8) };
+      await t.http
+        .post('/api/v1/conversations')
+        .set(worker.auth)
+        .send({ name, metadata: atLimit })
+        .expect(201);
+      const overLimit = { b: 'x'.repeat(64 * 1024 - 7) };
+      for (const request of [
+        t.http.post('/api/v1/conversations').send({ name: uniqueName(), metadata: overLimit }),
+        t.http.patch(`/api/v1/conversations/${conversation.id}`).send({ metadata: overLimit }),
+      ]) {
+        const response = await request.set(worker.auth);
+        expect(response.status).toBe(413);
+        expect(response.headers['content-type']).toMatch(/problem\+json/);
+        expect(response.body.errors).toEqual([
+          { field: 'metadata', message: expect.stringContaining('64 KiB') },
+        ]);
+      }
+      let deep: Record<string, unknown> = { leaf: 1 };
+      for (let level = 1; level < 17; level++) deep = { d: deep };
+      const tooDeep = await t.http
+        .patch(`/api/v1/conversations/${conversation.id}`)
+        .set(worker.auth)
+        .send({ metadata: deep })
+        .expect(400);
+      expect(tooDeep.body.errors).toEqual([
+        { field: 'metadata', message: expect.stringContaining('16 levels') },
+      ]);
+      const unchanged = await t.http
+        .get(`/api/v1/conversations/${conversation.id}`)
+        .set(worker.auth)
+        .expect(200);
+      expect(unchanged.body).toMatchObject({ metadata: { room: 1 }, version: 1 });
+      await t.http
+        .patch(`/api/v1/conversations/${conversation.id}`)
+        .set(worker.auth)
+        .send({ metadata: (deep as { d: unknown }).d })
+        .expect(200);
+    });
+
+    it('F9: PATCH with name, description or metadata null is a 400 naming the field', async () => {
+      const conversation = await createConversation(t.http, worker);
+      for (const field of ['name', 'description', 'metadata']) {
+        const response = await t.http
+          .patch(`/api/v1/conversations/${conversation.id}`)
+          .set(worker.auth)
+          .send({ [field]: null })
+          .expect(400);
+        expect(response.body.errors).toEqual(
+          expect.arrayContaining([{ field, message: expect.stringContaining('must not be null') }]),
+        );
+      }
+    });
+
     it('never returns the join password or its hash', async () => {
       const conversation = await createConversation(t.http, worker, {
         joinPassword: 'team-secret-2',

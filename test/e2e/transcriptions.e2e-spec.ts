@@ -435,6 +435,36 @@ describe('Transcriptions and analyses (SPEC section 5)', () => {
       }
     });
 
+    it('F5: caps details at 256 KiB (413) and 16 levels of nesting (400), storing nothing', async () => {
+      const { audioId } = await caseWithAudio(t, lead.auth);
+      const v1 = (
+        await postTranscription(t.http, processor.auth, audioId, {
+          segments: simpleSegments('x'),
+        }).expect(201)
+      ).body as TranscriptionBody;
+      const post = (details: unknown) =>
+        t.http
+          .post(`/api/v1/transcriptions/${v1.id}/analysis`)
+          .set(processor.auth)
+          .send({ engine: 'e', details });
+      const big = await post({ blob: 'x'.repeat(256 * 1024) });
+      expect(big.status).toBe(413);
+      expect(big.headers['content-type']).toMatch(/problem\+json/);
+      expect(big.body.errors).toEqual([
+        { field: 'details', message: expect.stringContaining('256 KiB') },
+      ]);
+      let deep: Record<string, unknown> = { leaf: 1 };
+      for (let level = 1; level < 17; level++) deep = { d: deep };
+      const tooDeep = await post(deep);
+      expect(tooDeep.status).toBe(400);
+      expect(tooDeep.body.errors).toEqual([
+        { field: 'details', message: expect.stringContaining('16 levels') },
+      ]);
+      await t.http.get(`/api/v1/audio/${audioId}/analysis/latest`).set(lead.auth).expect(404);
+      // Exactly at the limits is fine.
+      await post((deep as { d: Record<string, unknown> }).d).expect(201);
+    });
+
     it('lists the sentiments lookup', async () => {
       const lookups = await t.http.get('/api/v1/lookups').set(lead.auth).expect(200);
       expect(lookups.body.sentiments.map((s: { code: string }) => s.code)).toEqual([

@@ -56,6 +56,14 @@ async function readSlice(path: string, start: number, end: number): Promise<Buff
   }
 }
 
+/** An MP4 box: 32-bit size, type, body. */
+export function mp4Box(type: string, body: Buffer): Buffer {
+  const header = Buffer.alloc(8);
+  header.writeUInt32BE(8 + body.length, 0);
+  header.write(type, 4, 'latin1');
+  return Buffer.concat([header, body]);
+}
+
 /** Minimal but well-formed headers of the other accepted containers. */
 const SAMPLES: Record<string, { bytes: Buffer; mimeType: string; extension: string }> = {
   mp3: {
@@ -75,6 +83,8 @@ const SAMPLES: Record<string, { bytes: Buffer; mimeType: string; extension: stri
       info.write('fLaC', 0, 'latin1');
       info[4] = 0x80; // last block, STREAMINFO
       info.writeUIntBE(34, 5, 3);
+      info.writeUInt16BE(4096, 8); // minimum and maximum block size
+      info.writeUInt16BE(4096, 10);
       // sample rate 8000 Hz (20 bits), mono, 16 bit, 16000 samples → 2 s
       const rate = 8000;
       info[18] = (rate >> 12) & 0xff;
@@ -88,20 +98,34 @@ const SAMPLES: Record<string, { bytes: Buffer; mimeType: string; extension: stri
     extension: '.flac',
   },
   opus: {
+    // One page, beginning of stream, one 19-byte segment: the OpusHead header.
     bytes: Buffer.concat([
       Buffer.from('OggS\x00\x02', 'latin1'),
-      Buffer.alloc(22, 0),
+      Buffer.alloc(20, 0),
+      Buffer.from([1, 19]),
       Buffer.from('OpusHead\x01\x01', 'latin1'),
+      Buffer.alloc(9, 0),
       Buffer.alloc(64, 2),
     ]),
     mimeType: 'audio/ogg',
     extension: '.opus',
   },
   m4a: {
+    // ftyp, then moov › trak › mdia › hdlr with the `soun` handler, then some mdat.
     bytes: Buffer.concat([
-      Buffer.from([0, 0, 0, 0x20]),
+      Buffer.from([0, 0, 0, 0x1c]),
       Buffer.from('ftypM4A \x00\x00\x02\x00M4A isomiso2', 'latin1'),
-      Buffer.alloc(64, 3),
+      mp4Box(
+        'moov',
+        mp4Box(
+          'trak',
+          mp4Box(
+            'mdia',
+            mp4Box('hdlr', Buffer.concat([Buffer.alloc(8), Buffer.from('soun'), Buffer.alloc(13)])),
+          ),
+        ),
+      ),
+      mp4Box('mdat', Buffer.alloc(64, 3)),
     ]),
     mimeType: 'audio/mp4',
     extension: '.m4a',

@@ -6,7 +6,8 @@ import { percentEncode } from './conversation-http';
  * fast-check arbitraries for the conversation DTOs (SPEC section 6): valid values, and
  * malformed requests built from a valid one by at least one mutation that the contract
  * says must be refused. Each mutation is chosen so that it cannot turn out valid by
- * chance (e.g. `null` is never used to "break" an optional field, which it leaves valid).
+ * chance. `null` breaks an optional field only where the field cannot be null (F9: an
+ * explicit null is refused, not taken as "left out"); turns' optional fields may be null.
  */
 
 export const MAX_MESSAGE_NUMBER = 10_000_000;
@@ -605,9 +606,17 @@ const metadataValue = fc.dictionary(
   { maxKeys: 4 },
 );
 
+/** Over SPEC's metadata caps: 64 KiB as JSON (413) or 16 levels of nesting (400). */
+const oversizedMetadata: fc.Arbitrary<unknown> = fc.oneof(
+  fc.integer({ min: 64 * 1024, max: 80 * 1024 }).map((n) => ({ blob: 'x'.repeat(n) })),
+  fc.integer({ min: 17, max: 31 }).map((depth) => raw(deepJson(depth))),
+);
+
 const badMetadata: fc.Arbitrary<unknown> = fc.oneof(
-  fc.constantFrom('x', 1, true, [], [1, 2], 0),
+  // null included: metadata cannot be null (F9).
+  fc.constantFrom('x', 1, true, [], [1, 2], 0, null),
   deepValue,
+  oversizedMetadata,
   // Text Postgres cannot store, as a value or as a key, somewhere inside.
   fc
     .tuple(metadataValue, fc.constantFrom('\u0000', '\ud800', 'a\udc00', '\ud83d'), fc.boolean())
@@ -617,14 +626,28 @@ const badMetadata: fc.Arbitrary<unknown> = fc.oneof(
 );
 
 const NAME_CONTROL = fc.integer({ min: 0, max: 0x1f }).map((c) => String.fromCharCode(c));
+/** Refused in every free-text field: C1 controls, DEL and the bidi overrides and isolates. */
+const TEXT_CONTROL = fc.oneof(
+  fc.integer({ min: 0x7f, max: 0x9f }).map((c) => String.fromCharCode(c)),
+  fc.integer({ min: 0x202a, max: 0x202e }).map((c) => String.fromCharCode(c)),
+  fc.integer({ min: 0x2066, max: 0x2069 }).map((c) => String.fromCharCode(c)),
+  fc.constantFrom('\u001b', '\u0007', '\u0008', '\u000b', '\u000c'),
+);
+/** Text with one character in it that no free-text field takes, one line or several. */
+const controlText = (oneLine: boolean): fc.Arbitrary<string> =>
+  fc
+    .tuple(
+      asciiText(0, 10),
+      oneLine ? fc.oneof(NAME_CONTROL, TEXT_CONTROL) : TEXT_CONTROL,
+      asciiText(0, 10),
+    )
+    .map(([a, c, b]) => a + c + b);
 
+/** Not for turns: optional turn fields may still be null. Here null is always refused (F9). */
 const badName = (required: boolean): fc.Arbitrary<unknown> =>
-  fc.oneof(
-    badText(1, 200, required),
-    fc
-      .tuple(asciiText(0, 10), fc.oneof(NAME_CONTROL, fc.constant('\u007f')), asciiText(0, 10))
-      .map(([a, c, b]) => a + c + b),
-  );
+  fc.oneof(badText(1, 200, required), fc.constant(null), controlText(true));
+const badDescription = (max: number): fc.Arbitrary<unknown> =>
+  fc.oneof(badText(0, max, false), fc.constant(null), controlText(false));
 
 type ObjectMutation = [string, (body: Record<string, unknown>) => void];
 
@@ -637,20 +660,21 @@ const setKey =
 const createMutation: fc.Arbitrary<ObjectMutation> = fc.oneof(
   fc.constant<ObjectMutation>(['without name', (b) => delete b.name]),
   badName(true).map((v): ObjectMutation => [`name=${short(v)}`, setKey('name', v)]),
-  badText(0, 5000, false).map((v): ObjectMutation => [
+  badDescription(5000).map((v): ObjectMutation => [
     `description=${short(v)}`,
     setKey('description', v),
   ]),
   fc
     .oneof(
       asciiText(0, 40).filter((s) => !isUUID(s)),
-      fc.constantFrom(1, true, {}, [], '00000000-0000-0000-0000-00000000000g'),
+      fc.constantFrom(1, true, {}, [], '00000000-0000-0000-0000-00000000000g', null),
     )
     .map((v): ObjectMutation => [`caseId=${short(v)}`, setKey('caseId', v)]),
   badMetadata.map((v): ObjectMutation => [`metadata=${short(v)}`, setKey('metadata', v)]),
   fc
     .oneof(
       nonStringNonNull,
+      fc.constant(null),
       asciiText(0, 7),
       fc.integer({ min: 257, max: 400 }).map((n) => 'p'.repeat(n)),
     )
@@ -668,7 +692,7 @@ const createMutation: fc.Arbitrary<ObjectMutation> = fc.oneof(
 
 const updateMutation: fc.Arbitrary<ObjectMutation> = fc.oneof(
   badName(false).map((v): ObjectMutation => [`name=${short(v)}`, setKey('name', v)]),
-  badText(0, 5000, false).map((v): ObjectMutation => [
+  badDescription(5000).map((v): ObjectMutation => [
     `description=${short(v)}`,
     setKey('description', v),
   ]),
@@ -1060,3 +1084,111 @@ export function malformedQuery(
       return { label, query: pairs.join('&') + extra };
     });
 }
+
+// ----------------------------------------------------------------------------------
+// Every PATCH route (F9): nulls, wrong types and boundary values
+
+/** What a PATCH body field takes, enough to generate what it must refuse. */
+export type FieldRule =
+  | { kind: 'text'; min: number; max: number; multiline?: boolean }
+  | { kind: 'enum'; values: readonly string[]; nearMisses: readonly string[] }
+  | { kind: 'boolean' }
+  | { kind: 'email' }
+  | { kind: 'password' }
+  | { kind: 'roleName' }
+  | { kind: 'permissions' }
+  | { kind: 'json'; maxBytes: number };
+
+/** Values a field following `rule` must refuse; `null` is among them for every rule. */
+export function refusedValue(rule: FieldRule): fc.Arbitrary<unknown> {
+  const common = [fc.constant(null)];
+  switch (rule.kind) {
+    case 'text':
+      return fc.oneof(
+        ...common,
+        badText(rule.min, rule.max, rule.min > 0),
+        controlText(!rule.multiline),
+        fc.constant('x'.repeat(rule.max + 1)),
+      );
+    case 'enum':
+      return fc.oneof(
+        ...common,
+        nonStringNonNull,
+        fc.constantFrom(...rule.nearMisses, '', ' ', ...rule.values.map((v) => v.toUpperCase())),
+      );
+    case 'boolean':
+      return fc.oneof(...common, badBoolean);
+    case 'email':
+      return fc.oneof(
+        ...common,
+        nonStringNonNull,
+        fc.constantFrom('', 'no-at-sign', 'a@', '@b.org', `a@${'b'.repeat(250)}.org`),
+      );
+    case 'password':
+      return fc.oneof(
+        ...common,
+        nonStringNonNull,
+        fc.integer({ min: 0, max: 11 }).map((n) => 'p'.repeat(n)),
+        fc.integer({ min: 257, max: 300 }).map((n) => 'p'.repeat(n)),
+      );
+    case 'roleName':
+      return fc.oneof(
+        ...common,
+        nonStringNonNull,
+        fc.constantFrom('', 'a', 'Admin', 'case-worker', '1role', 'r'.repeat(65)),
+      );
+    case 'permissions':
+      return fc.oneof(
+        ...common,
+        fc.constantFrom('cases:read', 1, {}, [null], [1], ['cases'], ['CASES:READ'], [':']),
+        fc.constant(Array.from({ length: 101 }, () => 'cases:read')),
+      );
+    case 'json':
+      return fc.oneof(...common, fc.constantFrom('x', 1, true, [], [1]), oversizedMetadata);
+  }
+}
+
+/**
+ * A PATCH body for a route whose fields follow `rules`: one to three fields set to a
+ * value they must refuse, alongside (maybe) valid values for others from `valid`.
+ */
+export function malformedPatch(
+  rules: Record<string, FieldRule>,
+  valid: Record<string, unknown>,
+): fc.Arbitrary<{ label: string; body: string }> {
+  const fields = Object.keys(rules);
+  return fc
+    .tuple(
+      fc.uniqueArray(fc.constantFrom(...fields), { minLength: 1, maxLength: 3 }),
+      fc.subarray(Object.keys(valid)),
+    )
+    .chain(([bad, good]) =>
+      fc
+        .tuple(...bad.map((field) => refusedValue(rules[field]!)))
+        .map((values) => {
+          const body: Record<string, unknown> = {};
+          for (const field of good) body[field] = valid[field];
+          bad.forEach((field, i) => (body[field] = values[i]));
+          return {
+            label: bad.map((field, i) => `${field}=${short(values[i])}`).join(', '),
+            body: serialize(body),
+          };
+        }),
+    );
+}
+
+/** The body of PATCH /transcriptions/:id/speakers: a map whose values must be names. */
+export const malformedSpeakerNames: fc.Arbitrary<{ label: string; body: string }> = fc
+  .tuple(
+    fc.constantFrom('Speaker_0', 'Speaker_1'),
+    fc.oneof(
+      fc.constant(null),
+      nonStringNonNull,
+      fc.constantFrom('', '   ', 'n'.repeat(101)),
+      controlText(true),
+    ),
+  )
+  .map(([label, value]) => ({
+    label: `${label}=${short(value)}`,
+    body: serialize({ [label]: value }),
+  }));

@@ -2,33 +2,39 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import {
   IsIn,
   IsNumber,
-  IsObject,
-  IsOptional,
   IsString,
-  Matches,
   Max,
   MaxLength,
   Min,
   MinLength,
 } from 'class-validator';
-import { PRINTABLE } from '../../transcriptions/dto/transcription.dto';
+import { IsBoundedJsonObject } from '../../core/http/json-field';
+import {
+  IsMultilineText,
+  IsOmittable,
+  IsPrintableText,
+} from '../../core/http/validation-patterns';
 import { SENTIMENT_CODES } from '../analysis.lookups';
 import { AnalysisResultEntity, Sentiment } from '../entities/analysis-result.entity';
 
+/** SPEC "Limits that apply everywhere": analysis details are at most 256 KiB as JSON. */
+export const MAX_DETAILS_BYTES = 256 * 1024;
+
 export class CreateAnalysisDto {
   @ApiPropertyOptional({ example: 'The caller reports a break-in and asks for a callback.' })
-  @IsOptional()
+  @IsOmittable()
   @IsString()
   @MaxLength(100_000)
+  @IsMultilineText()
   summary?: string;
 
   @ApiPropertyOptional({ enum: SENTIMENT_CODES, description: 'Lookup `sentiments`' })
-  @IsOptional()
+  @IsOmittable()
   @IsIn(SENTIMENT_CODES)
   sentiment?: Sentiment;
 
   @ApiPropertyOptional({ minimum: -1, maximum: 1, example: -0.4 })
-  @IsOptional()
+  @IsOmittable()
   @IsNumber({ allowNaN: false, allowInfinity: false })
   @Min(-1)
   @Max(1)
@@ -39,15 +45,15 @@ export class CreateAnalysisDto {
     additionalProperties: true,
     description: 'Engine-specific results (topics, entities, …); a JSON object ≤ 256 KiB',
   })
-  @IsOptional()
-  @IsObject()
+  @IsOmittable()
+  @IsBoundedJsonObject({ maxBytes: MAX_DETAILS_BYTES })
   details?: Record<string, unknown>;
 
   @ApiProperty({ example: 'sentiment-v2' })
   @IsString()
   @MinLength(1)
   @MaxLength(200)
-  @Matches(PRINTABLE, { message: 'engine must not contain control characters' })
+  @IsPrintableText()
   engine!: string;
 }
 

@@ -1,11 +1,9 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsOptional, IsString, IsUUID, Matches, MaxLength, MinLength } from 'class-validator';
 import { PageQuery } from '../../core/http/pagination';
+import { IsMultilineText, IsPrintableText } from '../../core/http/validation-patterns';
 import { AUDIO_STATUS_CODES, AudioFileEntity, AudioStatus } from '../entities/audio-file.entity';
 
-/** No control characters in free text that reaches logs and audit details. */
-// eslint-disable-next-line no-control-regex
-const PRINTABLE = /^[^\u0000-\u001f\u007f]*$/;
 export const LANGUAGE_TAG = /^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$/;
 
 export class ListAudioQuery extends PageQuery {
@@ -38,7 +36,7 @@ export class ArchiveAudioDto {
   @IsString()
   @MinLength(1)
   @MaxLength(1000)
-  @Matches(PRINTABLE, { message: 'reason must not contain control characters' })
+  @IsPrintableText()
   reason!: string;
 }
 
@@ -47,6 +45,7 @@ export class FailAudioDto {
   @IsString()
   @MinLength(1)
   @MaxLength(4000)
+  @IsMultilineText()
   error!: string;
 }
 

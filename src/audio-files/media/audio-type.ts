@@ -59,32 +59,31 @@ const MP4_BRANDS = new Set([
   '3gp6',
 ]);
 
-/** The audio type of a file from its first bytes, or null when it is not one we accept. */
+/**
+ * The audio type of a file from its first bytes, or null when it is not one we accept.
+ * A signature alone is not enough (F10): the container must be parsed far enough to
+ * show an audio stream — WAV a `fmt ` and a `data` chunk, FLAC its STREAMINFO, MP3 a
+ * valid frame after any ID3 tag, Ogg a page carrying a codec header, MP4 well-formed
+ * boxes and (when it is within the head) a `moov` with a sound track. `head` shorter
+ * than SNIFF_BYTES is the whole file.
+ */
 export function detectAudioType(head: Buffer): AudioType | null {
-  if (ascii(head, 0, 'RIFF') && ascii(head, 8, 'WAVE')) {
-    return { mimeType: 'audio/wav', extension: '.wav' };
+  const whole = head.length < SNIFF_BYTES;
+  if ((ascii(head, 0, 'RIFF') || ascii(head, 0, 'RF64')) && ascii(head, 8, 'WAVE')) {
+    return wavHasAudio(head, whole) ? { mimeType: 'audio/wav', extension: '.wav' } : null;
   }
-  if (ascii(head, 0, 'RF64') && ascii(head, 8, 'WAVE')) {
-    return { mimeType: 'audio/wav', extension: '.wav' };
+  if (ascii(head, 0, 'fLaC')) {
+    return flacHasStreamInfo(head, 0) ? { mimeType: 'audio/flac', extension: '.flac' } : null;
   }
-  if (ascii(head, 0, 'fLaC')) return { mimeType: 'audio/flac', extension: '.flac' };
-  if (ascii(head, 0, 'OggS')) {
-    // The first page carries the codec's identification header at offset 28.
-    if (ascii(head, 28, 'OpusHead')) return { mimeType: 'audio/ogg', extension: '.opus' };
-    if (
-      ascii(head, 28, '\x01vorbis') ||
-      ascii(head, 28, '\x7fFLAC') ||
-      ascii(head, 28, 'Speex   ')
-    ) {
-      return { mimeType: 'audio/ogg', extension: '.ogg' };
-    }
-    return null; // Ogg video (Theora) and anything else
-  }
+  if (ascii(head, 0, 'OggS')) return oggType(head);
   if (ascii(head, 4, 'ftyp')) {
     const brand = head.toString('latin1', 8, 12);
-    if (M4A_BRANDS.has(brand)) return { mimeType: 'audio/mp4', extension: '.m4a' };
-    if (MP4_BRANDS.has(brand)) return { mimeType: 'audio/mp4', extension: '.mp4' };
-    return null;
+    const type = M4A_BRANDS.has(brand)
+      ? { mimeType: 'audio/mp4', extension: '.m4a' }
+      : MP4_BRANDS.has(brand)
+        ? { mimeType: 'audio/mp4', extension: '.mp4' }
+        : null;
+    return type && mp4HasAudio(head, whole) ? type : null;
   }
   if (head.length >= 4 && head.readUInt32BE(0) === 0x1a45dfa3) {
     // EBML: WebM declares its DocType in the header; plain Matroska is not accepted.
@@ -95,21 +94,149 @@ export function detectAudioType(head: Buffer): AudioType | null {
   }
   const tag = id3Length(head);
   if (tag > 0) {
-    if (ascii(head, tag, 'fLaC')) return { mimeType: 'audio/flac', extension: '.flac' };
-    // A tag longer than what we sniffed: trust it as MP3, the only format that uses ID3 this way.
-    if (tag >= head.length - 4 || isMpegFrame(head, tag)) {
-      return { mimeType: 'audio/mpeg', extension: '.mp3' };
+    if (ascii(head, tag, 'fLaC')) {
+      return flacHasStreamInfo(head, tag) ? { mimeType: 'audio/flac', extension: '.flac' } : null;
     }
-    return null;
+    // A tag longer than the head (cover art) hides the first frame: trusted only when the
+    // file goes on beyond the head; a file that ends inside its own tag has no audio.
+    if (tag >= head.length - 4) {
+      return whole ? null : { mimeType: 'audio/mpeg', extension: '.mp3' };
+    }
+    return isMpegStream(head, tag) ? { mimeType: 'audio/mpeg', extension: '.mp3' } : null;
   }
   // A bare MPEG stream: demand two consecutive valid frame headers to avoid false positives.
-  if (isMpegFrame(head, 0)) {
-    const next = mpegFrameLength(head, 0);
-    if (next > 0 && (head.length < next + 4 || isMpegFrame(head, next))) {
-      return { mimeType: 'audio/mpeg', extension: '.mp3' };
+  return isMpegStream(head, 0) ? { mimeType: 'audio/mpeg', extension: '.mp3' } : null;
+}
+
+/** A valid frame at `offset`, followed by another valid one (or by the end of the head). */
+function isMpegStream(head: Buffer, offset: number): boolean {
+  if (!isMpegFrame(head, offset)) return false;
+  const length = mpegFrameLength(head, offset);
+  if (length <= 0) return false;
+  const next = offset + length;
+  return head.length < next + 4 ? head.length >= next : isMpegFrame(head, next);
+}
+
+/**
+ * WAV: chunks walk cleanly to a `fmt ` chunk with a sane PCM description and a `data`
+ * chunk holding at least one sample frame, within the sniffed head.
+ */
+function wavHasAudio(head: Buffer, whole: boolean): boolean {
+  let offset = 12;
+  let blockAlign = 0;
+  while (offset + 8 <= head.length) {
+    const id = head.toString('latin1', offset, offset + 4);
+    const size = head.readUInt32LE(offset + 4);
+    const body = offset + 8;
+    if (id === 'fmt ') {
+      if (size < 16 || body + 16 > head.length) return false;
+      const channels = head.readUInt16LE(body + 2);
+      const rate = head.readUInt32LE(body + 4);
+      const byteRate = head.readUInt32LE(body + 8);
+      blockAlign = head.readUInt16LE(body + 12);
+      if (!channels || !rate || !byteRate || !blockAlign) return false;
+    } else if (id === 'data') {
+      if (!blockAlign) return false; // data before fmt, or no fmt at all
+      const available = head.length - body;
+      // A streamed WAV leaves the size at 0 or 0xFFFFFFFF; otherwise it must hold a frame.
+      const declared = size === 0 || size === 0xffffffff ? available : size;
+      return declared >= blockAlign && (available >= blockAlign || !whole);
     }
+    offset = body + size + (size % 2);
   }
-  return null;
+  return false;
+}
+
+/** WAV whose `data` chunk declares more bytes than the file holds (cut off in transfer). */
+export function isTruncated(type: AudioType, head: Buffer, totalSize: number): boolean {
+  if (type.extension !== '.wav' || !ascii(head, 0, 'RIFF')) return false;
+  let offset = 12;
+  while (offset + 8 <= head.length) {
+    const id = head.toString('latin1', offset, offset + 4);
+    const size = head.readUInt32LE(offset + 4);
+    const body = offset + 8;
+    if (id === 'data') {
+      return size !== 0 && size !== 0xffffffff && body + size > totalSize;
+    }
+    offset = body + size + (size % 2);
+  }
+  return false;
+}
+
+/** FLAC: after `fLaC`, the first metadata block is a 34-byte STREAMINFO with a sample rate. */
+function flacHasStreamInfo(head: Buffer, start: number): boolean {
+  const block = start + 4;
+  if (head.length < block + 4 + 34) return false;
+  if ((head[block]! & 0x7f) !== 0 || head.readUIntBE(block + 1, 3) !== 34) return false;
+  const info = block + 4;
+  const minBlock = head.readUInt16BE(info);
+  const maxBlock = head.readUInt16BE(info + 2);
+  const rate = (head[info + 10]! << 12) | (head[info + 11]! << 4) | (head[info + 12]! >> 4);
+  return minBlock >= 16 && maxBlock >= minBlock && rate > 0 && rate <= 655_350;
+}
+
+/** Ogg: a first page (version 0, beginning of stream) whose payload is a codec header. */
+function oggType(head: Buffer): AudioType | null {
+  if (head.length < 27 || head[4] !== 0 || (head[5]! & 0x02) === 0) return null;
+  const segments = head[26]!;
+  const payload = 27 + segments;
+  if (segments === 0 || head.length < payload) return null;
+  let length = 0;
+  for (let i = 0; i < segments; i++) length += head[27 + i]!;
+  if (head.length < payload + Math.min(length, 19)) return null;
+  if (length >= 19 && ascii(head, payload, 'OpusHead')) {
+    return { mimeType: 'audio/ogg', extension: '.opus' };
+  }
+  if (
+    (length >= 30 && ascii(head, payload, '\x01vorbis')) ||
+    (length >= 13 && ascii(head, payload, '\x7fFLAC')) ||
+    (length >= 80 && ascii(head, payload, 'Speex   '))
+  ) {
+    return { mimeType: 'audio/ogg', extension: '.ogg' };
+  }
+  return null; // Ogg video (Theora) and anything else
+}
+
+/**
+ * MP4: top-level boxes with valid sizes (no zero-size or undersized box, none running
+ * past the end of a file wholly in the head). A `moov` within the head must hold a
+ * track whose handler is `soun`; without one in the head, the file must go on beyond
+ * it (a `moov` after a large `mdat`).
+ */
+function mp4HasAudio(head: Buffer, whole: boolean): boolean {
+  let offset = 0;
+  let first = true;
+  while (offset + 8 <= head.length) {
+    let size = head.readUInt32BE(offset);
+    const type = head.toString('latin1', offset + 4, offset + 8);
+    let header = 8;
+    if (size === 1) {
+      if (offset + 16 > head.length) return !whole;
+      const large = head.readBigUInt64BE(offset + 8);
+      if (large > BigInt(Number.MAX_SAFE_INTEGER)) return false;
+      size = Number(large);
+      header = 16;
+    }
+    if (size < header || !/^[\x20-\x7e]{4}$/.test(type)) return false;
+    if (first && (type !== 'ftyp' || size < 16)) return false;
+    first = false;
+    if (type === 'moov') {
+      if (offset + size > head.length) return !whole;
+      return hasSoundTrack(head.subarray(offset + header, offset + size));
+    }
+    offset += size;
+  }
+  return offset > head.length && !whole;
+}
+
+/** Somewhere in `moov`: a `hdlr` box whose handler type is `soun`. */
+function hasSoundTrack(moov: Buffer): boolean {
+  let at = moov.indexOf('hdlr', 0, 'latin1');
+  while (at >= 0) {
+    if (ascii(moov, at + 12, 'soun')) return true;
+    at = moov.indexOf('hdlr', at + 4, 'latin1');
+  }
+  return false;
 }
 
 const MPEG_BITRATES: Record<string, number[]> = {

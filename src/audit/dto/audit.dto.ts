@@ -62,8 +62,18 @@ export class AuditEntryResponse {
   @ApiProperty({ example: '42' }) id!: string;
   @ApiProperty() occurredAt!: string;
   @ApiProperty({ nullable: true, type: String }) actorId!: string | null;
-  @ApiProperty({ nullable: true, type: String }) actorIp!: string | null;
-  @ApiProperty({ nullable: true, type: String }) userAgent!: string | null;
+  @ApiPropertyOptional({
+    nullable: true,
+    type: String,
+    description: 'Only for callers with audit:read',
+  })
+  actorIp?: string | null;
+  @ApiPropertyOptional({
+    nullable: true,
+    type: String,
+    description: 'Only for callers with audit:read',
+  })
+  userAgent?: string | null;
   @ApiProperty() action!: string;
   @ApiProperty({ nullable: true, type: String }) resourceType!: string | null;
   @ApiProperty({ nullable: true, type: String }) resourceId!: string | null;
@@ -81,6 +91,17 @@ export class AuditEntryResponse {
       'What the hash covers: 1 = entries from before seq existed (seq not hashed), 2 = seq hashed',
   })
   hashVersion!: number;
+
+  /**
+   * The entry without where the actor called from (address, agent): personal data that
+   * readers of a case's activity without audit:read must not see.
+   */
+  static withoutClientDetails(entry: AuditLogEntity): AuditEntryResponse {
+    const view = AuditEntryResponse.from(entry);
+    delete view.actorIp;
+    delete view.userAgent;
+    return view;
+  }
 
   static from(entry: AuditLogEntity): AuditEntryResponse {
     return {

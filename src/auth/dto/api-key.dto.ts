@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsDateString, IsOptional, IsString, MaxLength, MinLength } from 'class-validator';
+import { IsDateString, IsString, MaxLength, MinLength } from 'class-validator';
+import { IsOmittable, IsPrintableText } from '../../core/http/validation-patterns';
 import { ApiKeyEntity } from '../entities/api-key.entity';
 
 export class CreateApiKeyDto {
@@ -7,10 +8,11 @@ export class CreateApiKeyDto {
   @IsString()
   @MinLength(1)
   @MaxLength(100)
+  @IsPrintableText()
   name!: string;
 
   @ApiPropertyOptional({ format: 'date-time', description: 'Omit for a key that never expires' })
-  @IsOptional()
+  @IsOmittable()
   @IsDateString({ strict: true })
   expiresAt?: string;
 }

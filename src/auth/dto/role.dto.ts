@@ -8,6 +8,7 @@ import {
   MaxLength,
   ValidateIf,
 } from 'class-validator';
+import { IsOmittable, IsPrintableText } from '../../core/http/validation-patterns';
 import { RoleEntity } from '../entities/role.entity';
 import { ROLE_NAME_PATTERN } from './user.dto';
 
@@ -19,9 +20,10 @@ export class CreateRoleDto {
   name!: string;
 
   @ApiPropertyOptional()
-  @IsOptional()
+  @IsOmittable()
   @IsString()
   @MaxLength(500)
+  @IsPrintableText()
   description?: string;
 
   @ApiProperty({ type: [String], example: ['cases:read', 'audio:*'] })
@@ -42,13 +44,14 @@ export class CreateRoleDto {
 
 export class UpdateRoleDto {
   @ApiPropertyOptional()
-  @IsOptional()
+  @IsOmittable()
   @IsString()
   @MaxLength(500)
+  @IsPrintableText()
   description?: string;
 
   @ApiPropertyOptional({ type: [String] })
-  @IsOptional()
+  @IsOmittable()
   @IsArray()
   @ArrayMaxSize(100)
   @Matches(GRANT_SHAPE, {

@@ -2,12 +2,12 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import {
   IsBoolean,
   IsEmail,
-  IsOptional,
   IsString,
   Matches,
   MaxLength,
   MinLength,
 } from 'class-validator';
+import { IsOmittable, IsPrintableText } from '../../core/http/validation-patterns';
 import { UserEntity } from '../entities/user.entity';
 import { PASSWORD_MIN, PasswordPolicy } from './password-policy';
 
@@ -29,6 +29,7 @@ export class CreateUserDto {
   @IsString()
   @MinLength(1)
   @MaxLength(200)
+  @IsPrintableText()
   fullName!: string;
 
   @ApiProperty({ minLength: PASSWORD_MIN, writeOnly: true })
@@ -43,25 +44,26 @@ export class CreateUserDto {
 /** What an administrator may change on a user. */
 export class UpdateUserDto {
   @ApiPropertyOptional()
-  @IsOptional()
+  @IsOmittable()
   @IsEmail()
   @MaxLength(254)
   email?: string;
 
   @ApiPropertyOptional()
-  @IsOptional()
+  @IsOmittable()
   @IsString()
   @MinLength(1)
   @MaxLength(200)
+  @IsPrintableText()
   fullName?: string;
 
   @ApiPropertyOptional({ example: 'supervisor' })
-  @IsOptional()
+  @IsOmittable()
   @Matches(ROLE_NAME_PATTERN, { message: 'role must be a role name in lower_snake_case' })
   role?: string;
 
   @ApiPropertyOptional({ description: 'false revokes every session and token of the user at once' })
-  @IsOptional()
+  @IsOmittable()
   @IsBoolean()
   isActive?: boolean;
 
@@ -70,7 +72,7 @@ export class UpdateUserDto {
     writeOnly: true,
     description: 'Administrative reset',
   })
-  @IsOptional()
+  @IsOmittable()
   @PasswordPolicy()
   password?: string;
 }
@@ -78,16 +80,17 @@ export class UpdateUserDto {
 /** What users may change about themselves: not their role, state or password (see /auth/password). */
 export class UpdateMeDto {
   @ApiPropertyOptional()
-  @IsOptional()
+  @IsOmittable()
   @IsEmail()
   @MaxLength(254)
   email?: string;
 
   @ApiPropertyOptional()
-  @IsOptional()
+  @IsOmittable()
   @IsString()
   @MinLength(1)
   @MaxLength(200)
+  @IsPrintableText()
   fullName?: string;
 }
 

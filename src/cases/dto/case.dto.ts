@@ -10,6 +10,11 @@ import {
   MinLength,
 } from 'class-validator';
 import { PageQuery } from '../../core/http/pagination';
+import {
+  IsMultilineText,
+  IsOmittable,
+  IsPrintableText,
+} from '../../core/http/validation-patterns';
 import { CaseNoteEntity } from '../entities/case-note.entity';
 import { CaseParticipantEntity, ParticipantRole } from '../entities/case-participant.entity';
 import { CaseEntity, CasePriority, CaseStatus } from '../entities/case.entity';
@@ -18,13 +23,10 @@ const STATUSES: CaseStatus[] = ['active', 'pending', 'closed'];
 const PRIORITIES: CasePriority[] = ['high', 'medium', 'low'];
 const PARTICIPANT_ROLES: ParticipantRole[] = ['lead', 'member', 'viewer'];
 export const CASE_SORTS = ['createdAt', 'updatedAt', 'priority', 'caseCode'] as const;
-/** No control characters: they cannot reach Postgres text search (or a log line). */
-// eslint-disable-next-line no-control-regex -- matching control characters is the point
-const PRINTABLE = /^[^\u0000-\u001f\u007f]*$/;
 
 export class CreateCaseDto {
   @ApiPropertyOptional({ example: 'CASE-2026-000042', description: 'Generated when omitted' })
-  @IsOptional()
+  @IsOmittable()
   @Matches(/^[A-Z0-9][A-Z0-9-]{2,31}$/, {
     message: 'caseCode must be 3-32 upper-case letters, digits or -',
   })
@@ -34,51 +36,53 @@ export class CreateCaseDto {
   @IsString()
   @MinLength(1)
   @MaxLength(300)
-  @Matches(PRINTABLE, { message: 'title must not contain control characters' })
+  @IsPrintableText()
   title!: string;
 
   @ApiPropertyOptional()
-  @IsOptional()
+  @IsOmittable()
   @IsString()
   @MaxLength(20_000)
+  @IsMultilineText()
   description?: string;
 
   @ApiPropertyOptional({ enum: ['active', 'pending'], default: 'active' })
-  @IsOptional()
+  @IsOmittable()
   @IsIn(['active', 'pending'])
   status?: 'active' | 'pending';
 
   @ApiPropertyOptional({ enum: PRIORITIES, default: 'medium' })
-  @IsOptional()
+  @IsOmittable()
   @IsIn(PRIORITIES)
   priority?: CasePriority;
 }
 
 export class UpdateCaseDto {
   @ApiPropertyOptional()
-  @IsOptional()
+  @IsOmittable()
   @IsString()
   @MinLength(1)
   @MaxLength(300)
-  @Matches(PRINTABLE, { message: 'title must not contain control characters' })
+  @IsPrintableText()
   title?: string;
 
   @ApiPropertyOptional()
-  @IsOptional()
+  @IsOmittable()
   @IsString()
   @MaxLength(20_000)
+  @IsMultilineText()
   description?: string;
 
   @ApiPropertyOptional({
     enum: ['active', 'pending'],
     description: 'Use /close and /reopen for closing',
   })
-  @IsOptional()
+  @IsOmittable()
   @IsIn(['active', 'pending'])
   status?: 'active' | 'pending';
 
   @ApiPropertyOptional({ enum: PRIORITIES })
-  @IsOptional()
+  @IsOmittable()
   @IsIn(PRIORITIES)
   priority?: CasePriority;
 }
@@ -99,7 +103,7 @@ export class ListCasesQuery extends PageQuery {
   @IsString()
   @MinLength(1)
   @MaxLength(200)
-  @Matches(PRINTABLE, { message: 'q must not contain control characters' })
+  @IsPrintableText()
   q?: string;
 
   @ApiPropertyOptional({ format: 'uuid', description: 'Cases this user participates in' })
@@ -149,6 +153,7 @@ export class AddNoteDto {
   @IsString()
   @MinLength(1)
   @MaxLength(10_000)
+  @IsMultilineText()
   body!: string;
 }
 

@@ -1,9 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-validator';
+import { IsString, MaxLength, MinLength } from 'class-validator';
+import { IsOmittable, IsPrintableText } from '../../core/http/validation-patterns';
 
-/** No control characters in free text that reaches logs and audit details. */
-// eslint-disable-next-line no-control-regex
-const PRINTABLE = /^[^\u0000-\u001f\u007f]*$/;
 const REASON_EXAMPLE = 'Litigation hold requested by counsel, ref. 2026-17';
 
 export class LegalHoldDto {
@@ -11,7 +9,7 @@ export class LegalHoldDto {
   @IsString()
   @MinLength(1)
   @MaxLength(1000)
-  @Matches(PRINTABLE, { message: 'reason must not contain control characters' })
+  @IsPrintableText()
   reason!: string;
 }
 
@@ -21,11 +19,11 @@ export class LegalHoldDto {
  */
 export class LiftHoldReasonDto {
   @ApiPropertyOptional({ example: 'Settled' })
-  @IsOptional()
+  @IsOmittable()
   @IsString()
   @MinLength(1)
   @MaxLength(1000)
-  @Matches(PRINTABLE, { message: 'reason must not contain control characters' })
+  @IsPrintableText()
   reason?: string;
 }
 

@@ -3,7 +3,6 @@ import { Type } from 'class-transformer';
 import {
   IsIn,
   IsInt,
-  IsObject,
   IsOptional,
   IsString,
   IsUUID,
@@ -14,12 +13,18 @@ import {
   MinLength,
   ValidateIf,
 } from 'class-validator';
+import { IsBoundedJsonObject } from '../../core/http/json-field';
 import { CursorQuery, PageQuery } from '../../core/http/pagination';
+import {
+  IsMultilineText,
+  IsOmittable,
+  IsPrintableText,
+} from '../../core/http/validation-patterns';
 import { ConversationEntity, ConversationStatus } from '../entities/conversation.entity';
 import { MAX_MESSAGE_NUMBER } from './turn.dto';
 
-// eslint-disable-next-line no-control-regex -- matching control characters is the point
-const PRINTABLE = /^[^\u0000-\u001f\u007f]*$/;
+/** SPEC "Limits that apply everywhere": conversation metadata is at most 64 KiB as JSON. */
+export const MAX_METADATA_BYTES = 64 * 1024;
 
 export class CreateConversationDto {
   @ApiProperty({
@@ -29,23 +34,27 @@ export class CreateConversationDto {
   @IsString()
   @MinLength(1)
   @MaxLength(200)
-  @Matches(PRINTABLE, { message: 'name must not contain control characters' })
+  @IsPrintableText()
   name!: string;
 
   @ApiPropertyOptional()
-  @IsOptional()
+  @IsOmittable()
   @IsString()
   @MaxLength(5000)
+  @IsMultilineText()
   description?: string;
 
   @ApiPropertyOptional({ format: 'uuid' })
-  @IsOptional()
+  @IsOmittable()
   @IsUUID()
   caseId?: string;
 
-  @ApiPropertyOptional({ type: Object, description: 'Business context and processing settings' })
-  @IsOptional()
-  @IsObject()
+  @ApiPropertyOptional({
+    type: Object,
+    description: 'Business context and processing settings; at most 64 KiB as JSON, 16 levels deep',
+  })
+  @IsOmittable()
+  @IsBoundedJsonObject({ maxBytes: MAX_METADATA_BYTES })
   metadata?: Record<string, unknown>;
 
   @ApiPropertyOptional({
@@ -53,7 +62,7 @@ export class CreateConversationDto {
     minLength: 8,
     description: 'Lets a team join by name and password',
   })
-  @IsOptional()
+  @IsOmittable()
   @IsString()
   @MinLength(8)
   @MaxLength(256)
@@ -62,22 +71,23 @@ export class CreateConversationDto {
 
 export class UpdateConversationDto {
   @ApiPropertyOptional()
-  @IsOptional()
+  @IsOmittable()
   @IsString()
   @MinLength(1)
   @MaxLength(200)
-  @Matches(PRINTABLE, { message: 'name must not contain control characters' })
+  @IsPrintableText()
   name?: string;
 
   @ApiPropertyOptional()
-  @IsOptional()
+  @IsOmittable()
   @IsString()
   @MaxLength(5000)
+  @IsMultilineText()
   description?: string;
 
-  @ApiPropertyOptional({ type: Object })
-  @IsOptional()
-  @IsObject()
+  @ApiPropertyOptional({ type: Object, description: 'At most 64 KiB as JSON, 16 levels deep' })
+  @IsOmittable()
+  @IsBoundedJsonObject({ maxBytes: MAX_METADATA_BYTES })
   metadata?: Record<string, unknown>;
 }
 
@@ -86,6 +96,7 @@ export class JoinConversationDto {
   @IsString()
   @MinLength(1)
   @MaxLength(200)
+  @IsPrintableText()
   name!: string;
 
   @ApiProperty({ writeOnly: true })

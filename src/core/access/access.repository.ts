@@ -1,9 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { UUID } from '../http/validation-patterns';
 import type { Participation, ResourceKind } from './access-decision';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** A live resource's case (cache tags) and the caller's participation on it. */
 export interface ResourceStanding {

@@ -134,6 +134,64 @@ export class Environment {
   @IsBoolean()
   TRUST_PROXY = false;
 
+  /** A socket with no traffic at all for this long is closed (Fastify connectionTimeout). */
+  @Transform(toNumber)
+  @IsInt()
+  @Min(1000)
+  @Max(3_600_000)
+  HTTP_CONNECTION_TIMEOUT_MS = 60_000;
+
+  /** An idle keep-alive socket is closed after this long (above a load balancer's idle timeout). */
+  @Transform(toNumber)
+  @IsInt()
+  @Min(1000)
+  @Max(3_600_000)
+  HTTP_KEEP_ALIVE_TIMEOUT_MS = 65_000;
+
+  /** The request line and headers must arrive within this long. */
+  @Transform(toNumber)
+  @IsInt()
+  @Min(1000)
+  @Max(600_000)
+  HTTP_HEADERS_TIMEOUT_MS = 20_000;
+
+  /** A JSON body (at most 4 MiB) must arrive whole within this long; 408 otherwise. */
+  @Transform(toNumber)
+  @IsInt()
+  @Min(200)
+  @Max(600_000)
+  HTTP_BODY_TIMEOUT_MS = 30_000;
+
+  /**
+   * Uploads have no overall deadline; instead every UPLOAD_RATE_WINDOW_MS must bring at
+   * least this many bytes per second on average (408 otherwise).
+   */
+  @Transform(toNumber)
+  @IsInt()
+  @Min(1)
+  @Max(1024 ** 3)
+  UPLOAD_MIN_BYTES_PER_SECOND = 1024;
+
+  @Transform(toNumber)
+  @IsInt()
+  @Min(200)
+  @Max(600_000)
+  UPLOAD_RATE_WINDOW_MS = 30_000;
+
+  /** Requests served on one keep-alive socket before it is closed (0: no limit). */
+  @Transform(toNumber)
+  @IsInt()
+  @Min(0)
+  @Max(1_000_000)
+  HTTP_MAX_REQUESTS_PER_SOCKET = 1000;
+
+  /** Open sockets the server accepts at once; more are refused (0: no limit). */
+  @Transform(toNumber)
+  @IsInt()
+  @Min(0)
+  @Max(1_000_000)
+  HTTP_MAX_CONNECTIONS = 10_000;
+
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
   LOG_LEVEL = 'info';
 

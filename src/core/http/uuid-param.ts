@@ -1,7 +1,6 @@
 import { Param, PipeTransform } from '@nestjs/common';
 import { ValidationProblem } from './problem.exception';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { UUID } from './validation-patterns';
 
 class UuidPipe implements PipeTransform<string, string> {
   constructor(private readonly name: string) {}

@@ -1,4 +1,5 @@
 import { ValidationError, ValidationPipe } from '@nestjs/common';
+import { JsonFieldTooLargeProblem, tooLargeJsonFields } from './json-field';
 import { ProblemFieldError, ValidationProblem } from './problem.exception';
 
 /** Flattens nested class-validator errors into `{ field: 'a.b[0].c', message }` pairs. */
@@ -17,7 +18,10 @@ export function flattenValidationErrors(
   });
 }
 
-/** Unknown fields are rejected (not dropped), types are converted, errors become problem+json. */
+/**
+ * Unknown fields are rejected (not dropped), types are converted, errors become
+ * problem+json: 413 when a free JSON field is over its size cap, 400 otherwise.
+ */
 export function createValidationPipe(): ValidationPipe {
   return new ValidationPipe({
     whitelist: true,
@@ -26,6 +30,11 @@ export function createValidationPipe(): ValidationPipe {
     transform: true,
     transformOptions: { enableImplicitConversion: false },
     validationError: { target: false, value: false },
-    exceptionFactory: (errors) => new ValidationProblem(flattenValidationErrors(errors)),
+    exceptionFactory: (errors) => {
+      const tooLarge = tooLargeJsonFields(errors);
+      return tooLarge.length > 0
+        ? new JsonFieldTooLargeProblem(tooLarge)
+        : new ValidationProblem(flattenValidationErrors(errors));
+    },
   });
 }

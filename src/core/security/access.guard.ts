@@ -10,12 +10,12 @@ import { AccessLevel, ResourceKind } from '../access/access-decision';
 import { AccessService } from '../access/access.service';
 import { isDependencyOutage } from '../database/postgres-errors';
 import { RequestContext } from '../http/request-context';
+import { UUID } from '../http/validation-patterns';
 import { ACCESS_RULE, AccessRule, AuthenticatedRequest, PUBLIC_ROUTE } from './access.decorators';
 import type { Actor } from './actor';
 import { AuthFailureLimiter } from './auth-failure-limiter';
 import { grants, Permission } from './permissions';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Deny by default: every route needs a valid access token or API key unless it is

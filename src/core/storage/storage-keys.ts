@@ -1,6 +1,5 @@
+import { UUID_LOWERCASE as UUID } from '../http/validation-patterns';
 import { InvalidStorageKeyError } from './storage-driver';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const EXTENSION = /^\.[a-z0-9]{1,8}$/;
 /** The only key shapes that exist: `cases/{caseId}/{audioId}{.ext}` and `archive/{audioId}/{audioId}{.ext}`. */
 const KEY =

@@ -7,11 +7,11 @@ import {
   IsIn,
   IsOptional,
   IsString,
-  Matches,
   MaxLength,
   MinLength,
 } from 'class-validator';
 import { PageQuery } from '../../core/http/pagination';
+import { IsPrintableText } from '../../core/http/validation-patterns';
 
 export const SEARCH_TYPES = ['cases', 'transcriptions', 'notes', 'turns'] as const;
 export type SearchType = (typeof SEARCH_TYPES)[number];
@@ -19,8 +19,6 @@ export type SearchType = (typeof SEARCH_TYPES)[number];
 export const RESULT_TYPES = ['case', 'transcription', 'note', 'turn'] as const;
 export type ResultType = (typeof RESULT_TYPES)[number];
 
-// eslint-disable-next-line no-control-regex -- matching control characters is the point
-const PRINTABLE = /^[^\u0000-\u001f\u007f]*$/;
 
 export class SearchQuery extends PageQuery {
   @ApiProperty({
@@ -30,7 +28,7 @@ export class SearchQuery extends PageQuery {
   @IsString()
   @MinLength(1)
   @MaxLength(200)
-  @Matches(PRINTABLE, { message: 'q must not contain control characters' })
+  @IsPrintableText()
   q!: string;
 
   @ApiPropertyOptional({

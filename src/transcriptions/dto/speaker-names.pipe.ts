@@ -1,6 +1,6 @@
 import { PipeTransform } from '@nestjs/common';
 import { ProblemFieldError, ValidationProblem } from '../../core/http/problem.exception';
-import { PRINTABLE } from './transcription.dto';
+import { controlCharacterMessage, PRINTABLE } from '../../core/http/validation-patterns';
 
 export const MAX_RENAMED_SPEAKERS = 200;
 
@@ -36,7 +36,7 @@ export class SpeakerNamesPipe implements PipeTransform<unknown, Map<string, stri
       } else if (typeof name !== 'string' || name.trim() === '' || name.length > 100) {
         problems.push({ field: label, message: `${label} must be a name of 1 to 100 characters` });
       } else if (!PRINTABLE.test(name)) {
-        problems.push({ field: label, message: `${label} must not contain control characters` });
+        problems.push({ field: label, message: controlCharacterMessage(label) });
       }
     }
     if (problems.length > 0) throw new ValidationProblem(problems);

@@ -17,12 +17,14 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { LANGUAGE_TAG } from '../../audio-files/dto/audio-file.dto';
+import {
+  IsMultilineText,
+  IsOmittable,
+  IsPrintableText,
+} from '../../core/http/validation-patterns';
 import { TranscriptionEntity, TranscriptSegment } from '../entities/transcription.entity';
 import { EXPORT_FORMATS, ExportFormat } from '../transcript-export';
 
-/** No control characters in labels that reach logs, audit details and subtitle files. */
-// eslint-disable-next-line no-control-regex -- matching control characters is the point
-export const PRINTABLE = /^[^\u0000-\u001f\u007f]*$/;
 /** 100 hours: far beyond any real recording, small enough for exact millisecond maths. */
 const MAX_SECONDS = 360_000;
 export const MAX_SEGMENTS = 50_000;
@@ -47,12 +49,13 @@ export class TranscriptSegmentDto {
   @IsString()
   @MinLength(1)
   @MaxLength(100)
-  @Matches(PRINTABLE, { message: 'speaker must not contain control characters' })
+  @IsPrintableText()
   speaker?: string | null;
 
   @ApiProperty({ example: 'Good morning.' })
   @IsString()
   @MaxLength(10_000)
+  @IsMultilineText()
   text!: string;
 
   @ApiPropertyOptional({ minimum: 0, maximum: 1, nullable: true, type: Number })
@@ -74,10 +77,11 @@ export class CreateTranscriptionDto {
     description: 'Report a failure instead of a transcription; nothing else may be sent',
     example: 'Decoder error: unsupported sample rate',
   })
-  @IsOptional()
+  @IsOmittable()
   @IsString()
   @MinLength(1)
   @MaxLength(4000)
+  @IsMultilineText()
   error?: string;
 
   @ApiPropertyOptional({ type: [TranscriptSegmentDto], description: 'Ordered by start' })
@@ -93,22 +97,23 @@ export class CreateTranscriptionDto {
   @IsString()
   @MinLength(1)
   @MaxLength(200)
-  @Matches(PRINTABLE, { message: 'engine must not contain control characters' })
+  @IsPrintableText()
   engine?: string;
 
   @ApiPropertyOptional({ description: 'Full text; the segments joined by line breaks when absent' })
-  @IsOptional()
+  @IsOmittable()
   @IsString()
   @MaxLength(MAX_CONTENT_CHARS)
+  @IsMultilineText()
   content?: string;
 
   @ApiPropertyOptional({ example: 'en', description: "Defaults to the audio file's language" })
-  @IsOptional()
+  @IsOmittable()
   @Matches(LANGUAGE_TAG, { message: 'language must be a language tag such as en or pt-BR' })
   language?: string;
 
   @ApiPropertyOptional({ minimum: 0, maximum: 1, description: 'Defaults to the segments’ mean' })
-  @IsOptional()
+  @IsOmittable()
   @IsNumber(FINITE)
   @Min(0)
   @Max(1)
@@ -118,7 +123,7 @@ export class CreateTranscriptionDto {
     description: 'The version this one derives from; defaults to the latest',
     minimum: 1,
   })
-  @IsOptional()
+  @IsOmittable()
   @IsInt()
   @Min(1)
   parentVersion?: number;
@@ -126,7 +131,7 @@ export class CreateTranscriptionDto {
   @ApiPropertyOptional({
     description: 'sha256 of the bytes the engine transcribed; refused (409) if not the audio’s',
   })
-  @IsOptional()
+  @IsOmittable()
   @Matches(/^[0-9a-f]{64}$/, { message: 'audioSha256 must be 64 lower-case hex digits' })
   audioSha256?: string;
 }
