@@ -163,7 +163,7 @@ describe('OpenAPI document drives a generated client (issue 12)', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('F5: generates typed paths with openapi-typescript, type-checks a client against them, and logs in, creates a case, uploads audio and posts a transcription through openapi-fetch', async () => {
+  it('the contract is proven by a client: generates typed paths with openapi-typescript, type-checks a client against them, and logs in, creates a case, uploads audio and posts a transcription through openapi-fetch', async () => {
     const document = await t.http.get('/docs-json').expect(200);
     await writeFile(join(dir, 'openapi.json'), JSON.stringify(document.body));
 

@@ -65,7 +65,7 @@ describe('Bull Board sign-in from a browser (issue 12)', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  it('F4: a browser opening /admin/queues signs in with the admin login and password, sees the queues, and the cookie is HttpOnly and SameSite=Strict', async () => {
+  it('Bull Board in a browser: a browser opening /admin/queues signs in with the admin login and password, sees the queues, and the cookie is HttpOnly and SameSite=Strict', async () => {
     const page = await browser.newPage();
     const base = baseUrlOf(t);
 
@@ -119,7 +119,7 @@ describe('Bull Board sign-in from a browser (issue 12)', () => {
     await page.close();
   });
 
-  it('F4: the sign-in refuses a role without queues:admin (no cookie) and the board API still answers problems to programs', async () => {
+  it('Bull Board in a browser: the sign-in refuses a role without queues:admin (no cookie) and the board API still answers problems to programs', async () => {
     const form = (login: string, password: string) =>
       t.http.post('/admin/queues/sign-in').type('form').send({ login, password });
     const denied = await form(supervisor.username, supervisor.password);

@@ -7,21 +7,29 @@ import { RequestContext } from '../http/request-context';
  * Paths whose values never reach a log line. Bodies are not logged at all; these
  * cover headers and any object a developer passes to the logger by mistake.
  */
+/** Field names whose values never reach a log line, at the top level or one level down. */
+const SECRET_FIELDS = [
+  'authorization',
+  'password',
+  'currentPassword',
+  'newPassword',
+  'passwordHash',
+  'accessToken',
+  'refreshToken',
+  'token',
+  'apiKey',
+  'key',
+  'secret',
+];
+
 export const REDACTED_PATHS = [
   'req.headers.authorization',
   'req.headers.cookie',
   'req.headers["x-api-key"]',
   'res.headers["set-cookie"]',
-  '*.password',
-  '*.currentPassword',
-  '*.newPassword',
-  '*.passwordHash',
-  '*.accessToken',
-  '*.refreshToken',
-  '*.token',
-  '*.apiKey',
-  '*.key',
-  '*.secret',
+  // `logger.log({ token })` as well as `logger.log({ user: { token } })`.
+  ...SECRET_FIELDS,
+  ...SECRET_FIELDS.map((field) => `*.${field}`),
 ];
 
 export interface AppLoggerOptions {

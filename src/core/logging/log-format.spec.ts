@@ -12,7 +12,7 @@ describe('log format', () => {
     ['production', false, undefined, 'json'],
     ['test', true, undefined, 'json'],
   ] as const)(
-    'F6: NODE_ENV=%s, stdout a TTY: %s, LOG_FILE=%s → %s',
+    'readable dev logs: NODE_ENV=%s, stdout a TTY: %s, LOG_FILE=%s → %s',
     (nodeEnv, stdoutIsTTY, file, expected) => {
       expect(logFormat({ nodeEnv, stdoutIsTTY, file })).toBe(expected);
     },
@@ -34,7 +34,7 @@ describe('log format', () => {
       return readFile(file, 'utf8');
     }
 
-    it('F6: pretty mode writes readable lines (level, message, context), still redacted', async () => {
+    it('readable dev logs: pretty mode writes readable lines (level, message, context), still redacted', async () => {
       const text = await linesOf(true);
       const [first, second] = text
         .trim()
@@ -48,7 +48,20 @@ describe('log format', () => {
       expect(text).not.toContain('\u001b['); // a file gets no colour codes
     });
 
-    it('F6: JSON mode writes one JSON object per line', async () => {
+    it('S9: secrets are redacted at the top level of a logged object, not only one level down', async () => {
+      const file = join(dir, 'top-level.log');
+      const logger = new AppLogger({ level: 'info', file });
+      logger.log({ token: 'tok-top-secret', password: 'pw-top-secret', apiKey: 'vk_top' }, 'x');
+      logger.log({ nested: { refreshToken: 'rt-nested-secret' } }, 'y');
+      await logger.close();
+      const text = await readFile(file, 'utf8');
+      for (const secret of ['tok-top-secret', 'pw-top-secret', 'vk_top', 'rt-nested-secret']) {
+        expect(text).not.toContain(secret);
+      }
+      expect(text.match(/\[redacted\]/g)).toHaveLength(4);
+    });
+
+    it('readable dev logs: JSON mode writes one JSON object per line', async () => {
       const lines = (await linesOf(false)).trim().split('\n');
       expect(lines).toHaveLength(2);
       const first = JSON.parse(lines[0]!) as Record<string, unknown>;
