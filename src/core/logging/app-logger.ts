@@ -18,7 +18,6 @@ const SECRET_FIELDS = [
   'refreshToken',
   'token',
   'apiKey',
-  'key',
   'secret',
 ];
 
@@ -30,6 +29,8 @@ export const REDACTED_PATHS = [
   // `logger.log({ token })` as well as `logger.log({ user: { token } })`.
   ...SECRET_FIELDS,
   ...SECRET_FIELDS.map((field) => `*.${field}`),
+  // A nested `key` is a credential (`{ apiKey: { key } }`); a top-level `key` is a storage key.
+  '*.key',
 ];
 
 export interface AppLoggerOptions {
