@@ -72,6 +72,32 @@ describe('Rate limiting (SPEC section 1, TARGETS S4)', () => {
         );
       },
     );
+    it('F11: a second replica refuses a failing address from its own first failure there on', async () => {
+      const replica = await startApp({
+        RATE_LIMIT_MAX: '5',
+        RATE_LIMIT_TTL_SECONDS: '60',
+        AUTH_FAILURES_MAX_PER_IP: '20',
+      });
+      try {
+        const ip = randomIp();
+        const wrongKey = { 'X-API-Key': `vbk_${'B'.repeat(43)}` };
+        for (let i = 0; i < 20; i += 1) {
+          await t.http.get('/api/v1/cases').set(wrongKey).set('X-Forwarded-For', ip).expect(401);
+        }
+        // The replica has not seen this address fail: one lookup, then the shared count holds.
+        await replica.http
+          .get('/api/v1/cases')
+          .set(wrongKey)
+          .set('X-Forwarded-For', ip)
+          .expect(401);
+        expectProblem(
+          await replica.http.get('/api/v1/cases').set(wrongKey).set('X-Forwarded-For', ip),
+          429,
+        );
+      } finally {
+        await replica.close();
+      }
+    });
   });
 
   describe('operational routes (issue 12)', () => {
