@@ -47,7 +47,7 @@ import {
 } from './dto/conversation.dto';
 import { IngestResponse, TurnBatchDto, TurnDto, TurnResponse } from './dto/turn.dto';
 import { ConversationEntity } from './entities/conversation.entity';
-import { TurnsService } from './turns.service';
+import { TurnsService } from './turns/turns.service';
 
 @ApiTags('conversations')
 @ApiBearerAuth()

@@ -28,10 +28,10 @@ import {
   VerifyResponse,
 } from './dto/conversation.dto';
 import { ConversationEntity, ConversationStatus } from './entities/conversation.entity';
-import { FlushScheduler } from './flush-scheduler';
-import { gapsOf, TranscriptSeal } from './transcript-seal';
-import { TurnBuffer } from './turn-buffer';
-import { TurnsRepository } from './turns.repository';
+import { FlushScheduler } from './turns/flush-scheduler';
+import { gapsOf, TranscriptSeal } from './turns/transcript-seal';
+import { TurnBuffer } from './turns/turn-buffer';
+import { TurnsRepository } from './turns/turns.repository';
 
 const percent = (part: number, total: number): number =>
   total === 0 ? 0 : Math.round((part / total) * 10_000) / 100;

@@ -1,7 +1,7 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import Redis from 'ioredis';
-import { AppConfig } from '../core/config/app-config';
-import { InjectRedis } from '../core/redis/redis.module';
+import { AppConfig } from '../../core/config/app-config';
+import { InjectRedis } from '../../core/redis/redis.module';
 import { TurnRecord } from './turn-record';
 
 /** Name of the consumer group of persistence workers on the buffer stream. */

@@ -1,8 +1,8 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { hostname } from 'node:os';
-import { AppConfig } from '../core/config/app-config';
-import { isRefusedData } from '../core/database/postgres-errors';
-import { PERSISTENCE_METRICS, PersistenceMetrics } from '../core/metrics/persistence-metrics.port';
+import { AppConfig } from '../../core/config/app-config';
+import { isRefusedData } from '../../core/database/postgres-errors';
+import { PERSISTENCE_METRICS, PersistenceMetrics } from '../../core/metrics/persistence-metrics.port';
 import { FlushScheduler } from './flush-scheduler';
 import { BufferedEntry, TurnBuffer } from './turn-buffer';
 import { TurnsRepository } from './turns.repository';

@@ -1,9 +1,9 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable } from '@nestjs/common';
 import { Queue } from 'bullmq';
-import { AppConfig } from '../core/config/app-config';
-import { currentRequestId } from '../core/queue/job-data';
-import { QueueName } from '../core/queue/queue-names';
+import { AppConfig } from '../../core/config/app-config';
+import { currentRequestId } from '../../core/queue/job-data';
+import { QueueName } from '../../core/queue/queue-names';
 import { SealJobData, TURN_JOB_OPTIONS, TurnJobName } from './turn-persistence.jobs';
 
 /**

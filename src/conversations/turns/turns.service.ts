@@ -2,21 +2,21 @@ import { Injectable, Logger } from '@nestjs/common';
 import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
 import { map, Observable } from 'rxjs';
-import { flattenValidationErrors } from '../core/http/validation';
-import { ValidationProblem } from '../core/http/problem.exception';
-import { SharedStreamReader } from '../core/sse/shared-stream-reader';
-import { isStreamId } from '../core/sse/stream-ids';
-import type { Actor } from '../core/security/actor';
-import { ConversationsErrorCode, ConversationsException } from './conversations.exception';
-import { ConversationsService } from './conversations.service';
+import { flattenValidationErrors } from '../../core/http/validation';
+import { ValidationProblem } from '../../core/http/problem.exception';
+import { SharedStreamReader } from '../../core/sse/shared-stream-reader';
+import { isStreamId } from '../../core/sse/stream-ids';
+import type { Actor } from '../../core/security/actor';
+import { ConversationsErrorCode, ConversationsException } from '../conversations.exception';
+import { ConversationsService } from '../conversations.service';
 import {
   IngestResponse,
   MAX_MESSAGE_NUMBER,
   TurnBatchDto,
   TurnDto,
   TurnResponse,
-} from './dto/turn.dto';
-import { isCertainlyValidBody } from './dto/turn-fast-check';
+} from '../dto/turn.dto';
+import { isCertainlyValidBody } from '../dto/turn-fast-check';
 import { FlushScheduler } from './flush-scheduler';
 import { TurnBuffer } from './turn-buffer';
 import { confidenceLevelOf, TurnRecord } from './turn-record';
