@@ -11,6 +11,7 @@ import { FlushScheduler } from './turns/flush-scheduler';
 import { TurnBuffer } from './turns/turn-buffer';
 import { TurnPersistenceService } from './turns/turn-persistence.service';
 import { TurnsRepository } from './turns/turns.repository';
+import { TurnsController } from './turns/turns.controller';
 import { TurnsService } from './turns/turns.service';
 
 @Module({
@@ -20,7 +21,7 @@ import { TurnsService } from './turns/turns.service';
     SseModule,
     BullModule.registerQueue({ name: QueueName.TurnPersistence }),
   ],
-  controllers: [ConversationsController],
+  controllers: [ConversationsController, TurnsController],
   providers: [
     ConversationsRepository,
     TurnsRepository,
