@@ -10,7 +10,7 @@ import { StorageDriver, StorageNotFoundError } from '../core/storage/storage-dri
 import { archiveAudioKey, caseAudioKey, extensionOfKey } from '../core/storage/storage-keys';
 import { InjectStorage } from '../core/storage/storage.module';
 import { AudioFilesRepository, KeyChange } from './audio-files.repository';
-import { AudioFilesService } from './audio-files.service';
+import { AudioTransferService } from './audio-transfer.service';
 import { AudioJobData, AudioJobName } from './audio-jobs';
 import { AudioFileEntity } from './entities/audio-file.entity';
 
@@ -71,7 +71,7 @@ export class AudioArchiveService {
 
   constructor(
     private readonly audio: AudioFilesRepository,
-    private readonly files: AudioFilesService,
+    private readonly files: AudioTransferService,
     private readonly holds: LegalHoldService,
     private readonly audit: AuditService,
     private readonly config: AppConfig,

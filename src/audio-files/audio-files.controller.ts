@@ -16,7 +16,7 @@ import { UuidParam } from '../core/http/uuid-param';
 import { Authenticated, CurrentActor } from '../core/security/access.decorators';
 import type { Actor } from '../core/security/actor';
 import { AudioErrorCode, AudioException } from './audio-files.exception';
-import { AudioFilesService } from './audio-files.service';
+import { AudioTransferService } from './audio-transfer.service';
 import {
   ArchiveAudioDto,
   AudioFileResponse,
@@ -37,7 +37,7 @@ const header = (request: FastifyRequest, name: string): string | undefined => {
 @ApiBearerAuth()
 @Controller('cases')
 export class CaseAudioController {
-  constructor(private readonly audio: AudioFilesService) {}
+  constructor(private readonly audio: AudioTransferService) {}
 
   @Post(':id/audio')
   @Authenticated({ permission: 'audio:upload', resource: 'case' })
@@ -84,7 +84,7 @@ export class CaseAudioController {
 @ApiBearerAuth()
 @Controller('audio')
 export class AudioFilesController {
-  constructor(private readonly audio: AudioFilesService) {}
+  constructor(private readonly audio: AudioTransferService) {}
 
   /** Audio across every case the caller may see: how processing engines find work. */
   @Get()

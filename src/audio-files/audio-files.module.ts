@@ -6,7 +6,7 @@ import { QueueName } from '../core/queue/queue-names';
 import { AudioArchiveService } from './audio-archive.service';
 import { AudioFilesController, CaseAudioController } from './audio-files.controller';
 import { AudioFilesRepository } from './audio-files.repository';
-import { AudioFilesService } from './audio-files.service';
+import { AudioTransferService } from './audio-transfer.service';
 
 @Module({
   imports: [
@@ -15,7 +15,7 @@ import { AudioFilesService } from './audio-files.service';
     BullModule.registerQueue({ name: QueueName.AudioArchive }, { name: QueueName.Retention }),
   ],
   controllers: [CaseAudioController, AudioFilesController],
-  providers: [AudioFilesRepository, AudioFilesService, AudioArchiveService],
-  exports: [AudioFilesService, AudioArchiveService],
+  providers: [AudioFilesRepository, AudioTransferService, AudioArchiveService],
+  exports: [AudioTransferService, AudioArchiveService],
 })
 export class AudioFilesModule {}

@@ -75,8 +75,8 @@ function isTooLarge(error: unknown): boolean {
  * as streams between the client and storage and are never held in memory.
  */
 @Injectable()
-export class AudioFilesService {
-  private readonly logger = new Logger(AudioFilesService.name);
+export class AudioTransferService {
+  private readonly logger = new Logger(AudioTransferService.name);
 
   constructor(
     private readonly audio: AudioFilesRepository,
