@@ -6,6 +6,9 @@ import { QueueName } from '../core/queue/queue-names';
 import { AudioArchiveService } from './audio-archive.service';
 import { AudioFilesController, CaseAudioController } from './audio-files.controller';
 import { AudioFilesRepository } from './audio-files.repository';
+import { AudioFilesService } from './audio-files.service';
+import { AudioJobsService } from './audio-jobs.service';
+import { AudioProcessingService } from './audio-processing.service';
 import { AudioTransferService } from './audio-transfer.service';
 
 @Module({
@@ -15,7 +18,14 @@ import { AudioTransferService } from './audio-transfer.service';
     BullModule.registerQueue({ name: QueueName.AudioArchive }, { name: QueueName.Retention }),
   ],
   controllers: [CaseAudioController, AudioFilesController],
-  providers: [AudioFilesRepository, AudioTransferService, AudioArchiveService],
-  exports: [AudioTransferService, AudioArchiveService],
+  providers: [
+    AudioFilesRepository,
+    AudioFilesService,
+    AudioTransferService,
+    AudioProcessingService,
+    AudioJobsService,
+    AudioArchiveService,
+  ],
+  exports: [AudioProcessingService, AudioJobsService, AudioArchiveService],
 })
 export class AudioFilesModule {}

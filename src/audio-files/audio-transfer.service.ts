@@ -1,8 +1,5 @@
 import type { Multipart, MultipartFile } from '@fastify/multipart';
-import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable, Logger } from '@nestjs/common';
-import { Queue } from 'bullmq';
-import { EntityManager } from 'typeorm';
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -12,24 +9,15 @@ import { LegalHoldService } from '../cases/legal-hold.service';
 import { AppConfig } from '../core/config/app-config';
 import { postgresErrorCode, UNIQUE_VIOLATION } from '../core/database/postgres-errors';
 import { NotFoundProblem, ValidationProblem } from '../core/http/problem.exception';
-import { currentRequestId } from '../core/queue/job-data';
-import { QueueName } from '../core/queue/queue-names';
 import type { Actor } from '../core/security/actor';
-import { accessScope } from '../core/access/access-decision';
 import { HashingCounter, SizeLimitExceededError } from '../core/storage/hashing';
 import { StorageDriver, StorageNotFoundError } from '../core/storage/storage-driver';
 import { archiveAudioKey, caseAudioKey, extensionOfKey } from '../core/storage/storage-keys';
 import { InjectStorage } from '../core/storage/storage.module';
 import { AudioErrorCode, AudioException } from './audio-files.exception';
 import { AudioFilesRepository } from './audio-files.repository';
-import {
-  AUDIO_JOB_OPTIONS,
-  AudioJobData,
-  AudioJobName,
-  audioJobId,
-  JOB_HISTORY,
-} from './audio-jobs';
-import { LANGUAGE_TAG, ListAudioQuery, ListCaseAudioQuery } from './dto/audio-file.dto';
+import { AudioFilesService } from './audio-files.service';
+import { LANGUAGE_TAG } from './dto/audio-file.dto';
 import { AudioFileEntity } from './entities/audio-file.entity';
 import { detectAudioType, durationOf, isTruncated, SNIFF_BYTES } from './media/audio-type';
 import { ifNoneMatchHits, parseRange } from './media/byte-range';
@@ -70,9 +58,9 @@ function isTooLarge(error: unknown): boolean {
 }
 
 /**
- * Audio rules. Visibility and participation are enforced by the access guard (routes
- * declare `resource: 'case'` or `resource: 'audio'`); lists filter in SQL. Bytes move
- * as streams between the client and storage and are never held in memory.
+ * Moving audio bytes in and out: upload (sniffed, hashed, counted, deduplicated) and
+ * download (ranges, ETag). Bytes move as streams between the client and storage and are
+ * never held in memory. Visibility is enforced by the access guard before these run.
  */
 @Injectable()
 export class AudioTransferService {
@@ -84,8 +72,8 @@ export class AudioTransferService {
     private readonly audit: AuditService,
     private readonly usage: UsageService,
     private readonly config: AppConfig,
+    private readonly files: AudioFilesService,
     @InjectStorage() private readonly storage: StorageDriver,
-    @InjectQueue(QueueName.AudioArchive) private readonly queue: Queue<AudioJobData>,
   ) {}
 
   // --- upload ---------------------------------------------------------------------
@@ -271,42 +259,14 @@ export class AudioTransferService {
     });
   }
 
-  // --- reading --------------------------------------------------------------------
-
-  listForCase(caseId: string, query: ListCaseAudioQuery): Promise<[AudioFileEntity[], number]> {
-    return this.audio.list({
-      actorId: '',
-      seesAll: true,
-      caseId,
-      status: query.status,
-      offset: query.offset,
-      limit: query.limit,
-    });
-  }
-
-  list(actor: Actor, query: ListAudioQuery): Promise<[AudioFileEntity[], number]> {
-    return this.audio.list({
-      ...accessScope(actor),
-      caseId: query.caseId,
-      status: query.status,
-      language: query.language,
-      offset: query.offset,
-      limit: query.limit,
-    });
-  }
-
-  async get(id: string): Promise<AudioFileEntity> {
-    const found = await this.audio.findLive(id);
-    if (!found) throw new NotFoundProblem('audio');
-    return found;
-  }
+  // --- download -----------------------------------------------------------------
 
   /**
    * The bytes, or a slice of them. The ETag is the sha256, so a cached copy is valid
    * exactly while the content is the same. Every transfer of bytes is audited.
    */
   async download(id: string, request: DownloadRequest): Promise<DownloadResponse> {
-    const file = await this.get(id);
+    const file = await this.files.get(id);
     if (file.isArchived) throw new AudioException(AudioErrorCode.Archived);
     const size = Number(file.sizeBytes);
     const etag = `"${file.sha256}"`;
@@ -373,181 +333,6 @@ export class AudioTransferService {
     }
   }
 
-  // --- processing claims ----------------------------------------------------------
-
-  async claim(actor: Actor, id: string): Promise<AudioFileEntity> {
-    return this.audio.transaction(async (manager) => {
-      const timeout = this.config.get('CLAIM_TIMEOUT_MINUTES');
-      const claimed = await this.audio.claim(id, actor.userId, timeout, manager);
-      if (!claimed) {
-        const current = await this.audio.findLive(id, manager);
-        if (!current) throw new NotFoundProblem('audio');
-        if (current.isArchived) throw new AudioException(AudioErrorCode.Archived);
-        if (current.status === 'processing')
-          throw new AudioException(AudioErrorCode.ClaimedByOther);
-        throw new AudioException(AudioErrorCode.WrongStatus, {
-          detail: `A ${current.status} audio file cannot be claimed; only queued files can.`,
-        });
-      }
-      await this.audit.record(
-        { action: 'audio.claim', resourceType: 'audio', resourceId: id, caseId: claimed.caseId },
-        manager,
-      );
-      return claimed;
-    });
-  }
-
-  async fail(actor: Actor, id: string, error: string): Promise<AudioFileEntity> {
-    return this.audio.transaction(async (manager) => {
-      const current = await this.audio.lockAny(id, manager);
-      if (!current || current.deletedAt) throw new NotFoundProblem('audio');
-      if (current.status !== 'processing' && current.status !== 'queued') {
-        throw new AudioException(AudioErrorCode.WrongStatus, {
-          detail: `A ${current.status} audio file cannot be marked failed.`,
-        });
-      }
-      if (current.claimedBy && current.claimedBy !== actor.userId) {
-        throw new AudioException(AudioErrorCode.ClaimedByOther);
-      }
-      const updated = await this.audio.update(
-        id,
-        { status: 'failed', errorMessage: error, claimedBy: null, claimedAt: null },
-        manager,
-      );
-      await this.audit.record(
-        {
-          action: 'audio.fail',
-          resourceType: 'audio',
-          resourceId: id,
-          caseId: current.caseId,
-          outcome: 'failure',
-          details: { error: error.slice(0, 500) },
-        },
-        manager,
-      );
-      return updated!;
-    });
-  }
-
-  /**
-   * The live audio file, row-locked for the caller's transaction, so that work depending
-   * on it (a new transcription or analysis version) is serialised per file. 404 if gone.
-   */
-  async lockLive(id: string, manager: EntityManager): Promise<AudioFileEntity> {
-    const audio = await this.audio.lockAny(id, manager);
-    if (!audio || audio.deletedAt) throw new NotFoundProblem('audio');
-    return audio;
-  }
-
-  /**
-   * An engine delivered a transcription of the file: it is processed, and its claim (by
-   * whoever held it) is released. In the caller's transaction, with the new version.
-   */
-  async markProcessed(id: string, manager: EntityManager): Promise<void> {
-    await this.audio.update(
-      id,
-      {
-        status: 'processed',
-        processedAt: new Date(),
-        errorMessage: null,
-        claimedBy: null,
-        claimedAt: null,
-      },
-      manager,
-    );
-  }
-
-  async requeue(id: string): Promise<AudioFileEntity> {
-    return this.audio.transaction(async (manager) => {
-      const current = await this.audio.lockAny(id, manager);
-      if (!current || current.deletedAt) throw new NotFoundProblem('audio');
-      if (current.isArchived) throw new AudioException(AudioErrorCode.Archived);
-      if (current.status !== 'failed' && current.status !== 'uploaded') {
-        throw new AudioException(AudioErrorCode.WrongStatus, {
-          detail: `A ${current.status} audio file cannot be requeued; only failed or uploaded ones.`,
-        });
-      }
-      const updated = await this.audio.update(
-        id,
-        { status: 'queued', errorMessage: null, claimedBy: null, claimedAt: null },
-        manager,
-      );
-      await this.audit.record(
-        {
-          action: 'audio.requeue',
-          resourceType: 'audio',
-          resourceId: id,
-          caseId: current.caseId,
-          details: { from: current.status },
-        },
-        manager,
-      );
-      return updated!;
-    });
-  }
-
-  // --- background operations -----------------------------------------------------
-
-  async requestArchive(actor: Actor, id: string, reason: string): Promise<string> {
-    const file = await this.get(id);
-    if (file.isArchived) throw new AudioException(AudioErrorCode.AlreadyArchived);
-    return this.enqueue(AudioJobName.Archive, file, actor.userId, { reason });
-  }
-
-  async requestRestore(actor: Actor, id: string): Promise<string> {
-    const file = await this.get(id);
-    if (!file.isArchived) throw new AudioException(AudioErrorCode.NotArchived);
-    return this.enqueue(AudioJobName.Restore, file, actor.userId);
-  }
-
-  async requestDelete(actor: Actor, id: string): Promise<string> {
-    const file = await this.get(id);
-    const kase = await this.holds.holdState(file.caseId);
-    if (kase?.legalHoldAt) throw new AudioException(AudioErrorCode.LegalHold);
-    return this.enqueue(AudioJobName.Delete, file, actor.userId);
-  }
-
-  async requestVerify(actor: Actor, id: string): Promise<string> {
-    return this.enqueue(AudioJobName.Verify, await this.get(id), actor.userId);
-  }
-
-  /**
-   * Adds the job under its deterministic id: a repeated request while the job is
-   * pending returns the same job; a failed job with that id is retried (a re-run).
-   */
-  async enqueue(
-    name: AudioJobName,
-    file: Pick<AudioFileEntity, 'id' | 'version' | 'verifiedAt'>,
-    requestedBy: string | null,
-    extra: Pick<AudioJobData, 'reason' | 'retention'> = {},
-  ): Promise<string> {
-    const [jobId] = await this.enqueueMany(name, [file], requestedBy, extra);
-    return jobId!;
-  }
-
-  /** `enqueue` for many files: their states in one round of requests, one addBulk. */
-  async enqueueMany(
-    name: AudioJobName,
-    files: Pick<AudioFileEntity, 'id' | 'version' | 'verifiedAt'>[],
-    requestedBy: string | null,
-    extra: Pick<AudioJobData, 'reason' | 'retention'> = {},
-  ): Promise<string[]> {
-    const jobIds = files.map((file) => audioJobId(name, file));
-    const states = await Promise.all(jobIds.map((jobId) => this.queue.getJobState(jobId)));
-    const added = files.flatMap((file, i) => {
-      if (states[i] !== 'unknown') return [];
-      const data: AudioJobData = { audioId: file.id, requestedBy, ...currentRequestId(), ...extra };
-      return [
-        { name, data, opts: { ...AUDIO_JOB_OPTIONS[name], ...JOB_HISTORY, jobId: jobIds[i] } },
-      ];
-    });
-    const retried = jobIds.filter((_, i) => states[i] === 'failed');
-    await Promise.all([
-      added.length > 0 ? this.queue.addBulk(added) : undefined,
-      ...retried.map(async (jobId) => (await this.queue.getJob(jobId))?.retry('failed')),
-    ]);
-    return jobIds;
-  }
 }
 
 interface StoredUpload {
