@@ -32,7 +32,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { DataSource } from 'typeorm';
 import { databaseOptions } from '../src/core/database/database-options';
 import { MAX_MESSAGE_NUMBER } from '../src/conversations/dto/turn.dto';
-import { TurnsRepository } from '../src/conversations/turns.repository';
+import { TurnsRepository } from '../src/conversations/turns/turns.repository';
 import {
   api,
   BENCH_ADMIN,

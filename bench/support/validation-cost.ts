@@ -6,7 +6,7 @@
  *   npx ts-node -T bench/support/validation-cost.ts
  */
 import 'reflect-metadata';
-import { TurnsService } from '../../src/conversations/turns.service';
+import { TurnsService } from '../../src/conversations/turns/turns.service';
 import { turnBody } from './turns';
 
 const BATCH = 100;

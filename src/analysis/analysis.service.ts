@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { AudioFilesService } from '../audio-files/audio-files.service';
+import { AudioProcessingService } from '../audio-files/audio-processing.service';
 import { AuditService } from '../audit/audit.service';
 import { NotFoundProblem } from '../core/http/problem.exception';
 import type { Actor } from '../core/security/actor';
@@ -25,7 +25,7 @@ export class AnalysisService {
   constructor(
     private readonly analyses: AnalysisRepository,
     private readonly transcriptions: TranscriptionsRepository,
-    private readonly audioFiles: AudioFilesService,
+    private readonly audioFiles: AudioProcessingService,
     private readonly audit: AuditService,
   ) {}
 

@@ -2,6 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { UnrecoverableError } from 'bullmq';
 import { AuditService } from '../audit/audit.service';
 import { LegalHoldService } from '../cases/legal-hold.service';
+import { Clock } from '../core/clock/clock';
 import { AppConfig } from '../core/config/app-config';
 import { GroupCommit } from '../core/database/group-commit';
 import { RequestContext } from '../core/http/request-context';
@@ -10,7 +11,7 @@ import { StorageDriver, StorageNotFoundError } from '../core/storage/storage-dri
 import { archiveAudioKey, caseAudioKey, extensionOfKey } from '../core/storage/storage-keys';
 import { InjectStorage } from '../core/storage/storage.module';
 import { AudioFilesRepository, KeyChange } from './audio-files.repository';
-import { AudioFilesService } from './audio-files.service';
+import { AudioJobsService } from './audio-jobs.service';
 import { AudioJobData, AudioJobName } from './audio-jobs';
 import { AudioFileEntity } from './entities/audio-file.entity';
 
@@ -71,11 +72,12 @@ export class AudioArchiveService {
 
   constructor(
     private readonly audio: AudioFilesRepository,
-    private readonly files: AudioFilesService,
+    private readonly jobs: AudioJobsService,
     private readonly holds: LegalHoldService,
     private readonly audit: AuditService,
     private readonly config: AppConfig,
     private readonly context: RequestContext,
+    private readonly clock: Clock,
     @InjectStorage() private readonly storage: StorageDriver,
   ) {}
 
@@ -213,7 +215,7 @@ export class AudioArchiveService {
         if (current?.deletedAt) return;
         await this.audio.update(
           file.id,
-          { deletedAt: new Date(), claimedBy: null, claimedAt: null },
+          { deletedAt: this.clock.now(), claimedBy: null, claimedAt: null },
           manager,
         );
         await this.audit.record(
@@ -273,7 +275,7 @@ export class AudioArchiveService {
           manager,
         );
       } else {
-        await this.audio.update(file.id, { verifiedAt: new Date() }, manager);
+        await this.audio.update(file.id, { verifiedAt: this.clock.now() }, manager);
       }
       await this.audit.record(
         {
@@ -321,12 +323,12 @@ export class AudioArchiveService {
     });
     await progress(10);
     const days = this.config.get('RETENTION_ARCHIVE_DAYS');
-    const closedBefore = new Date(Date.now() - days * 24 * 3600 * 1000);
+    const closedBefore = this.clock.fromNow(-days * 24 * 3600 * 1000);
     const candidates = await this.audio.findRetentionCandidates(closedBefore, 10_000);
     let done = 0;
     for (let start = 0; start < candidates.length; start += ENQUEUE_CHUNK) {
       const chunk = candidates.slice(start, start + ENQUEUE_CHUNK);
-      await this.files.enqueueMany(AudioJobName.Archive, chunk, null, {
+      await this.jobs.enqueueMany(AudioJobName.Archive, chunk, null, {
         reason: `Retention: case closed more than ${days} days ago`,
         retention: true,
       });

@@ -17,6 +17,9 @@ import { Authenticated, CurrentActor } from '../core/security/access.decorators'
 import type { Actor } from '../core/security/actor';
 import { AudioErrorCode, AudioException } from './audio-files.exception';
 import { AudioFilesService } from './audio-files.service';
+import { AudioJobsService } from './audio-jobs.service';
+import { AudioProcessingService } from './audio-processing.service';
+import { AudioTransferService } from './audio-transfer.service';
 import {
   ArchiveAudioDto,
   AudioFileResponse,
@@ -37,7 +40,10 @@ const header = (request: FastifyRequest, name: string): string | undefined => {
 @ApiBearerAuth()
 @Controller('cases')
 export class CaseAudioController {
-  constructor(private readonly audio: AudioFilesService) {}
+  constructor(
+    private readonly files: AudioFilesService,
+    private readonly transfer: AudioTransferService,
+  ) {}
 
   @Post(':id/audio')
   @Authenticated({ permission: 'audio:upload', resource: 'case' })
@@ -57,7 +63,7 @@ export class CaseAudioController {
       });
     }
     const length = Number(header(request, 'content-length'));
-    const created = await this.audio.upload(
+    const created = await this.transfer.upload(
       actor,
       id,
       request.parts(),
@@ -74,7 +80,7 @@ export class CaseAudioController {
     @UuidParam() id: string,
     @Query() query: ListCaseAudioQuery,
   ): Promise<Page<AudioFileResponse>> {
-    const [rows, total] = await this.audio.listForCase(id, query);
+    const [rows, total] = await this.files.listForCase(id, query);
     return pageOf(rows.map(AudioFileResponse.from), total, query);
   }
 }
@@ -84,7 +90,12 @@ export class CaseAudioController {
 @ApiBearerAuth()
 @Controller('audio')
 export class AudioFilesController {
-  constructor(private readonly audio: AudioFilesService) {}
+  constructor(
+    private readonly files: AudioFilesService,
+    private readonly transfer: AudioTransferService,
+    private readonly processing: AudioProcessingService,
+    private readonly jobs: AudioJobsService,
+  ) {}
 
   /** Audio across every case the caller may see: how processing engines find work. */
   @Get()
@@ -94,7 +105,7 @@ export class AudioFilesController {
     @CurrentActor() actor: Actor,
     @Query() query: ListAudioQuery,
   ): Promise<Page<AudioFileResponse>> {
-    const [rows, total] = await this.audio.list(actor, query);
+    const [rows, total] = await this.files.list(actor, query);
     return pageOf(rows.map(AudioFileResponse.from), total, query);
   }
 
@@ -103,7 +114,7 @@ export class AudioFilesController {
   @ApiOkResponse({ type: AudioFileResponse })
   @ApiOperation({ summary: "Get an audio file's metadata" })
   async get(@UuidParam() id: string): Promise<AudioFileResponse> {
-    return AudioFileResponse.from(await this.audio.get(id));
+    return AudioFileResponse.from(await this.files.get(id));
   }
 
   @Get(':id/content')
@@ -115,7 +126,7 @@ export class AudioFilesController {
     @Req() request: FastifyRequest,
     @Res() reply: FastifyReply,
   ): Promise<void> {
-    const response = await this.audio.download(id, {
+    const response = await this.transfer.download(id, {
       range: header(request, 'range'),
       ifNoneMatch: header(request, 'if-none-match'),
       ifRange: header(request, 'if-range'),
@@ -129,7 +140,7 @@ export class AudioFilesController {
   @ApiOkResponse({ type: AudioFileResponse })
   @ApiOperation({ summary: 'Claim an audio file for processing' })
   async claim(@CurrentActor() actor: Actor, @UuidParam() id: string): Promise<AudioFileResponse> {
-    return AudioFileResponse.from(await this.audio.claim(actor, id));
+    return AudioFileResponse.from(await this.processing.claim(actor, id));
   }
 
   @Post(':id/fail')
@@ -142,7 +153,7 @@ export class AudioFilesController {
     @UuidParam() id: string,
     @Body() dto: FailAudioDto,
   ): Promise<AudioFileResponse> {
-    return AudioFileResponse.from(await this.audio.fail(actor, id, dto.error));
+    return AudioFileResponse.from(await this.processing.fail(actor, id, dto.error));
   }
 
   @Post(':id/requeue')
@@ -151,7 +162,7 @@ export class AudioFilesController {
   @ApiOkResponse({ type: AudioFileResponse })
   @ApiOperation({ summary: 'Requeue an audio file for processing' })
   async requeue(@UuidParam() id: string): Promise<AudioFileResponse> {
-    return AudioFileResponse.from(await this.audio.requeue(id));
+    return AudioFileResponse.from(await this.processing.requeue(id));
   }
 
   @Post(':id/archive')
@@ -164,7 +175,7 @@ export class AudioFilesController {
     @UuidParam() id: string,
     @Body() dto: ArchiveAudioDto,
   ): Promise<JobAcceptedResponse> {
-    return { jobId: await this.audio.requestArchive(actor, id, dto.reason) };
+    return { jobId: await this.jobs.requestArchive(actor, id, dto.reason) };
   }
 
   @Post(':id/restore')
@@ -176,7 +187,7 @@ export class AudioFilesController {
     @CurrentActor() actor: Actor,
     @UuidParam() id: string,
   ): Promise<JobAcceptedResponse> {
-    return { jobId: await this.audio.requestRestore(actor, id) };
+    return { jobId: await this.jobs.requestRestore(actor, id) };
   }
 
   @Delete(':id')
@@ -188,7 +199,7 @@ export class AudioFilesController {
     @CurrentActor() actor: Actor,
     @UuidParam() id: string,
   ): Promise<JobAcceptedResponse> {
-    return { jobId: await this.audio.requestDelete(actor, id) };
+    return { jobId: await this.jobs.requestDelete(actor, id) };
   }
 
   @Post(':id/verify')
@@ -200,6 +211,6 @@ export class AudioFilesController {
     @CurrentActor() actor: Actor,
     @UuidParam() id: string,
   ): Promise<JobAcceptedResponse> {
-    return { jobId: await this.audio.requestVerify(actor, id) };
+    return { jobId: await this.jobs.requestVerify(actor, id) };
   }
 }

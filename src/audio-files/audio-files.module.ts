@@ -7,6 +7,9 @@ import { AudioArchiveService } from './audio-archive.service';
 import { AudioFilesController, CaseAudioController } from './audio-files.controller';
 import { AudioFilesRepository } from './audio-files.repository';
 import { AudioFilesService } from './audio-files.service';
+import { AudioJobsService } from './audio-jobs.service';
+import { AudioProcessingService } from './audio-processing.service';
+import { AudioTransferService } from './audio-transfer.service';
 
 @Module({
   imports: [
@@ -15,7 +18,14 @@ import { AudioFilesService } from './audio-files.service';
     BullModule.registerQueue({ name: QueueName.AudioArchive }, { name: QueueName.Retention }),
   ],
   controllers: [CaseAudioController, AudioFilesController],
-  providers: [AudioFilesRepository, AudioFilesService, AudioArchiveService],
-  exports: [AudioFilesService, AudioArchiveService],
+  providers: [
+    AudioFilesRepository,
+    AudioFilesService,
+    AudioTransferService,
+    AudioProcessingService,
+    AudioJobsService,
+    AudioArchiveService,
+  ],
+  exports: [AudioProcessingService, AudioJobsService, AudioArchiveService],
 })
 export class AudioFilesModule {}

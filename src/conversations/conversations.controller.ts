@@ -1,63 +1,35 @@
+import { Body, Controller, Get, HttpCode, Patch, Post, Query, Res } from '@nestjs/common';
 import {
-  Body,
-  Controller,
-  ExecutionContext,
-  Get,
-  Headers,
-  HttpCode,
-  Patch,
-  Post,
-  Query,
-  Res,
-  Sse,
-  SseSignal,
-} from '@nestjs/common';
-import {
-  ApiAcceptedResponse,
   ApiBearerAuth,
-  ApiBody,
   ApiCreatedResponse,
-  ApiExtraModels,
   ApiOkResponse,
   ApiOperation,
   ApiTags,
-  getSchemaPath,
 } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { Observable } from 'rxjs';
 import { etagOf, IfMatchVersion } from '../core/http/etag';
-import { CursorPage, Page, pageOf } from '../core/http/pagination';
+import { Page, pageOf } from '../core/http/pagination';
 import { UuidParam } from '../core/http/uuid-param';
 import { Authenticated, CurrentActor } from '../core/security/access.decorators';
 import type { Actor } from '../core/security/actor';
-import { GuardedStreams } from '../core/sse/guarded-streams';
-import { StreamContext } from '../core/sse/stream-access';
 import { ConversationsService } from './conversations.service';
 import {
   ConversationResponse,
   CreateConversationDto,
   JoinConversationDto,
   ListConversationsQuery,
-  RecentQuery,
   StatsResponse,
-  TurnCursorQuery,
   UpdateConversationDto,
   VerifyResponse,
-  WindowQuery,
 } from './dto/conversation.dto';
-import { IngestResponse, TurnBatchDto, TurnDto, TurnResponse } from './dto/turn.dto';
 import { ConversationEntity } from './entities/conversation.entity';
-import { TurnsService } from './turns.service';
 
+/** Conversation management: start, join, list, update, end, verify; turns live in turns/. */
 @ApiTags('conversations')
 @ApiBearerAuth()
 @Controller('conversations')
 export class ConversationsController {
-  constructor(
-    private readonly conversations: ConversationsService,
-    private readonly turns: TurnsService,
-    private readonly streams: GuardedStreams,
-  ) {}
+  constructor(private readonly conversations: ConversationsService) {}
 
   private respond(entity: ConversationEntity, reply: FastifyReply): ConversationResponse {
     void reply.header('etag', etagOf(entity.version));
@@ -158,88 +130,5 @@ export class ConversationsController {
   @ApiOperation({ summary: "Get a conversation's statistics" })
   stats(@UuidParam() id: string): Promise<StatsResponse> {
     return this.conversations.stats(id);
-  }
-
-  @Post(':id/turns')
-  @Authenticated({
-    anyPermission: ['conversations:ingest', 'conversations:write'],
-    resource: 'conversation',
-  })
-  @HttpCode(202)
-  @ApiExtraModels(TurnDto, TurnBatchDto)
-  @ApiBody({
-    schema: {
-      oneOf: [{ $ref: getSchemaPath(TurnDto) }, { $ref: getSchemaPath(TurnBatchDto) }],
-    },
-  })
-  @ApiAcceptedResponse({ type: IngestResponse })
-  @ApiOperation({ summary: 'Post one turn or a batch of turns' })
-  ingest(
-    @CurrentActor() actor: Actor,
-    @UuidParam() id: string,
-    @Body() body: unknown,
-  ): Promise<IngestResponse> {
-    return this.turns.ingest(actor, id, body);
-  }
-
-  @Get(':id/turns')
-  @Authenticated({ permission: 'conversations:read', resource: 'conversation' })
-  @ApiOperation({ summary: "List a conversation's turns (cursor pages)" })
-  async listTurns(
-    @UuidParam() id: string,
-    @Query() query: TurnCursorQuery,
-  ): Promise<CursorPage<TurnResponse>> {
-    const after = query.after ? Number(query.after) : 0;
-    const data = await this.turns.listAfter(id, after, query.limit + 1);
-    const page = data.slice(0, query.limit);
-    const last = page[page.length - 1];
-    return {
-      data: page,
-      meta: { nextCursor: data.length > query.limit && last ? String(last.messageNumber) : null },
-    };
-  }
-
-  @Get(':id/turns/recent')
-  @Authenticated({ permission: 'conversations:read', resource: 'conversation' })
-  @ApiOperation({ summary: 'Get the turns of the last minutes' })
-  async recent(
-    @UuidParam() id: string,
-    @Query() query: RecentQuery,
-  ): Promise<{ data: TurnResponse[] }> {
-    return { data: await this.turns.recent(id, query.minutes) };
-  }
-
-  @Get(':id/turns/window')
-  @Authenticated({ permission: 'conversations:read', resource: 'conversation' })
-  @ApiOperation({ summary: 'Get a window of turns before a message' })
-  async window(
-    @UuidParam() id: string,
-    @Query() query: WindowQuery,
-  ): Promise<{ data: TurnResponse[] }> {
-    return { data: await this.turns.window(id, query.size, query.before) };
-  }
-
-  /**
-   * Ends as soon as the caller loses access (re-checked on every relevant change and every
-   * SSE_RECHECK_SECONDS); 429 beyond SSE_MAX_PER_USER open streams (see README).
-   */
-  @Sse(':id/stream')
-  @Authenticated({ permission: 'conversations:read', resource: 'conversation' })
-  @ApiOperation({ summary: 'Stream new turns (server-sent events)' })
-  async stream(
-    @UuidParam() id: string,
-    @CurrentActor() actor: Actor,
-    @StreamContext() context: ExecutionContext,
-    @SseSignal() signal: AbortSignal,
-    @Headers('last-event-id') lastEventId?: string,
-  ): Promise<Observable<{ id: string; type: string; data: TurnResponse }>> {
-    const cursor = await this.turns.streamStart(id, lastEventId);
-    return this.streams.open({
-      context,
-      actor,
-      signal,
-      resourceTags: () => this.conversations.accessTags(id),
-      source: this.turns.stream(id, cursor),
-    });
   }
 }

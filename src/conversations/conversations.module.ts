@@ -7,11 +7,12 @@ import { SseModule } from '../core/sse/sse.module';
 import { ConversationsController } from './conversations.controller';
 import { ConversationsRepository } from './conversations.repository';
 import { ConversationsService } from './conversations.service';
-import { FlushScheduler } from './flush-scheduler';
-import { TurnBuffer } from './turn-buffer';
-import { TurnPersistenceService } from './turn-persistence.service';
-import { TurnsRepository } from './turns.repository';
-import { TurnsService } from './turns.service';
+import { FlushScheduler } from './turns/flush-scheduler';
+import { TurnBuffer } from './turns/turn-buffer';
+import { TurnPersistenceService } from './turns/turn-persistence.service';
+import { TurnsRepository } from './turns/turns.repository';
+import { TurnsController } from './turns/turns.controller';
+import { TurnsService } from './turns/turns.service';
 
 @Module({
   imports: [
@@ -20,7 +21,7 @@ import { TurnsService } from './turns.service';
     SseModule,
     BullModule.registerQueue({ name: QueueName.TurnPersistence }),
   ],
-  controllers: [ConversationsController],
+  controllers: [ConversationsController, TurnsController],
   providers: [
     ConversationsRepository,
     TurnsRepository,

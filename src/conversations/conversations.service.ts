@@ -16,6 +16,7 @@ import {
 import { RequestContext } from '../core/http/request-context';
 import type { Actor } from '../core/security/actor';
 import { FailureLimiter, FailureScope, isRefusal } from '../core/security/failure-limiter';
+import { Clock } from '../core/clock/clock';
 import { AppConfig } from '../core/config/app-config';
 import { ConversationsErrorCode, ConversationsException } from './conversations.exception';
 import { ConversationsRepository } from './conversations.repository';
@@ -28,10 +29,10 @@ import {
   VerifyResponse,
 } from './dto/conversation.dto';
 import { ConversationEntity, ConversationStatus } from './entities/conversation.entity';
-import { FlushScheduler } from './flush-scheduler';
-import { gapsOf, TranscriptSeal } from './transcript-seal';
-import { TurnBuffer } from './turn-buffer';
-import { TurnsRepository } from './turns.repository';
+import { FlushScheduler } from './turns/flush-scheduler';
+import { gapsOf, TranscriptSeal } from './turns/transcript-seal';
+import { TurnBuffer } from './turns/turn-buffer';
+import { TurnsRepository } from './turns/turns.repository';
 
 const percent = (part: number, total: number): number =>
   total === 0 ? 0 : Math.round((part / total) * 10_000) / 100;
@@ -52,6 +53,7 @@ export class ConversationsService {
     private readonly audit: AuditService,
     private readonly context: RequestContext,
     private readonly config: AppConfig,
+    private readonly clock: Clock,
     invalidation: CacheInvalidation,
   ) {
     this.ingestStatus = invalidation.create({ maxEntries: 10_000, ttlMs: 10 * 60_000 });
@@ -60,7 +62,7 @@ export class ConversationsService {
   async create(actor: Actor, dto: CreateConversationDto): Promise<ConversationEntity> {
     if (dto.caseId) await this.assertCaseLinkable(actor, dto.caseId);
     const joinPasswordHash = dto.joinPassword ? await this.hasher.hash(dto.joinPassword) : null;
-    const partitionMonth = `${new Date().toISOString().slice(0, 7)}-01`;
+    const partitionMonth = `${this.clock.now().toISOString().slice(0, 7)}-01`;
     try {
       return await this.conversations.transaction(async (manager) => {
         if (await this.conversations.activeNameTaken(dto.name, manager)) {
@@ -281,7 +283,7 @@ export class ConversationsService {
         throw new ConversationsException(ConversationsErrorCode.NotActive);
       const updated = await this.conversations.update(
         id,
-        { status: 'archived', endedAt: new Date() },
+        { status: 'archived', endedAt: this.clock.now() },
         current.version,
         manager,
       );
@@ -297,9 +299,9 @@ export class ConversationsService {
       return updated!;
     });
     await this.buffer.markClosed(id);
-    const deadline = Date.now() + waitMs;
+    const deadline = this.clock.nowMs() + waitMs;
     while ((await this.buffer.pendingCount(id)) > 0) {
-      if (Date.now() > deadline) {
+      if (this.clock.nowMs() > deadline) {
         return {
           conversation: ended,
           sealJobId: await this.scheduler.requestSeal(id, this.context.actor?.userId ?? null),
@@ -319,7 +321,7 @@ export class ConversationsService {
     return this.conversations.transaction(async (manager) => {
       const sealed = await this.conversations.update(
         id,
-        { sealHash: seal.digest(), sealedAt: new Date() },
+        { sealHash: seal.digest(), sealedAt: this.clock.now() },
         undefined,
         manager,
       );

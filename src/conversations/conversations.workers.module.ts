@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { ConversationsModule } from './conversations.module';
-import { TurnPersistenceProcessor } from './turn-persistence.processor';
+import { TurnPersistenceProcessor } from './turns/turn-persistence.processor';
 
 /** The turn-persistence processor; imported by WorkersModule. */
 @Module({

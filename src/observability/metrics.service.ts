@@ -5,7 +5,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { Queue } from 'bullmq';
 import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { DataSource } from 'typeorm';
-import { TurnBuffer } from '../conversations/turn-buffer';
+import { TurnBuffer } from '../conversations/turns/turn-buffer';
 import { MetricsRegistry } from '../core/metrics/metrics-registry';
 import { QueueName } from '../core/queue/queue-names';
 

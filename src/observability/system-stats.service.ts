@@ -4,7 +4,7 @@ import { ModuleRef } from '@nestjs/core';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { Queue } from 'bullmq';
 import { DataSource } from 'typeorm';
-import { TurnBuffer } from '../conversations/turn-buffer';
+import { TurnBuffer } from '../conversations/turns/turn-buffer';
 import { QueueName } from '../core/queue/queue-names';
 
 export interface SystemStats {

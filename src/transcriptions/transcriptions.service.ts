@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
-import { AudioFilesService } from '../audio-files/audio-files.service';
+import { AudioProcessingService } from '../audio-files/audio-processing.service';
 import { AudioFileEntity } from '../audio-files/entities/audio-file.entity';
 import { AuditService } from '../audit/audit.service';
 import { UsageService } from '../audit/usage.service';
@@ -42,7 +42,7 @@ export interface TranscriptExport {
 export class TranscriptionsService {
   constructor(
     private readonly transcriptions: TranscriptionsRepository,
-    private readonly audioService: AudioFilesService,
+    private readonly audioService: AudioProcessingService,
     private readonly audit: AuditService,
     private readonly usage: UsageService,
     private readonly config: AppConfig,

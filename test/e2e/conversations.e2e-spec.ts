@@ -1,8 +1,8 @@
 import { AppConfig } from '../../src/core/config/app-config';
 import { loginAsAdmin, randomIp, Session, startApp, TestApp, userSession } from '../support/app';
-import { TurnBuffer } from '../../src/conversations/turn-buffer';
-import { TurnRecord } from '../../src/conversations/turn-record';
-import { TurnPersistenceService } from '../../src/conversations/turn-persistence.service';
+import { TurnBuffer } from '../../src/conversations/turns/turn-buffer';
+import { TurnRecord } from '../../src/conversations/turns/turn-record';
+import { TurnPersistenceService } from '../../src/conversations/turns/turn-persistence.service';
 import { createConversation, eventually, turn, uniqueName } from '../support/turns';
 
 describe('Conversations and live turns (SPEC section 6)', () => {

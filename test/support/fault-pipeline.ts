@@ -4,7 +4,7 @@ import { Pool } from 'pg';
 import TestAgent from 'supertest/lib/agent';
 import { QueueName } from '../../src/core/queue/queue-names';
 import { redisOptionsFromUrl } from '../../src/core/redis/redis-options';
-import { PERSISTERS_GROUP } from '../../src/conversations/turn-buffer';
+import { PERSISTERS_GROUP } from '../../src/conversations/turns/turn-buffer';
 import { turn } from './turns';
 
 /**

@@ -1,7 +1,8 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import Redis from 'ioredis';
-import { AppConfig } from '../core/config/app-config';
-import { InjectRedis } from '../core/redis/redis.module';
+import { Clock } from '../../core/clock/clock';
+import { AppConfig } from '../../core/config/app-config';
+import { InjectRedis } from '../../core/redis/redis.module';
 import { TurnRecord } from './turn-record';
 
 /** Name of the consumer group of persistence workers on the buffer stream. */
@@ -89,6 +90,7 @@ export class TurnBuffer implements OnModuleInit {
   constructor(
     @InjectRedis() private readonly redis: Redis,
     config: AppConfig,
+    private readonly clock: Clock,
   ) {
     this.ttlSeconds = config.get('LIVE_WINDOW_TTL_SECONDS');
     this.redis.defineCommand('ingestTurns', { numberOfKeys: 6, lua: INGEST_SCRIPT });
@@ -112,7 +114,7 @@ export class TurnBuffer implements OnModuleInit {
     conversationId: string,
     turns: TurnRecord[],
   ): Promise<{ accepted: number; duplicates: number } | 'closed'> {
-    const args: (string | number)[] = [this.ttlSeconds, Date.now(), conversationId, turns.length];
+    const args: (string | number)[] = [this.ttlSeconds, this.clock.nowMs(), conversationId, turns.length];
     for (const turn of turns)
       args.push(turn.messageNumber, Date.parse(turn.spokenAt), JSON.stringify(turn));
     const run = (
@@ -357,6 +359,6 @@ export class TurnBuffer implements OnModuleInit {
       string[],
     ][];
     if (!first) return 0;
-    return Math.max(0, Date.now() - Number(first[0].split('-')[0]));
+    return Math.max(0, this.clock.nowMs() - Number(first[0].split('-')[0]));
   }
 }

@@ -1,10 +1,10 @@
 import { Processor } from '@nestjs/bullmq';
 import { BeforeApplicationShutdown, OnApplicationBootstrap } from '@nestjs/common';
 import { Job } from 'bullmq';
-import { RequestedJobData } from '../core/queue/job-data';
-import { JobHandlers, JobProcessor } from '../core/queue/job-processor';
-import { QueueName } from '../core/queue/queue-names';
-import { ConversationsService } from './conversations.service';
+import { RequestedJobData } from '../../core/queue/job-data';
+import { JobHandlers, JobProcessor } from '../../core/queue/job-processor';
+import { QueueName } from '../../core/queue/queue-names';
+import { ConversationsService } from '../conversations.service';
 import { FlushScheduler } from './flush-scheduler';
 import { SealJobData, TurnJobName } from './turn-persistence.jobs';
 import { DrainResult, TurnPersistenceService } from './turn-persistence.service';

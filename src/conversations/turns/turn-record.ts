@@ -1,4 +1,4 @@
-import type { CleaningLevel, TurnCorrection } from './entities/turn.entity';
+import type { CleaningLevel, TurnCorrection } from '../entities/turn.entity';
 
 /**
  * A turn as it travels through Redis (live window, buffer) and into Postgres. Times

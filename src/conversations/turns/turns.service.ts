@@ -2,21 +2,22 @@ import { Injectable, Logger } from '@nestjs/common';
 import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
 import { map, Observable } from 'rxjs';
-import { flattenValidationErrors } from '../core/http/validation';
-import { ValidationProblem } from '../core/http/problem.exception';
-import { SharedStreamReader } from '../core/sse/shared-stream-reader';
-import { isStreamId } from '../core/sse/stream-ids';
-import type { Actor } from '../core/security/actor';
-import { ConversationsErrorCode, ConversationsException } from './conversations.exception';
-import { ConversationsService } from './conversations.service';
+import { Clock } from '../../core/clock/clock';
+import { flattenValidationErrors } from '../../core/http/validation';
+import { ValidationProblem } from '../../core/http/problem.exception';
+import { SharedStreamReader } from '../../core/sse/shared-stream-reader';
+import { isStreamId } from '../../core/sse/stream-ids';
+import type { Actor } from '../../core/security/actor';
+import { ConversationsErrorCode, ConversationsException } from '../conversations.exception';
+import { ConversationsService } from '../conversations.service';
 import {
   IngestResponse,
   MAX_MESSAGE_NUMBER,
   TurnBatchDto,
   TurnDto,
   TurnResponse,
-} from './dto/turn.dto';
-import { isCertainlyValidBody } from './dto/turn-fast-check';
+} from '../dto/turn.dto';
+import { isCertainlyValidBody } from '../dto/turn-fast-check';
 import { FlushScheduler } from './flush-scheduler';
 import { TurnBuffer } from './turn-buffer';
 import { confidenceLevelOf, TurnRecord } from './turn-record';
@@ -80,6 +81,7 @@ export class TurnsService {
     private readonly buffer: TurnBuffer,
     private readonly scheduler: FlushScheduler,
     private readonly reader: SharedStreamReader,
+    private readonly clock: Clock,
   ) {}
 
   /** Accepts one turn or `{ turns: [...] }`; validation errors name `turns[i].field`. */
@@ -101,7 +103,7 @@ export class TurnsService {
     const dtos = await this.parse(body);
     if ((await this.conversations.statusForIngest(conversationId)) !== 'active')
       throw new ConversationsException(ConversationsErrorCode.NotActive);
-    const receivedAt = new Date().toISOString();
+    const receivedAt = this.clock.now().toISOString();
     const records: TurnRecord[] = dtos.map((dto) => ({
       conversationId,
       messageNumber: dto.messageNumber,
@@ -166,7 +168,7 @@ export class TurnsService {
 
   /** Turns spoken in the last `minutes`, from the live window when the conversation is live. */
   async recent(conversationId: string, minutes: number): Promise<TurnResponse[]> {
-    const since = Date.now() - minutes * 60_000;
+    const since = this.clock.nowMs() - minutes * 60_000;
     const live = await this.buffer.liveSince(conversationId, since);
     if (live) return live.map(toTurnResponse);
     const conversation = await this.conversations.get(conversationId);

@@ -1,9 +1,10 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable } from '@nestjs/common';
 import { Queue } from 'bullmq';
-import { AppConfig } from '../core/config/app-config';
-import { currentRequestId } from '../core/queue/job-data';
-import { QueueName } from '../core/queue/queue-names';
+import { Clock } from '../../core/clock/clock';
+import { AppConfig } from '../../core/config/app-config';
+import { currentRequestId } from '../../core/queue/job-data';
+import { QueueName } from '../../core/queue/queue-names';
 import { SealJobData, TURN_JOB_OPTIONS, TurnJobName } from './turn-persistence.jobs';
 
 /**
@@ -20,11 +21,12 @@ export class FlushScheduler {
   constructor(
     @InjectQueue(QueueName.TurnPersistence) private readonly queue: Queue,
     config: AppConfig,
+    private readonly clock: Clock,
   ) {
     this.delayMs = config.get('TURN_FLUSH_DELAY_MS');
   }
 
-  async requestFlush(now = Date.now()): Promise<void> {
+  async requestFlush(now = this.clock.nowMs()): Promise<void> {
     const slot = Math.floor(now / this.delayMs);
     if (slot === this.lastSlot) return;
     this.lastSlot = slot;
@@ -42,7 +44,7 @@ export class FlushScheduler {
     await this.queue.add(
       TurnJobName.Flush,
       { requestedBy: null, ...currentRequestId() },
-      { ...TURN_JOB_OPTIONS, jobId: `flush-now.${Date.now()}` },
+      { ...TURN_JOB_OPTIONS, jobId: `flush-now.${this.clock.nowMs()}` },
     );
   }
 

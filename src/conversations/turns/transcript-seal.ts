@@ -1,5 +1,5 @@
 import { createHash, Hash } from 'node:crypto';
-import { canonicalJson } from '../core/canonical-json';
+import { canonicalJson } from '../../core/canonical-json';
 import type { TurnRecord } from './turn-record';
 
 /**

@@ -1,4 +1,4 @@
-import type { RequestedJobData } from '../core/queue/job-data';
+import type { RequestedJobData } from '../../core/queue/job-data';
 
 /** Jobs of the turn-persistence queue. Payloads carry ids only. */
 export enum TurnJobName {

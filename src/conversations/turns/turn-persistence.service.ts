@@ -1,8 +1,9 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { hostname } from 'node:os';
-import { AppConfig } from '../core/config/app-config';
-import { isRefusedData } from '../core/database/postgres-errors';
-import { PERSISTENCE_METRICS, PersistenceMetrics } from '../core/metrics/persistence-metrics.port';
+import { Clock } from '../../core/clock/clock';
+import { AppConfig } from '../../core/config/app-config';
+import { isRefusedData } from '../../core/database/postgres-errors';
+import { PERSISTENCE_METRICS, PersistenceMetrics } from '../../core/metrics/persistence-metrics.port';
 import { FlushScheduler } from './flush-scheduler';
 import { BufferedEntry, TurnBuffer } from './turn-buffer';
 import { TurnsRepository } from './turns.repository';
@@ -33,6 +34,7 @@ export class TurnPersistenceService {
     private readonly turns: TurnsRepository,
     private readonly scheduler: FlushScheduler,
     config: AppConfig,
+    private readonly clock: Clock,
     @Inject(PERSISTENCE_METRICS) private readonly metrics: PersistenceMetrics,
   ) {
     this.batchSize = config.get('TURN_BATCH_SIZE');
@@ -47,7 +49,7 @@ export class TurnPersistenceService {
    * the first batch of the next drain.
    */
   async drain(budgetMs = 2000, onBatch?: (persisted: number) => void): Promise<DrainResult> {
-    const started = Date.now();
+    const started = this.clock.nowMs();
     const result: DrainResult = { persisted: 0, duplicates: 0, batches: 0 };
     await this.buffer.reclaim(this.consumer, this.reclaimIdleMs, this.batchSize);
     let entries = await this.buffer.readOwnPending(this.consumer, this.batchSize);
@@ -66,7 +68,7 @@ export class TurnPersistenceService {
       result.duplicates += entries.length - inserted;
       result.batches += 1;
       onBatch?.(result.persisted);
-      if (Date.now() - started > budgetMs) {
+      if (this.clock.nowMs() - started > budgetMs) {
         await next?.catch(() => undefined);
         await this.scheduler.flushNow();
         return result;
@@ -94,7 +96,7 @@ export class TurnPersistenceService {
     try {
       inserted = await this.turns.appendBatch(
         entries.map((e) => e.turn),
-        new Date(),
+        this.clock.now(),
       );
     } catch (error) {
       if (!isRefusedData(error)) throw error;

@@ -1,0 +1,127 @@
+import {
+  Body,
+  Controller,
+  ExecutionContext,
+  Get,
+  Headers,
+  HttpCode,
+  Post,
+  Query,
+  Sse,
+  SseSignal,
+} from '@nestjs/common';
+import {
+  ApiAcceptedResponse,
+  ApiBearerAuth,
+  ApiBody,
+  ApiExtraModels,
+  ApiOperation,
+  ApiTags,
+  getSchemaPath,
+} from '@nestjs/swagger';
+import { Observable } from 'rxjs';
+import { CursorPage } from '../../core/http/pagination';
+import { UuidParam } from '../../core/http/uuid-param';
+import { Authenticated, CurrentActor } from '../../core/security/access.decorators';
+import type { Actor } from '../../core/security/actor';
+import { GuardedStreams } from '../../core/sse/guarded-streams';
+import { StreamContext } from '../../core/sse/stream-access';
+import { ConversationsService } from '../conversations.service';
+import { RecentQuery, TurnCursorQuery, WindowQuery } from '../dto/conversation.dto';
+import { IngestResponse, TurnBatchDto, TurnDto, TurnResponse } from '../dto/turn.dto';
+import { TurnsService } from './turns.service';
+
+/** The turns of one conversation: ingestion, reading back and the live stream. */
+@ApiTags('conversations')
+@ApiBearerAuth()
+@Controller('conversations')
+export class TurnsController {
+  constructor(
+    private readonly conversations: ConversationsService,
+    private readonly turns: TurnsService,
+    private readonly streams: GuardedStreams,
+  ) {}
+
+  @Post(':id/turns')
+  @Authenticated({
+    anyPermission: ['conversations:ingest', 'conversations:write'],
+    resource: 'conversation',
+  })
+  @HttpCode(202)
+  @ApiExtraModels(TurnDto, TurnBatchDto)
+  @ApiBody({
+    schema: {
+      oneOf: [{ $ref: getSchemaPath(TurnDto) }, { $ref: getSchemaPath(TurnBatchDto) }],
+    },
+  })
+  @ApiAcceptedResponse({ type: IngestResponse })
+  @ApiOperation({ summary: 'Post one turn or a batch of turns' })
+  ingest(
+    @CurrentActor() actor: Actor,
+    @UuidParam() id: string,
+    @Body() body: unknown,
+  ): Promise<IngestResponse> {
+    return this.turns.ingest(actor, id, body);
+  }
+
+  @Get(':id/turns')
+  @Authenticated({ permission: 'conversations:read', resource: 'conversation' })
+  @ApiOperation({ summary: "List a conversation's turns (cursor pages)" })
+  async list(
+    @UuidParam() id: string,
+    @Query() query: TurnCursorQuery,
+  ): Promise<CursorPage<TurnResponse>> {
+    const after = query.after ? Number(query.after) : 0;
+    const data = await this.turns.listAfter(id, after, query.limit + 1);
+    const page = data.slice(0, query.limit);
+    const last = page[page.length - 1];
+    return {
+      data: page,
+      meta: { nextCursor: data.length > query.limit && last ? String(last.messageNumber) : null },
+    };
+  }
+
+  @Get(':id/turns/recent')
+  @Authenticated({ permission: 'conversations:read', resource: 'conversation' })
+  @ApiOperation({ summary: 'Get the turns of the last minutes' })
+  async recent(
+    @UuidParam() id: string,
+    @Query() query: RecentQuery,
+  ): Promise<{ data: TurnResponse[] }> {
+    return { data: await this.turns.recent(id, query.minutes) };
+  }
+
+  @Get(':id/turns/window')
+  @Authenticated({ permission: 'conversations:read', resource: 'conversation' })
+  @ApiOperation({ summary: 'Get a window of turns before a message' })
+  async window(
+    @UuidParam() id: string,
+    @Query() query: WindowQuery,
+  ): Promise<{ data: TurnResponse[] }> {
+    return { data: await this.turns.window(id, query.size, query.before) };
+  }
+
+  /**
+   * Ends as soon as the caller loses access (re-checked on every relevant change and every
+   * SSE_RECHECK_SECONDS); 429 beyond SSE_MAX_PER_USER open streams (see README).
+   */
+  @Sse(':id/stream')
+  @Authenticated({ permission: 'conversations:read', resource: 'conversation' })
+  @ApiOperation({ summary: 'Stream new turns (server-sent events)' })
+  async stream(
+    @UuidParam() id: string,
+    @CurrentActor() actor: Actor,
+    @StreamContext() context: ExecutionContext,
+    @SseSignal() signal: AbortSignal,
+    @Headers('last-event-id') lastEventId?: string,
+  ): Promise<Observable<{ id: string; type: string; data: TurnResponse }>> {
+    const cursor = await this.turns.streamStart(id, lastEventId);
+    return this.streams.open({
+      context,
+      actor,
+      signal,
+      resourceTags: () => this.conversations.accessTags(id),
+      source: this.turns.stream(id, cursor),
+    });
+  }
+}
