@@ -3,20 +3,17 @@ import { join } from 'node:path';
 import { ACTIVITY_TYPES, AUDIT_ACTIONS, AuditAction } from './activity-types';
 import { AuditEvent } from './audit.service';
 
-/** Every `*.activity-types.ts` catalogue under src, as its module exports it. */
+/** Every catalogue file under `actions/`, as it exports it. */
 function catalogues(): { file: string; codes: string[] }[] {
-  const src = join(__dirname, '..');
+  const dir = join(__dirname, 'actions');
   const found: { file: string; codes: string[] }[] = [];
-  for (const dir of readdirSync(src, { withFileTypes: true })) {
-    if (!dir.isDirectory()) continue;
-    for (const file of readdirSync(join(src, dir.name))) {
-      if (!file.endsWith('.activity-types.ts')) continue;
-      // eslint-disable-next-line @typescript-eslint/no-require-imports -- found at run time
-      const exported = require(join(src, dir.name, file)) as Record<string, unknown>;
-      for (const value of Object.values(exported)) {
-        if (value && typeof value === 'object') {
-          found.push({ file: `${dir.name}/${file}`, codes: Object.keys(value) });
-        }
+  for (const file of readdirSync(dir)) {
+    if (!file.endsWith('.ts') || file.endsWith('.spec.ts')) continue;
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- found at run time
+    const exported = require(join(dir, file)) as Record<string, unknown>;
+    for (const value of Object.values(exported)) {
+      if (value && typeof value === 'object') {
+        found.push({ file, codes: Object.keys(value) });
       }
     }
   }

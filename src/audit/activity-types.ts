@@ -1,14 +1,15 @@
-import { ANALYSIS_ACTIVITY_TYPES } from '../analysis/analysis.activity-types';
-import { AUDIO_ACTIVITY_TYPES } from '../audio-files/audio-files.activity-types';
-import { AUTH_ACTIVITY_TYPES } from '../auth/auth.activity-types';
-import { CASES_ACTIVITY_TYPES } from '../cases/cases.activity-types';
-import { CONVERSATIONS_ACTIVITY_TYPES } from '../conversations/conversations.activity-types';
-import { TRANSCRIPTIONS_ACTIVITY_TYPES } from '../transcriptions/transcriptions.activity-types';
+import { ANALYSIS_ACTIVITY_TYPES } from './actions/analysis';
+import { AUDIO_ACTIVITY_TYPES } from './actions/audio-files';
+import { AUTH_ACTIVITY_TYPES } from './actions/auth';
+import { CASES_ACTIVITY_TYPES } from './actions/cases';
+import { CONVERSATIONS_ACTIVITY_TYPES } from './actions/conversations';
+import { TRANSCRIPTIONS_ACTIVITY_TYPES } from './actions/transcriptions';
 
 /**
- * Every audit action, gathered from the modules that own them: code → description, as the
- * seed writes them into `activity_types`. A module adds an action to its own
- * `*.activity-types.ts` catalogue (an `as const` object); a new catalogue is listed here.
+ * Every audit action: code → description, as the seed writes them into `activity_types`.
+ * The audit module keeps the catalogue, one file per feature module under `actions/`
+ * (an `as const` object each), so feature modules depend on audit and never the reverse;
+ * a new module's file is listed here.
  */
 export const ACTIVITY_TYPES = {
   ...AUTH_ACTIVITY_TYPES,
