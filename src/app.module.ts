@@ -6,6 +6,7 @@ import { AuthModule } from './auth/auth.module';
 import { CasesModule } from './cases/cases.module';
 import { ConversationsModule } from './conversations/conversations.module';
 import { CacheModule } from './core/cache/cache.module';
+import { ClockModule } from './core/clock/clock.module';
 import { ConfigModule } from './core/config/config.module';
 import { DatabaseModule } from './core/database/database.module';
 import { HttpModule } from './core/http/http.module';
@@ -25,6 +26,7 @@ import { WorkersModule } from './workers.module';
 /** Infrastructure every process needs, API or worker. */
 export const CORE_MODULES = [
   ConfigModule,
+  ClockModule,
   LoggingModule,
   MetricsModule,
   HttpModule,

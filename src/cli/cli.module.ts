@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module';
 import { AuthModule } from '../auth/auth.module';
 import { CacheModule } from '../core/cache/cache.module';
+import { ClockModule } from '../core/clock/clock.module';
 import { ConfigModule } from '../core/config/config.module';
 import { DatabaseModule } from '../core/database/database.module';
 import { HttpModule } from '../core/http/http.module';
@@ -19,6 +20,7 @@ import { ImportTranscriptCommand } from './import-transcript.command';
 @Module({
   imports: [
     ConfigModule,
+    ClockModule,
     HttpModule,
     DatabaseModule,
     CacheModule,
