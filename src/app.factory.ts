@@ -1,7 +1,12 @@
 import cors from '@fastify/cors';
 import { fastifyRequestContext } from '@fastify/request-context';
 import multipart from '@fastify/multipart';
-import { INestApplication, RequestMethod } from '@nestjs/common';
+import {
+  DynamicModule,
+  INestApplication,
+  NestApplicationOptions,
+  RequestMethod,
+} from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { SwaggerModule } from '@nestjs/swagger';
@@ -44,11 +49,24 @@ const SECURITY_HEADERS = {
   },
 };
 
+/** How the Nest application is made from the root module; tests may override providers. */
+export type AppInstantiator = (
+  root: DynamicModule,
+  adapter: FastifyAdapter,
+  options: NestApplicationOptions,
+) => Promise<NestFastifyApplication>;
+
+const instantiate: AppInstantiator = (root, adapter, options) =>
+  NestFactory.create<NestFastifyApplication>(root, adapter, options);
+
 /**
  * Builds the HTTP application exactly as production runs it; the e2e tests use the
  * same function so they exercise the real pipeline (filters, guards, validation).
+ * `create` only replaces how the container is made (a test binds a TestClock with it).
  */
-export async function createApp(): Promise<NestFastifyApplication> {
+export async function createApp(
+  create: AppInstantiator = instantiate,
+): Promise<NestFastifyApplication> {
   const env = validateEnvironment(process.env);
   const adapter = new FastifyAdapter({
     trustProxy: env.TRUST_PROXY,
@@ -64,7 +82,7 @@ export async function createApp(): Promise<NestFastifyApplication> {
     requestIdHeader: false,
     frameworkErrors: sendFrameworkError,
   });
-  const app = await NestFactory.create<NestFastifyApplication>(
+  const app = await create(
     AppModule.forRoot({ workers: env.WORKERS_ENABLED }),
     adapter,
     // JSON bodies only (SPEC section 1): Nest's default parsers would also turn

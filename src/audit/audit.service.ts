@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
+import { Clock } from '../core/clock/clock';
 import { RequestContext } from '../core/http/request-context';
 import { AuditAction } from './activity-types';
 import { ChainVerdict, ChainWalker } from './audit-chain';
@@ -32,6 +33,7 @@ export class AuditService {
   constructor(
     private readonly repository: AuditRepository,
     private readonly context: RequestContext,
+    private readonly clock: Clock,
   ) {}
 
   async record(event: AuditEvent, manager?: EntityManager): Promise<void> {
@@ -50,7 +52,7 @@ export class AuditService {
 
   private entryOf(event: AuditEvent): NewAuditEntry {
     return {
-      occurredAt: new Date(),
+      occurredAt: this.clock.now(),
       actorId: event.actorId !== undefined ? event.actorId : (this.context.actor?.userId ?? null),
       // Clamped to the column widths: a forged header must not make the audited action fail.
       actorIp: this.context.ip?.slice(0, 64) ?? null,

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+import { Clock } from '../core/clock/clock';
 import { UsageStatisticEntity } from './entities/usage-statistic.entity';
 
 export interface UsageDelta {
@@ -31,13 +32,16 @@ export function monthOf(at: Date): string {
 /** Usage counters per user and month, changed only by atomic upserts. */
 @Injectable()
 export class UsageService {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly clock: Clock,
+  ) {}
 
   async increment(
     userId: string,
     delta: UsageDelta,
     manager?: EntityManager,
-    at = new Date(),
+    at: Date = this.clock.now(),
   ): Promise<void> {
     const changes = (Object.keys(COLUMNS) as (keyof UsageDelta)[])
       .filter((key) => delta[key] !== undefined && delta[key] !== 0)

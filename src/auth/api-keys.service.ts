@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { AuditService } from '../audit/audit.service';
+import { Clock } from '../core/clock/clock';
 import { NotFoundProblem, ValidationProblem } from '../core/http/problem.exception';
 import type { Actor } from '../core/security/actor';
 import { ApiKeysRepository } from './api-keys.repository';
@@ -27,12 +28,13 @@ export class ApiKeysService {
   constructor(
     private readonly keys: ApiKeysRepository,
     private readonly audit: AuditService,
+    private readonly clock: Clock,
   ) {}
 
   /** Keys carry 256 random bits, so a fast hash is as safe as a slow one and keeps lookups cheap. */
   async create(actor: Actor, dto: CreateApiKeyDto): Promise<{ entity: ApiKeyEntity; key: string }> {
     const expiresAt = dto.expiresAt ? new Date(dto.expiresAt) : null;
-    if (expiresAt && expiresAt.getTime() <= Date.now()) {
+    if (expiresAt && expiresAt.getTime() <= this.clock.nowMs()) {
       throw new ValidationProblem([
         { field: 'expiresAt', message: 'expiresAt must be in the future' },
       ]);

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { ApiKeysRepository } from './api-keys.repository';
 import { AuditService } from '../audit/audit.service';
+import { Clock } from '../core/clock/clock';
 import { AppConfig } from '../core/config/app-config';
 import { UnauthenticatedProblem } from '../core/http/problem.exception';
 import { RequestContext } from '../core/http/request-context';
@@ -40,6 +41,7 @@ export class AuthService {
     private readonly audit: AuditService,
     private readonly context: RequestContext,
     private readonly config: AppConfig,
+    private readonly clock: Clock,
   ) {}
 
   /**
@@ -145,7 +147,7 @@ export class AuthService {
         await this.sessions.revokeFamily(stored.familyId, manager);
         return { kind: 'reused', userId: stored.userId, familyId: stored.familyId };
       }
-      if (stored.expiresAt.getTime() <= Date.now()) return { kind: 'invalid' };
+      if (stored.expiresAt.getTime() <= this.clock.nowMs()) return { kind: 'invalid' };
       const user = await this.users.findById(stored.userId, manager);
       if (!user?.isActive) return { kind: 'invalid' };
       await this.sessions.markRotated(stored.id, manager);

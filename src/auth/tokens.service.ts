@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { EntityManager } from 'typeorm';
+import { Clock } from '../core/clock/clock';
 import { AppConfig } from '../core/config/app-config';
 import { UserEntity } from './entities/user.entity';
 import { SessionsRepository } from './sessions.repository';
@@ -40,6 +41,7 @@ export class TokensService {
     private readonly jwt: JwtService,
     private readonly config: AppConfig,
     private readonly sessions: SessionsRepository,
+    private readonly clock: Clock,
   ) {}
 
   /** Issues an access token and a new refresh token in `familyId` (a new session when omitted). */
@@ -57,7 +59,7 @@ export class TokensService {
         userId: user.id,
         familyId,
         tokenHash: sha256Hex(secret),
-        expiresAt: new Date(Date.now() + ttlDays * 86_400_000),
+        expiresAt: this.clock.fromNow(ttlDays * 86_400_000),
       },
       manager,
     );
@@ -68,8 +70,11 @@ export class TokensService {
       sid: familyId,
     };
     const expiresIn = this.config.get('ACCESS_TOKEN_TTL_SECONDS');
+    // `iat` from the Clock: jsonwebtoken derives `exp` from it, and JwtStrategy checks `exp`
+    // against the same Clock, so a token's lifetime follows one source of time.
+    const iat = Math.floor(this.clock.nowMs() / 1000);
     return {
-      accessToken: await this.jwt.signAsync(claims, { expiresIn }),
+      accessToken: await this.jwt.signAsync({ ...claims, iat }, { expiresIn }),
       refreshToken: `${id}.${secret}`,
       expiresIn,
     };

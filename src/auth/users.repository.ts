@@ -17,6 +17,9 @@ export interface Principal {
   sessionRevoked: boolean;
 }
 
+/** The owner behind an API key, with the key's id and expiry (null: never expires). */
+export type ApiKeyPrincipal = Principal & { apiKeyId: string; apiKeyExpiresAt: Date | null };
+
 export type UserChanges = Partial<
   Pick<UserEntity, 'email' | 'fullName' | 'role' | 'isActive' | 'passwordHash' | 'lastLoginAt'>
 > & { bumpTokenVersion?: boolean };
@@ -42,7 +45,7 @@ const PRINCIPAL_SELECT = `
 export class UsersRepository {
   /** Lets authenticated ingestion continue while Postgres is unreachable (see LastKnown). */
   private readonly lastKnownPrincipals = new LastKnown<Principal | null>();
-  private readonly lastKnownKeys = new LastKnown<(Principal & { apiKeyId: string }) | null>();
+  private readonly lastKnownKeys = new LastKnown<ApiKeyPrincipal | null>();
 
   /** Principals behind access tokens, kept until the user, session or roles change. */
   private readonly principals: CoherentCache<Principal | null>;
@@ -179,21 +182,22 @@ export class UsersRepository {
     return row ?? null;
   }
 
-  /** The owner behind an active, unexpired API key, with the key's id. */
-  findPrincipalByApiKey(keyHash: string): Promise<(Principal & { apiKeyId: string }) | null> {
+  /**
+   * The owner behind an unrevoked API key, with the key's id and expiry. Expiry is left to
+   * the caller, which decides it against the Clock (and so also for a last-known row).
+   */
+  findPrincipalByApiKey(keyHash: string): Promise<ApiKeyPrincipal | null> {
     return this.lastKnownKeys.get(keyHash, () => this.loadPrincipalByApiKey(keyHash));
   }
 
-  private async loadPrincipalByApiKey(
-    keyHash: string,
-  ): Promise<(Principal & { apiKeyId: string }) | null> {
-    const [row] = await this.dataSource.query<(Principal & { apiKeyId: string })[]>(
+  private async loadPrincipalByApiKey(keyHash: string): Promise<ApiKeyPrincipal | null> {
+    const [row] = await this.dataSource.query<ApiKeyPrincipal[]>(
       `WITH RECURSIVE k AS (
-          SELECT id, user_id FROM api_keys
-           WHERE key_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
+          SELECT id, user_id, expires_at FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL
        ),
        u AS (SELECT users.* FROM users JOIN k ON k.user_id = users.id), ${ROLE_CHAIN}
-       ${PRINCIPAL_SELECT}, false AS "sessionRevoked", (SELECT id FROM k) AS "apiKeyId"
+       ${PRINCIPAL_SELECT}, false AS "sessionRevoked", (SELECT id FROM k) AS "apiKeyId",
+         (SELECT expires_at FROM k) AS "apiKeyExpiresAt"
        FROM u`,
       [keyHash],
     );

@@ -89,8 +89,8 @@ export class CasesRepository {
     return this.dataSource.transaction(work);
   }
 
-  /** `CASE-YYYY-NNNNNN` from a database sequence, unique under any concurrency. */
-  async nextCaseCode(manager: EntityManager, now = new Date()): Promise<string> {
+  /** `CASE-YYYY-NNNNNN` (the year of `now`) from a database sequence, unique under any concurrency. */
+  async nextCaseCode(manager: EntityManager, now: Date): Promise<string> {
     const [row] = await manager.query<{ n: string }[]>(
       `SELECT nextval('case_code_seq')::text AS n`,
     );

@@ -3,6 +3,7 @@ import { EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import { accessScope } from '../core/access/access-decision';
 import { CacheInvalidation } from '../core/cache/cache-invalidation';
+import { Clock } from '../core/clock/clock';
 import { UsersRepository } from '../auth/users.repository';
 import { postgresErrorCode, UNIQUE_VIOLATION } from '../core/database/postgres-errors';
 import { NotFoundProblem, PreconditionFailedProblem } from '../core/http/problem.exception';
@@ -32,6 +33,7 @@ export class CasesService {
     private readonly users: UsersRepository,
     private readonly audit: AuditService,
     private readonly invalidation: CacheInvalidation,
+    private readonly clock: Clock,
   ) {}
 
   list(actor: Actor, query: ListCasesQuery): Promise<CaseListPage> {
@@ -93,7 +95,7 @@ export class CasesService {
   /** Skips sequence values a client already used as an explicit caseCode. */
   private async freshCaseCode(manager: EntityManager): Promise<string> {
     for (;;) {
-      const code = await this.cases.nextCaseCode(manager);
+      const code = await this.cases.nextCaseCode(manager, this.clock.now());
       if (!(await this.cases.caseCodeExists(code, manager))) return code;
     }
   }
@@ -134,7 +136,7 @@ export class CasesService {
 
   close(id: string): Promise<CaseEntity> {
     return this.transition(id, 'case.close', (current) =>
-      current.status === 'closed' ? null : { status: 'closed', closedAt: new Date() },
+      current.status === 'closed' ? null : { status: 'closed', closedAt: this.clock.now() },
     );
   }
 
@@ -178,7 +180,7 @@ export class CasesService {
     await this.cases.transaction(async (manager) => {
       const current = await this.cases.lockLive(id, manager);
       if (!current) throw new NotFoundProblem('case');
-      await this.cases.update(id, { deletedAt: new Date() }, current.version, manager);
+      await this.cases.update(id, { deletedAt: this.clock.now() }, current.version, manager);
       this.invalidation.invalidate(`case:${id}`, manager);
       await this.audit.record(
         { action: 'case.delete', resourceType: 'case', resourceId: id, caseId: id },

@@ -4,6 +4,7 @@ import { DataSource } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import { AuthErrorCode, AuthException } from '../auth/auth.exception';
 import { UsersService } from '../auth/users.service';
+import { Clock } from '../core/clock/clock';
 import { AppConfig } from '../core/config/app-config';
 import { seedReferenceData } from '../seed/seed';
 
@@ -107,14 +108,17 @@ export class CreateAdminCommand extends CommandRunner {
 
 @Command({ name: 'verify-audit', description: 'Walk the audit hash chain; exit 1 if it is broken' })
 export class VerifyAuditCommand extends CommandRunner {
-  constructor(private readonly audit: AuditService) {
+  constructor(
+    private readonly audit: AuditService,
+    private readonly clock: Clock,
+  ) {
     super();
   }
 
   async run(): Promise<void> {
-    const started = Date.now();
+    const started = this.clock.nowMs();
     const verdict = await this.audit.verify({});
-    const seconds = (Date.now() - started) / 1000;
+    const seconds = (this.clock.nowMs() - started) / 1000;
     console.log(JSON.stringify({ ...verdict, seconds }));
     if (!verdict.valid) process.exitCode = 1;
   }

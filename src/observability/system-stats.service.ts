@@ -5,6 +5,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { Queue } from 'bullmq';
 import { DataSource } from 'typeorm';
 import { TurnBuffer } from '../conversations/turns/turn-buffer';
+import { Clock } from '../core/clock/clock';
 import { QueueName } from '../core/queue/queue-names';
 
 export interface SystemStats {
@@ -25,6 +26,7 @@ export class SystemStatsService {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly buffer: TurnBuffer,
     private readonly moduleRef: ModuleRef,
+    private readonly clock: Clock,
   ) {}
 
   async collect(): Promise<SystemStats> {
@@ -64,7 +66,7 @@ export class SystemStatsService {
       activeConversations: activeConversations ?? 0,
       queues,
       turnBuffer: { entries: backlog.length, unacknowledged: backlog.pending, lagMs, deadLettered },
-      generatedAt: new Date().toISOString(),
+      generatedAt: this.clock.now().toISOString(),
     };
   }
 }

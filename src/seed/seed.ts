@@ -3,6 +3,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { AuditRepository } from '../audit/audit.repository';
 import { ADMIN_ROLE, BUILT_IN_ROLES } from '../auth/built-in-roles';
 import { PasswordHasher } from '../auth/password-hasher';
+import { Clock, systemClock } from '../core/clock/clock';
 import { ACTIVITY_TYPES, LOOKUP_ROWS } from './lookups';
 
 const snake = (name: string): string => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
@@ -57,7 +58,11 @@ async function insertReferenceData(manager: EntityManager): Promise<void> {
  * database, without booting the application. The product's seed (`npm start`, `npm run
  * seed`) is the CLI's SeedCommand, which creates the admin through UsersService.
  */
-export async function seedDatabase(dataSource: DataSource, admin: AdminSeed): Promise<SeedResult> {
+export async function seedDatabase(
+  dataSource: DataSource,
+  admin: AdminSeed,
+  clock: Clock = systemClock,
+): Promise<SeedResult> {
   return dataSource.transaction(async (manager) => {
     await insertReferenceData(manager);
     const [existing] = await manager.query<{ id: string }[]>(
@@ -75,7 +80,7 @@ export async function seedDatabase(dataSource: DataSource, admin: AdminSeed): Pr
     );
     await new AuditRepository(dataSource).append(
       {
-        occurredAt: new Date(),
+        occurredAt: clock.now(),
         actorId: null,
         actorIp: null,
         userAgent: 'seed',

@@ -4,6 +4,7 @@ import { AudioProcessingService } from '../audio-files/audio-processing.service'
 import { AudioFileEntity } from '../audio-files/entities/audio-file.entity';
 import { AuditService } from '../audit/audit.service';
 import { UsageService } from '../audit/usage.service';
+import { Clock } from '../core/clock/clock';
 import { AppConfig } from '../core/config/app-config';
 import { NotFoundProblem, ValidationProblem } from '../core/http/problem.exception';
 import type { Actor } from '../core/security/actor';
@@ -46,6 +47,7 @@ export class TranscriptionsService {
     private readonly audit: AuditService,
     private readonly usage: UsageService,
     private readonly config: AppConfig,
+    private readonly clock: Clock,
   ) {}
 
   async create(actor: Actor, audioId: string, dto: CreateTranscriptionDto): Promise<CreateOutcome> {
@@ -243,7 +245,7 @@ export class TranscriptionsService {
       return;
     }
     const timeoutMs = this.config.get('CLAIM_TIMEOUT_MINUTES') * 60_000;
-    if (audio.claimedAt && audio.claimedAt.getTime() > Date.now() - timeoutMs) {
+    if (audio.claimedAt && audio.claimedAt.getTime() > this.clock.nowMs() - timeoutMs) {
       throw new TranscriptionsException(TranscriptionsErrorCode.ClaimedByOther);
     }
   }

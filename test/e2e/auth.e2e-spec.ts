@@ -1,6 +1,7 @@
 import { JwtService } from '@nestjs/jwt';
 import { createHmac, generateKeyPairSync } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { TestClock } from '../../src/core/clock/clock';
 import { AppConfig } from '../../src/core/config/app-config';
 import {
   attemptLogin,
@@ -61,12 +62,17 @@ describe('Identity and sessions (SPEC section 2, TARGETS S2)', () => {
   let maxFailures: number;
   const jwt = new JwtService();
   const secret = (): string => process.env.JWT_SECRET!;
+  /** The main app's clock: expiry tests advance it instead of sleeping. */
+  const clock = new TestClock();
+  const startMain = (): Promise<TestApp> => startApp({}, { clock });
 
   beforeAll(async () => {
-    t = await startApp();
+    t = await startMain();
     admin = await loginAsAdmin(t.http);
     maxFailures = t.app.get(AppConfig).get('LOGIN_MAX_FAILURES');
   });
+  // A test that moves time puts it back, so the sessions of the others stay valid.
+  afterEach(() => clock.reset());
   afterAll(() => t.close());
 
   const me = (auth: Record<string, string>) => t.http.get('/api/v1/auth/me').set(auth);
@@ -285,7 +291,9 @@ describe('Identity and sessions (SPEC section 2, TARGETS S2)', () => {
       expect((await attemptLogin(t.http, user.username, user.password)).status).toBe(200);
     });
 
-    describe('with short limits (3-second lock after 3 failures, refresh tokens live ~2.6 s)', () => {
+    // The lock window is a Redis TTL (PX), which follows Redis's time, not the application's
+    // Clock: this is the one expiry the tests still wait for in real time.
+    describe('with short limits (3-second lock after 3 failures)', () => {
       let short: TestApp;
 
       // Passport keeps strategies in a process-wide registry, so two live apps in one
@@ -296,12 +304,11 @@ describe('Identity and sessions (SPEC section 2, TARGETS S2)', () => {
         short = await startApp({
           LOGIN_LOCK_MINUTES: '0.05',
           LOGIN_MAX_FAILURES: '3',
-          REFRESH_TOKEN_TTL_DAYS: '0.00003',
         });
       });
       afterAll(async () => {
         await short.close();
-        t = await startApp();
+        t = await startMain();
         admin = await loginAsAdmin(t.http);
       });
 
@@ -320,22 +327,6 @@ describe('Identity and sessions (SPEC section 2, TARGETS S2)', () => {
         await sleep(retryAfter * 1000 + 300);
         const response = await attemptLogin(short.http, user.username, user.password);
         expect(response.status).toBe(200);
-      });
-
-      it('refuses a refresh token after its lifetime (REFRESH_TOKEN_TTL_DAYS)', async () => {
-        const session = await loginAsAdmin(short.http);
-        const rotated = await short.http
-          .post('/api/v1/auth/refresh')
-          .send({ refreshToken: session.refreshToken })
-          .expect(200);
-        await sleep(0.00003 * 86_400_000 + 500);
-        const problem = expectProblem(
-          await short.http
-            .post('/api/v1/auth/refresh')
-            .send({ refreshToken: (rotated.body as TokenPair).refreshToken }),
-          401,
-        );
-        expect(problem.type).toMatch(/invalid-refresh-token$/);
       });
     });
   });
@@ -362,6 +353,31 @@ describe('Identity and sessions (SPEC section 2, TARGETS S2)', () => {
       );
       const response = await me(bearer(token)).expect(200);
       expect(response.body.id).toBe(session.userId);
+    });
+
+    it('stops accepting a token once ACCESS_TOKEN_TTL_SECONDS have passed, by the application clock', async () => {
+      const ttlMs = t.app.get(AppConfig).get('ACCESS_TOKEN_TTL_SECONDS') * 1000;
+      const user = await createUser(t.http, admin, 'case_worker');
+      const fresh = await login(t.http, user.username, user.password);
+      await me(fresh.auth).expect(200);
+      clock.advance(ttlMs - 5_000);
+      await me(fresh.auth).expect(200);
+      clock.advance(10_000);
+      await expectUnauthenticated(fresh.accessToken);
+      // A token issued at the clock's (moved) time lives a full lifetime from it.
+      const before = Math.floor(clock.nowMs() / 1000);
+      const later = await login(t.http, user.username, user.password);
+      const issuedAt = claimsOf(later.accessToken).iat as number;
+      expect(issuedAt).toBeGreaterThanOrEqual(before);
+      expect(issuedAt).toBeLessThanOrEqual(Math.floor(clock.nowMs() / 1000));
+      await me(later.auth).expect(200);
+    });
+
+    it('rejects a correctly signed token without an expiry (exp)', async () => {
+      const withoutExp = { ...claims };
+      delete withoutExp.exp;
+      const token = jwt.sign(withoutExp, { secret: secret(), algorithm: 'HS256' });
+      await expectUnauthenticated(token);
     });
 
     it('rejects an expired token', async () => {
@@ -454,7 +470,7 @@ describe('Identity and sessions (SPEC section 2, TARGETS S2)', () => {
     });
     afterAll(async () => {
       await rs.close();
-      t = await startApp();
+      t = await startMain();
       admin = await loginAsAdmin(t.http);
     });
 
@@ -545,6 +561,21 @@ describe('Identity and sessions (SPEC section 2, TARGETS S2)', () => {
           .send({ refreshToken: session.refreshToken, userId: session.userId }),
         400,
       );
+    });
+
+    it('refuses a refresh token after its lifetime (REFRESH_TOKEN_TTL_DAYS), by the application clock', async () => {
+      const ttlMs = t.app.get(AppConfig).get('REFRESH_TOKEN_TTL_DAYS') * 86_400_000;
+      const user = await createUser(t.http, admin, 'case_worker');
+      const session = await login(t.http, user.username, user.password);
+      // A minute before its end the token still rotates, and the new one lives a full
+      // lifetime from then (the rotation's time is the clock's too).
+      clock.advance(ttlMs - 60_000);
+      const rotated = (await refresh(session.refreshToken).expect(200)).body as TokenPair;
+      clock.advance(ttlMs - 60_000);
+      const last = (await refresh(rotated.refreshToken).expect(200)).body as TokenPair;
+      clock.advance(ttlMs + 1_000);
+      const problem = expectProblem(await refresh(last.refreshToken), 401);
+      expect(problem.type).toMatch(/invalid-refresh-token$/);
     });
   });
 

@@ -1,9 +1,11 @@
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Test } from '@nestjs/testing';
 import { randomInt } from 'node:crypto';
 import request from 'supertest';
 import TestAgent from 'supertest/lib/agent';
 import { DataSource } from 'typeorm';
-import { createApp } from '../../src/app.factory';
+import { AppInstantiator, createApp } from '../../src/app.factory';
+import { Clock, TestClock } from '../../src/core/clock/clock';
 import { ADMIN } from './test-run';
 
 export interface TestApp {
@@ -14,14 +16,36 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
+export interface StartOptions {
+  /**
+   * Binds this clock as the application's `Clock`: a test that waits for something to
+   * expire (tokens, API keys, claims) advances it instead of sleeping.
+   */
+  clock?: TestClock;
+}
+
+/** Makes the container through Nest's testing module, with `Clock` bound to `clock`. */
+function withClock(clock: Clock): AppInstantiator {
+  return async (root, adapter, options) => {
+    const moduleRef = await Test.createTestingModule({ imports: [root] })
+      .overrideProvider(Clock)
+      .useValue(clock)
+      .compile();
+    return moduleRef.createNestApplication<NestFastifyApplication>(adapter, options);
+  };
+}
+
 /**
  * Boots the application exactly as production does, listening on an ephemeral
  * loopback port. `env` overrides apply to this app only and are restored on close.
  */
-export async function startApp(env: Record<string, string> = {}): Promise<TestApp> {
+export async function startApp(
+  env: Record<string, string> = {},
+  options: StartOptions = {},
+): Promise<TestApp> {
   const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
   Object.assign(process.env, env);
-  const app = await createApp();
+  const app = await createApp(options.clock ? withClock(options.clock) : undefined);
   await app.listen(0, '127.0.0.1');
   return {
     app,

@@ -2,6 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import type { IncomingMessage } from 'node:http';
 import { Strategy } from 'passport-custom';
+import { Clock } from '../../core/clock/clock';
 import type { Actor } from '../../core/security/actor';
 import { ApiKeysRepository } from '../api-keys.repository';
 import { API_KEY_PREFIX } from '../api-keys.service';
@@ -9,7 +10,10 @@ import { sha256Hex } from '../tokens.service';
 import { UsersRepository } from '../users.repository';
 import { actorOf } from './principal';
 
-/** `X-API-Key` for machine clients; the key acts with its owner's role while the owner is active. */
+/**
+ * `X-API-Key` for machine clients; the key acts with its owner's role while the owner is
+ * active and until the key's expiry (decided against the Clock).
+ */
 @Injectable()
 export class ApiKeyStrategy extends PassportStrategy(Strategy, 'api-key') {
   private readonly logger = new Logger(ApiKeyStrategy.name);
@@ -17,6 +21,7 @@ export class ApiKeyStrategy extends PassportStrategy(Strategy, 'api-key') {
   constructor(
     private readonly users: UsersRepository,
     private readonly keys: ApiKeysRepository,
+    private readonly clock: Clock,
   ) {
     super();
   }
@@ -27,6 +32,9 @@ export class ApiKeyStrategy extends PassportStrategy(Strategy, 'api-key') {
     if (!key || !key.startsWith(API_KEY_PREFIX) || key.length > 128) return false;
     const principal = await this.users.findPrincipalByApiKey(sha256Hex(key));
     if (!principal?.isActive) return false;
+    if (principal.apiKeyExpiresAt && principal.apiKeyExpiresAt.getTime() <= this.clock.nowMs()) {
+      return false;
+    }
     this.keys
       .touch(principal.apiKeyId)
       .catch((error: unknown) => this.logger.warn({ err: error }, 'could not stamp API key use'));

@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { createGunzip } from 'node:zlib';
 import * as tar from 'tar-stream';
+import { Clock, systemClock } from '../../core/clock/clock';
 import { isValidKey } from '../../core/storage/storage-keys';
 
 /**
@@ -218,7 +219,8 @@ export class ArchiveWriter {
   private readonly failed: Promise<never>;
   private rejectFailed!: (error: Error) => void;
 
-  constructor() {
+  /** `clock` stamps each entry's mtime. */
+  constructor(private readonly clock: Clock = systemClock) {
     this.failed = new Promise<never>((_, reject) => {
       this.rejectFailed = reject;
     });
@@ -247,7 +249,7 @@ export class ArchiveWriter {
     let written = 0;
     let sink!: ReturnType<tar.Pack['entry']>;
     const finished = new Promise<void>((resolve, reject) => {
-      sink = this.pack.entry({ name, size, mode: 0o600, mtime: new Date() }, (error) =>
+      sink = this.pack.entry({ name, size, mode: 0o600, mtime: this.clock.now() }, (error) =>
         error ? reject(error) : resolve(),
       );
     });

@@ -7,6 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { DataSource } from 'typeorm';
+import { Clock } from '../../core/clock/clock';
 import { AppConfig } from '../../core/config/app-config';
 import {
   ListedObject,
@@ -72,6 +73,7 @@ export class BackupService {
     @InjectDataSource() private readonly dataSource: DataSource,
     @InjectStorage() private readonly storage: StorageDriver,
     private readonly config: AppConfig,
+    private readonly clock: Clock,
   ) {}
 
   async backup(file: string, options: BackupOptions = {}): Promise<BackupReport> {
@@ -107,7 +109,7 @@ export class BackupService {
       const objectBytes = listed.reduce((sum, o) => sum + o.size, 0);
 
       // 3. The archive.
-      const archive = (writer = new ArchiveWriter());
+      const archive = (writer = new ArchiveWriter(this.clock));
       const output = createWriteStream(partial, { flags: 'wx', mode: 0o600 });
       written = (
         gzip ? pipeline(archive.pack, createGzip(), output) : pipeline(archive.pack, output)
@@ -152,7 +154,7 @@ export class BackupService {
       const manifest: BackupManifest = {
         format: ARCHIVE_FORMAT,
         formatVersion: ARCHIVE_FORMAT_VERSION,
-        createdAt: new Date().toISOString(),
+        createdAt: this.clock.now().toISOString(),
         appVersion: appVersion(),
         migrations,
         database: {

@@ -1,4 +1,5 @@
 import { SingleBar } from 'cli-progress';
+import { Clock, systemClock } from '../../core/clock/clock';
 
 /** Byte progress of one phase of a long command. */
 export interface Progress {
@@ -29,9 +30,12 @@ export function formatBytes(bytes: number): string {
 /**
  * A progress bar (cli-progress) when `stream` is a terminal; otherwise plain lines, one
  * per 10 % step and at most one every few seconds, so logs of a cron job or a CI run
- * stay readable.
+ * stay readable. `clock` paces the plain lines.
  */
-export function terminalProgress(stream: NodeJS.WriteStream = process.stderr): Progress {
+export function terminalProgress(
+  stream: NodeJS.WriteStream = process.stderr,
+  clock: Clock = systemClock,
+): Progress {
   if (stream.isTTY) {
     let bar: SingleBar | null = null;
     let done = 0;
@@ -74,9 +78,9 @@ export function terminalProgress(stream: NodeJS.WriteStream = process.stderr): P
   const line = (force: boolean): void => {
     const percent = total > 0 ? Math.floor((done / total) * 100) : 100;
     const step = Math.floor(percent / 10);
-    if (!force && (step === lastStep || Date.now() - lastAt < 2000)) return;
+    if (!force && (step === lastStep || clock.nowMs() - lastAt < 2000)) return;
     lastStep = step;
-    lastAt = Date.now();
+    lastAt = clock.nowMs();
     stream.write(`${label}: ${percent}% (${formatBytes(done)} of ${formatBytes(total)})\n`);
   };
   return {

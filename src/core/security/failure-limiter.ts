@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Clock } from '../clock/clock';
 import { InjectRedis } from '../redis/redis.module';
 
 /** A counter of failures (per account, per IP, ...) that locks once it reaches its limit. */
@@ -9,7 +10,10 @@ export interface FailureScope {
   /** e.g. `login:account:<id>`; namespaced under `failures:` in Redis. */
   key: string;
   maxFailures: number;
-  /** Failures are counted within this window and the lock lasts as long. */
+  /**
+   * Failures are counted within this window and the lock lasts as long. Both are Redis
+   * TTLs (PX), so they follow Redis's time, not the application's Clock.
+   */
   windowMs: number;
 }
 
@@ -113,7 +117,10 @@ export class ReservedAttempt {
  */
 @Injectable()
 export class FailureLimiter {
-  constructor(@InjectRedis() private readonly redis: Redis) {}
+  constructor(
+    @InjectRedis() private readonly redis: Redis,
+    private readonly clock: Clock,
+  ) {}
 
   /**
    * Admits one credential check in every scope, waiting up to `waitMs` for a free slot.
@@ -130,7 +137,7 @@ export class FailureLimiter {
       `failures:inflight:${s.key}`,
     ]);
     const args = [token, LEASE_MS, ...scopes.map((s) => s.maxFailures)];
-    const deadline = Date.now() + waitMs;
+    const deadline = this.clock.nowMs() + waitMs;
     let pause = 5;
     for (;;) {
       const [state, lockedMs] = (await this.redis.eval(
@@ -141,7 +148,7 @@ export class FailureLimiter {
       )) as [number, number];
       if (state === 0) return new ReservedAttempt(this, scopes, token);
       if (state === 1) return { reason: 'locked', retryAfterMs: lockedMs };
-      if (Date.now() + pause > deadline) return { reason: 'busy', retryAfterMs: 1000 };
+      if (this.clock.nowMs() + pause > deadline) return { reason: 'busy', retryAfterMs: 1000 };
       // Jitter so waiters do not poll in lockstep; a credential check takes tens of ms.
       await sleep(pause + Math.random() * pause);
       pause = Math.min(pause * 2, 100);

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
+import { Clock } from '../clock/clock';
 import { AppConfig } from '../config/app-config';
 import { ProblemException } from '../http/problem.exception';
 import { InjectRedis } from '../redis/redis.module';
@@ -52,6 +53,7 @@ export class StreamSlots {
   constructor(
     @InjectRedis() private readonly redis: Redis,
     config: AppConfig,
+    private readonly clock: Clock,
   ) {
     this.max = config.get('SSE_MAX_PER_USER');
     this.redis.defineCommand('acquireStreamSlot', { numberOfKeys: 1, lua: ACQUIRE_SCRIPT });
@@ -64,7 +66,7 @@ export class StreamSlots {
   /** A slot for one more stream of `userId`, or TooManyStreamsProblem (429). */
   async acquire(userId: string): Promise<StreamSlot> {
     const id = randomUUID();
-    const now = Date.now();
+    const now = this.clock.nowMs();
     const run = (
       this.redis as unknown as Record<
         'acquireStreamSlot',
@@ -91,7 +93,7 @@ export class StreamSlots {
   /** Extends the leases of the slots this process still holds. */
   async renew(slots: StreamSlot[]): Promise<void> {
     if (slots.length === 0) return;
-    const expiry = Date.now() + SLOT_LEASE_MS;
+    const expiry = this.clock.nowMs() + SLOT_LEASE_MS;
     const pipeline = this.redis.pipeline();
     for (const slot of slots) {
       pipeline.zadd(this.key(slot.userId), 'XX', expiry, slot.id);
