@@ -114,7 +114,12 @@ export class TurnBuffer implements OnModuleInit {
     conversationId: string,
     turns: TurnRecord[],
   ): Promise<{ accepted: number; duplicates: number } | 'closed'> {
-    const args: (string | number)[] = [this.ttlSeconds, this.clock.nowMs(), conversationId, turns.length];
+    const args: (string | number)[] = [
+      this.ttlSeconds,
+      this.clock.nowMs(),
+      conversationId,
+      turns.length,
+    ];
     for (const turn of turns)
       args.push(turn.messageNumber, Date.parse(turn.spokenAt), JSON.stringify(turn));
     const run = (
@@ -239,25 +244,20 @@ export class TurnBuffer implements OnModuleInit {
   }
 
   /** Entries delivered to this consumer and not yet acknowledged (after a failure or a reclaim). */
-  async readOwnPending(consumer: string, count: number): Promise<BufferedEntry[]> {
-    const reply = await this.inGroup(
-      () =>
-        this.redis.xreadgroup(
-          'GROUP',
-          PERSISTERS_GROUP,
-          consumer,
-          'COUNT',
-          count,
-          'STREAMS',
-          key.buffer,
-          '0',
-        ) as Promise<StreamReply>,
-      null,
-    );
-    return parseEntries(reply?.[0]?.[1] ?? []);
+  readOwnPending(consumer: string, count: number): Promise<BufferedEntry[]> {
+    return this.readGroup(consumer, count, '0');
   }
 
-  async readNew(consumer: string, count: number): Promise<BufferedEntry[]> {
+  readNew(consumer: string, count: number): Promise<BufferedEntry[]> {
+    return this.readGroup(consumer, count, '>');
+  }
+
+  /** `from` is `0` for this consumer's own pending entries, `>` for entries nobody has had. */
+  private async readGroup(
+    consumer: string,
+    count: number,
+    from: '0' | '>',
+  ): Promise<BufferedEntry[]> {
     const reply = await this.inGroup(
       () =>
         this.redis.xreadgroup(
@@ -268,7 +268,7 @@ export class TurnBuffer implements OnModuleInit {
           count,
           'STREAMS',
           key.buffer,
-          '>',
+          from,
         ) as Promise<StreamReply>,
       null,
     );
