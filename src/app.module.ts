@@ -6,6 +6,7 @@ import { AuthModule } from './auth/auth.module';
 import { CasesModule } from './cases/cases.module';
 import { ConversationsModule } from './conversations/conversations.module';
 import { CacheModule } from './core/cache/cache.module';
+import { ClockModule } from './core/clock/clock.module';
 import { ConfigModule } from './core/config/config.module';
 import { DatabaseModule } from './core/database/database.module';
 import { HttpModule } from './core/http/http.module';
@@ -13,6 +14,7 @@ import { LoggingModule } from './core/logging/logging.module';
 import { MetricsModule } from './core/metrics/metrics.module';
 import { QueueModule } from './core/queue/queue.module';
 import { RedisModule } from './core/redis/redis.module';
+import { SigningModule } from './core/signing/signing.module';
 import { SecurityModule } from './core/security/security.module';
 import { StorageModule } from './core/storage/storage.module';
 import { HealthModule } from './health/health.module';
@@ -25,6 +27,7 @@ import { WorkersModule } from './workers.module';
 /** Infrastructure every process needs, API or worker. */
 export const CORE_MODULES = [
   ConfigModule,
+  ClockModule,
   LoggingModule,
   MetricsModule,
   HttpModule,
@@ -33,6 +36,7 @@ export const CORE_MODULES = [
   RedisModule,
   QueueModule,
   SecurityModule,
+  SigningModule,
   AuditModule,
   StorageModule,
 ];
