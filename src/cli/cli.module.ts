@@ -15,16 +15,20 @@ import { BackupService } from './backup/backup.service';
 import { RestoreService } from './backup/restore.service';
 import { CreateAdminCommand, MigrateCommand, SeedCommand, VerifyAuditCommand } from './commands';
 import { ImportTranscriptCommand } from './import-transcript.command';
+import { ClockModule } from '../core/clock/clock.module';
+import { SigningModule } from '../core/signing/signing.module';
 
 @Module({
   imports: [
     ConfigModule,
+    ClockModule,
     HttpModule,
     DatabaseModule,
     CacheModule,
     RedisModule,
     SecurityModule,
     StorageModule,
+    SigningModule,
     AuditModule,
     AuthModule,
     QueueModule,
