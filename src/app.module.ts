@@ -14,6 +14,7 @@ import { LoggingModule } from './core/logging/logging.module';
 import { MetricsModule } from './core/metrics/metrics.module';
 import { QueueModule } from './core/queue/queue.module';
 import { RedisModule } from './core/redis/redis.module';
+import { SigningModule } from './core/signing/signing.module';
 import { SecurityModule } from './core/security/security.module';
 import { StorageModule } from './core/storage/storage.module';
 import { HealthModule } from './health/health.module';
@@ -35,6 +36,7 @@ export const CORE_MODULES = [
   RedisModule,
   QueueModule,
   SecurityModule,
+  SigningModule,
   AuditModule,
   StorageModule,
 ];

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { AudioFilesWorkersModule } from './audio-files/audio-files.workers.module';
+import { AuditWorkersModule } from './audit/audit.workers.module';
 import { ConversationsWorkersModule } from './conversations/conversations.workers.module';
 
 /**
@@ -8,6 +9,6 @@ import { ConversationsWorkersModule } from './conversations/conversations.worker
  * Feature modules add their `<feature>.workers.module.ts` here.
  */
 @Module({
-  imports: [AudioFilesWorkersModule, ConversationsWorkersModule],
+  imports: [AudioFilesWorkersModule, AuditWorkersModule, ConversationsWorkersModule],
 })
 export class WorkersModule {}

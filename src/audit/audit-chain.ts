@@ -105,12 +105,23 @@ export function chainHash(prevHash: string, content: ChainedContent): string {
  */
 export type ChainBreak = 'seq_gap' | 'seq_order' | 'hash_version' | 'link' | 'content';
 
+/**
+ * Why verification fails: a break of the chain itself, or `checkpoint` (a signed
+ * checkpoint that does not verify, or whose entry the chain no longer reaches as signed).
+ */
+export type VerifyFailure = ChainBreak | 'checkpoint';
+
 export interface ChainVerdict {
   valid: boolean;
   checked: number;
   firstBrokenId?: string;
-  reason?: ChainBreak;
-  /** With a `seq_*` reason: the seq the broken entry should carry, and the one it does. */
+  reason?: VerifyFailure;
+  /** With reason `checkpoint`: the checkpoint that fails. */
+  checkpointId?: string;
+  /**
+   * With a `seq_*` reason: the seq the broken entry should carry, and the one it does;
+   * with `checkpoint`: the checkpoint's seq, and the last seq the chain reached.
+   */
   expectedSeq?: number;
   foundSeq?: number;
 }
@@ -211,5 +222,7 @@ export function describeBreak(verdict: ChainVerdict): string {
       return "its prevHash is not the previous entry's hash";
     case 'content':
       return 'its hash does not match its content';
+    case 'checkpoint':
+      return `signed checkpoint ${verdict.checkpointId} (seq ${expectedSeq}) does not verify or is no longer reached`;
   }
 }

@@ -1,9 +1,12 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { CursorPage, cursorPageOf } from '../core/http/pagination';
+import { CursorPage, cursorPageOf, CursorQuery } from '../core/http/pagination';
+import { ValidationProblem } from '../core/http/problem.exception';
+import { AuditCheckpointsService } from './audit-checkpoints.service';
 import { Authenticated } from '../core/security/access.decorators';
 import { AuditService } from './audit.service';
 import {
+  AuditCheckpointResponse,
   AuditEntryResponse,
   AuditQuery,
   AuditVerifyQuery,
@@ -20,6 +23,7 @@ export class AuditController {
   constructor(
     private readonly audit: AuditService,
     private readonly usage: UsageService,
+    private readonly checkpointsService: AuditCheckpointsService,
   ) {}
 
   @Get('audit')
@@ -42,10 +46,24 @@ export class AuditController {
   @ApiOkResponse({ type: AuditVerifyResponse })
   @ApiOperation({ summary: 'Verify the audit hash chain' })
   verify(@Query() query: AuditVerifyQuery): Promise<AuditVerifyResponse> {
+    if (query.fromCheckpoint !== undefined && query.from !== undefined) {
+      throw new ValidationProblem([
+        { field: 'fromCheckpoint', message: 'fromCheckpoint and from cannot be combined' },
+      ]);
+    }
     return this.audit.verify({
       from: query.from ? new Date(query.from) : undefined,
       to: query.to ? new Date(query.to) : undefined,
+      fromCheckpoint: query.fromCheckpoint,
     });
+  }
+
+  @Get('audit/checkpoints')
+  @Authenticated({ permission: 'audit:read' })
+  @ApiOperation({ summary: 'List signed audit checkpoints, oldest first' })
+  async checkpoints(@Query() query: CursorQuery): Promise<CursorPage<AuditCheckpointResponse>> {
+    const rows = await this.checkpointsService.list(query.after, query.limit);
+    return cursorPageOf(rows.map(AuditCheckpointResponse.from), query.limit);
   }
 
   @Get('stats/usage')

@@ -1,4 +1,6 @@
 import { Module } from '@nestjs/common';
+import { AuditCheckpointsRepository } from './audit-checkpoints.repository';
+import { AuditCheckpointsService } from './audit-checkpoints.service';
 import { AuditController } from './audit.controller';
 import { AuditRepository } from './audit.repository';
 import { AuditService } from './audit.service';
@@ -7,7 +9,13 @@ import { UsageService } from './usage.service';
 /** Audit trail and usage counters; every module that audits or counts imports it. */
 @Module({
   controllers: [AuditController],
-  providers: [AuditRepository, AuditService, UsageService],
-  exports: [AuditService, UsageService],
+  providers: [
+    AuditRepository,
+    AuditService,
+    UsageService,
+    AuditCheckpointsRepository,
+    AuditCheckpointsService,
+  ],
+  exports: [AuditService, UsageService, AuditCheckpointsService],
 })
 export class AuditModule {}

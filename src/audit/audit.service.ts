@@ -4,8 +4,20 @@ import { Clock } from '../core/clock/clock';
 import { RequestContext } from '../core/http/request-context';
 import { AuditAction } from './activity-types';
 import { ChainVerdict, ChainWalker } from './audit-chain';
-import { AuditFilter, AuditRepository, NewAuditEntry } from './audit.repository';
+import { AuditCheckpointsRepository } from './audit-checkpoints.repository';
+import { AuditCheckpointsService } from './audit-checkpoints.service';
+import { AuditFilter, AuditRepository, ChainSpan, NewAuditEntry } from './audit.repository';
+import { AuditCheckpointEntity } from './entities/audit-checkpoint.entity';
 import { AuditLogEntity } from './entities/audit-log.entity';
+import { Clock } from '../core/clock/clock';
+import { NotFoundProblem } from '../core/http/problem.exception';
+
+export interface VerifyOptions {
+  from?: Date;
+  to?: Date;
+  /** Start right after this checkpoint's entry, trusting the chain up to it. */
+  fromCheckpoint?: string;
+}
 
 export interface AuditEvent {
   action: AuditAction;
@@ -32,6 +44,8 @@ export class AuditService {
 
   constructor(
     private readonly repository: AuditRepository,
+    private readonly checkpointRows: AuditCheckpointsRepository,
+    private readonly checkpoints: AuditCheckpointsService,
     private readonly context: RequestContext,
     private readonly clock: Clock,
   ) {}
@@ -71,16 +85,84 @@ export class AuditService {
     return this.repository.list(filter, limit + 1);
   }
 
-  async verify(range: { from?: Date; to?: Date }): Promise<ChainVerdict> {
-    const span = await this.repository.chainSpan(range);
+  /**
+   * Walks the chain (a time range of it, or from a checkpoint on) and holds it to every
+   * signed checkpoint in the walked part: each must verify, and the chain must reach its
+   * entry with the signed seq and hash. Without `to`, that includes the newest
+   * checkpoint, so deleting the newest entries past it, or all of them, shows.
+   */
+  async verify(options: VerifyOptions): Promise<ChainVerdict> {
+    let span: ChainSpan | null;
+    if (options.fromCheckpoint !== undefined) {
+      const start = await this.checkpointRows.findById(options.fromCheckpoint);
+      if (!start) throw new NotFoundProblem('checkpoint');
+      const entry = await this.checkpointRows.entry(start.lastId);
+      if (
+        !(await this.checkpoints.isAuthentic(start)) ||
+        !entry ||
+        entry.seq !== Number(start.lastSeq) ||
+        entry.hash !== start.lastHash
+      ) {
+        return this.broken(start, 0, entry?.seq);
+      }
+      span = {
+        after: start.lastId,
+        last: null,
+        start: { hash: entry.hash, seq: entry.seq, hashVersion: entry.hashVersion },
+      };
+    } else {
+      span = await this.repository.chainSpan(options);
+    }
     if (!span) return { valid: true, checked: 0 };
+
+    const checkpoints = await this.checkpointRows.inSpan(span.after, span.last);
+    for (const checkpoint of checkpoints) {
+      if (!(await this.checkpoints.isAuthentic(checkpoint))) return this.broken(checkpoint, 0);
+    }
+    const byEntry = new Map(checkpoints.map((c) => [c.lastId, c]));
+    const reached = new Set<string>();
+    let mismatch: AuditCheckpointEntity | undefined;
+    let lastSeq = span.start.seq;
     const walker = new ChainWalker(span.start);
-    await this.repository.walk(span, (entry) => walker.next(entry));
-    const verdict = walker.verdict;
+    await this.repository.walk(span, (entry) => {
+      if (!walker.next(entry)) return false;
+      lastSeq = entry.seq;
+      const checkpoint = byEntry.get(entry.id);
+      if (checkpoint) {
+        if (entry.seq !== Number(checkpoint.lastSeq) || entry.hash !== checkpoint.lastHash) {
+          mismatch = checkpoint;
+          return false;
+        }
+        reached.add(checkpoint.lastId);
+      }
+      return true;
+    });
+    const verdict: ChainVerdict = walker.verdict;
     if (!verdict.valid) {
       const { firstBrokenId, reason, expectedSeq, foundSeq } = verdict;
       this.logger.warn({ firstBrokenId, reason, expectedSeq, foundSeq }, 'audit chain broken');
+      return verdict;
     }
-    return verdict;
+    const unreached = mismatch ?? checkpoints.find((c) => !reached.has(c.lastId));
+    return unreached ? this.broken(unreached, verdict.checked, lastSeq) : verdict;
+  }
+
+  private broken(
+    checkpoint: AuditCheckpointEntity,
+    checked: number,
+    foundSeq?: number,
+  ): ChainVerdict {
+    this.logger.warn(
+      { checkpointId: checkpoint.id, lastSeq: checkpoint.lastSeq, foundSeq },
+      'audit chain does not match a signed checkpoint',
+    );
+    return {
+      valid: false,
+      checked,
+      reason: 'checkpoint',
+      checkpointId: checkpoint.id,
+      expectedSeq: Number(checkpoint.lastSeq),
+      ...(foundSeq !== undefined ? { foundSeq } : {}),
+    };
   }
 }

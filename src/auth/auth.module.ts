@@ -3,6 +3,8 @@ import { JwtModule } from '@nestjs/jwt';
 import { PassportModule } from '@nestjs/passport';
 import { AuditModule } from '../audit/audit.module';
 import { AppConfig } from '../core/config/app-config';
+import { AccessExplainController } from './access-explain.controller';
+import { AccessExplainService } from './access-explain.service';
 import { ApiKeysController } from './api-keys.controller';
 import { ApiKeysRepository } from './api-keys.repository';
 import { ApiKeysService } from './api-keys.service';
@@ -36,8 +38,15 @@ import { UsersService } from './users.service';
             },
     }),
   ],
-  controllers: [AuthController, UsersController, RolesController, ApiKeysController],
+  controllers: [
+    AuthController,
+    UsersController,
+    RolesController,
+    ApiKeysController,
+    AccessExplainController,
+  ],
   providers: [
+    AccessExplainService,
     AuthService,
     UsersService,
     RolesService,

@@ -17,8 +17,9 @@ export class JobsService {
     @InjectQueue(QueueName.AudioArchive) audioArchive: Queue,
     @InjectQueue(QueueName.Retention) retention: Queue,
     @InjectQueue(QueueName.TurnPersistence) turnPersistence: Queue,
+    @InjectQueue(QueueName.AuditCheckpoint) auditCheckpoint: Queue,
   ) {
-    this.queues = [audioArchive, retention, turnPersistence];
+    this.queues = [audioArchive, retention, turnPersistence, auditCheckpoint];
   }
 
   /** The job, if it exists and the caller asked for it or holds `queues:admin`; 404 otherwise. */

@@ -1,7 +1,10 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsDateString, IsIn, IsOptional, IsUUID, Matches, MaxLength } from 'class-validator';
+import { canonicalJson } from '../../core/canonical-json';
 import { CursorQuery } from '../../core/http/pagination';
-import type { ChainBreak } from '../audit-chain';
+import type { VerifyFailure } from '../audit-chain';
+import { AuditCheckpointEntity } from '../entities/audit-checkpoint.entity';
+import { checkpointPayload } from '../audit-checkpoints.service';
 import { AuditLogEntity } from '../entities/audit-log.entity';
 
 export class AuditQuery extends CursorQuery {
@@ -51,6 +54,17 @@ export class AuditVerifyQuery {
   @IsOptional()
   @IsDateString({ strict: true })
   from?: string;
+
+  @ApiPropertyOptional({
+    example: '12',
+    description:
+      'Verify from this checkpoint forward: the chain up to its entry is taken as signed ' +
+      '(after checking the signature and that the entry still has the signed seq and hash). ' +
+      'Not with `from`.',
+  })
+  @IsOptional()
+  @Matches(/^[1-9]\d{0,17}$/, { message: 'fromCheckpoint must be a checkpoint id' })
+  fromCheckpoint?: string;
 
   @ApiPropertyOptional({ format: 'date-time' })
   @IsOptional()
@@ -130,17 +144,28 @@ export class AuditVerifyResponse {
   @ApiProperty() checked!: number;
   @ApiPropertyOptional() firstBrokenId?: string;
   @ApiPropertyOptional({
-    enum: ['seq_gap', 'seq_order', 'hash_version', 'link', 'content'],
+    enum: ['seq_gap', 'seq_order', 'hash_version', 'link', 'content', 'checkpoint'],
     description:
       'Why the chain breaks at firstBrokenId: seq_gap = entries expectedSeq..foundSeq-1 are missing ' +
       '(deleted, or moved later); seq_order = a seq repeated or moved back (re-appended or reordered); ' +
       'hash_version = an older or unknown hash version after a newer one; link = prevHash is not the ' +
-      "previous entry's hash; content = the hash does not match the entry",
+      "previous entry's hash; content = the hash does not match the entry; checkpoint = a signed " +
+      'checkpoint does not verify, or the chain no longer reaches its entry with the signed seq ' +
+      'and hash (a cut tail, a truncated or rewritten chain; expectedSeq = its seq, foundSeq = the ' +
+      'last seq reached)',
   })
-  reason?: ChainBreak;
-  @ApiPropertyOptional({ description: 'With a seq_* reason: the seq expected at firstBrokenId' })
+  reason?: VerifyFailure;
+  @ApiPropertyOptional({ description: 'With reason checkpoint: the checkpoint that fails' })
+  checkpointId?: string;
+  @ApiPropertyOptional({
+    description:
+      "With a seq_* reason: the seq expected at firstBrokenId; with checkpoint: the checkpoint's",
+  })
   expectedSeq?: number;
-  @ApiPropertyOptional({ description: 'With a seq_* reason: the seq found at firstBrokenId' })
+  @ApiPropertyOptional({
+    description:
+      'With a seq_* reason: the seq found at firstBrokenId; with checkpoint: the last one reached',
+  })
   foundSeq?: number;
 }
 
@@ -164,4 +189,36 @@ export class UsageResponse {
   @ApiProperty() jobsSucceeded!: number;
   @ApiProperty() jobsFailed!: number;
   @ApiProperty() turnsIngested!: number;
+}
+
+export class AuditCheckpointResponse {
+  @ApiProperty({ example: '7' }) id!: string;
+  @ApiProperty({ example: '1042', description: 'Id of the newest entry when signed' })
+  lastId!: string;
+  @ApiProperty({ example: 1042 }) lastSeq!: number;
+  @ApiProperty() lastHash!: string;
+  @ApiProperty({ description: 'Entries in the chain when signed' }) count!: number;
+  @ApiProperty({ format: 'date-time' }) at!: string;
+  @ApiProperty({
+    description: 'Id of the Ed25519 key that signed (first 16 hex of SHA-256 of its SPKI)',
+  })
+  keyId!: string;
+  @ApiProperty({ description: 'Base64 Ed25519 signature of `payload`' })
+  signature!: string;
+  @ApiProperty({
+    description:
+      'The exact text signed: canonical JSON of { at, count, lastHash, lastId, lastSeq } (keys sorted)',
+  })
+  payload!: string;
+
+  static from(checkpoint: AuditCheckpointEntity): AuditCheckpointResponse {
+    const signed = checkpointPayload(checkpoint);
+    return {
+      id: checkpoint.id,
+      ...signed,
+      keyId: checkpoint.keyId,
+      signature: checkpoint.signature,
+      payload: canonicalJson(signed),
+    };
+  }
 }

@@ -35,8 +35,11 @@ const LEVEL_ALLOWS: Record<AccessLevel, readonly Participation[]> = {
   manage: ['lead'],
 };
 
+/** Who the guard's resource step looks at: an actor, or a user explained (explain). */
+export type AccessSubject = Pick<Actor, 'userId' | 'grants'>;
+
 /** The one place `cases:all` is read. */
-export function accessScope(actor: Actor): AccessScope {
+export function accessScope(actor: AccessSubject): AccessScope {
   return { actorId: actor.userId, seesAll: grants(actor.grants, 'cases:all') };
 }
 
@@ -48,7 +51,7 @@ export function accessScope(actor: Actor): AccessScope {
  * `visibleConversations` (property-tested in test/integration/access).
  */
 export function decide(
-  actor: Actor | AccessScope,
+  actor: AccessSubject | AccessScope,
   standing: Standing,
   level: AccessLevel,
 ): AccessDecision {

@@ -332,6 +332,31 @@ export class Environment {
   @IsString()
   @Matches(/^(\S+\s+){4,5}\S+$/, { message: 'RETENTION_CRON must be a cron expression' })
   RETENTION_CRON = '0 3 * * *';
+
+  // --- Signing and audit checkpoints (SPEC section 13) ---------------------------
+
+  /**
+   * Ed25519 private key (PKCS#8 PEM) that signs audit checkpoints. Sensitive. Empty: one is
+   * generated once into KEYS_DIR. Never stored in the database.
+   */
+  @IsOptional()
+  @IsString()
+  @Matches(/-----BEGIN PRIVATE KEY-----/, {
+    message: 'SIGNING_KEY_PEM must be a PKCS#8 PEM private key (Ed25519)',
+  })
+  SIGNING_KEY_PEM?: string;
+
+  /** Where the generated signing key (mode 0600) and published public keys live. */
+  @IsString()
+  @MinLength(1)
+  KEYS_DIR = './.data/keys';
+
+  /** How often the worker signs a checkpoint of the audit chain's head. */
+  @Transform(toNumber)
+  @IsInt()
+  @Min(1)
+  @Max(10080)
+  AUDIT_CHECKPOINT_MINUTES = 60;
 }
 
 export function validateEnvironment(raw: Record<string, unknown>): Environment {

@@ -3,4 +3,5 @@ export enum QueueName {
   TurnPersistence = 'turn-persistence',
   AudioArchive = 'audio-archive',
   Retention = 'retention',
+  AuditCheckpoint = 'audit-checkpoint',
 }

@@ -7,6 +7,7 @@ import {
   UnauthenticatedProblem,
 } from '../http/problem.exception';
 import { AccessLevel, ResourceKind } from '../access/access-decision';
+import { checkPermissions, forbiddenMessage } from '../access/access-explain';
 import { AccessService } from '../access/access.service';
 import { isDependencyOutage } from '../database/postgres-errors';
 import { RequestContext } from '../http/request-context';
@@ -14,8 +15,7 @@ import { UUID } from '../http/validation-patterns';
 import { ACCESS_RULE, AccessRule, AuthenticatedRequest, PUBLIC_ROUTE } from './access.decorators';
 import type { Actor } from './actor';
 import { AuthFailureLimiter } from './auth-failure-limiter';
-import { grants, Permission } from './permissions';
-
+import { Permission } from './permissions';
 
 /**
  * Deny by default: every route needs a valid access token or API key unless it is
@@ -53,29 +53,37 @@ export class AccessGuard extends AuthGuard(['jwt', 'api-key']) {
 
     const rule =
       this.reflector.getAllAndOverride<AccessRule | undefined>(ACCESS_RULE, targets) ?? {};
+    await this.authorize(actor, rule, request);
+    return true;
+  }
+
+  /**
+   * Everything the guard decides once the caller is known: throws the 403 or 404 the
+   * route answers, returns when it may pass. Permission explain runs the same steps
+   * (`checkPermissions`, `decide`) through `explainAccess`; a property test holds the
+   * two to the same verdict.
+   */
+  async authorize(
+    actor: Actor,
+    rule: AccessRule,
+    request: { method: string; params: unknown },
+  ): Promise<void> {
     if (rule.notByApiKey && actor.via === 'api-key') {
       throw new ForbiddenProblem(
         'API keys cannot create API keys or change credentials; sign in with your password to do this.',
       );
     }
-    const required =
-      rule.permission === undefined ? [] : ([] as Permission[]).concat(rule.permission);
-    const missing = required.find((permission) => !grants(actor.grants, permission));
-    if (missing) {
-      throw new ForbiddenProblem(`Your role does not grant ${missing}.`);
-    }
-    if (
-      rule.anyPermission &&
-      !rule.anyPermission.some((permission) => grants(actor.grants, permission))
-    ) {
-      throw new ForbiddenProblem(`Your role grants none of ${rule.anyPermission.join(', ')}.`);
-    }
+    const check = checkPermissions(actor.grants, {
+      permissions:
+        rule.permission === undefined ? [] : ([] as Permission[]).concat(rule.permission),
+      anyPermission: rule.anyPermission,
+    });
+    if (!check.ok) throw new ForbiddenProblem(check.message);
     if (rule.resource) {
-      const params = request.params as Record<string, string | undefined>;
+      const params = (request.params ?? {}) as Record<string, string | undefined>;
       const level = rule.access ?? (['GET', 'HEAD'].includes(request.method) ? 'read' : 'write');
       await this.checkResource(actor, rule.resource, params[rule.param ?? 'id'], level);
     }
-    return true;
   }
 
   /** Invisible → 404 (existence never leaks); visible but not allowed → 403. */
@@ -88,11 +96,8 @@ export class AccessGuard extends AuthGuard(['jwt', 'api-key']) {
     if (!id || !UUID.test(id)) throw new NotFoundProblem(kind);
     const { decision, participation } = await this.access.check(kind, actor, id, level);
     if (decision === 'invisible') throw new NotFoundProblem(kind);
-    if (decision === 'forbidden') {
-      throw new ForbiddenProblem(
-        `As a ${participation} of this ${kind} you cannot ${level === 'manage' ? 'manage' : 'change'} it.`,
-      );
-    }
+    if (decision === 'forbidden')
+      throw new ForbiddenProblem(forbiddenMessage(kind, participation, level));
   }
 
   override handleRequest<TUser = Actor>(error: unknown, user: TUser | false): TUser {

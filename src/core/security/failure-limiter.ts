@@ -181,6 +181,11 @@ export class FailureLimiter {
     await pipeline.exec();
   }
 
+  /** How much longer the scope `key` stays locked, in ms; 0 when it is not locked. */
+  async lockedForMs(key: string): Promise<number> {
+    return Math.max(0, await this.redis.pttl(`failures:lock:${key}`));
+  }
+
   /** Forgets the failures counted in a scope (a success proves the owner is back). */
   async reset(scope: FailureScope): Promise<void> {
     await this.redis.del(`failures:count:${scope.key}`);

@@ -37,13 +37,21 @@ export function isValidGrant(grant: string): boolean {
   return (PERMISSIONS as string[]).includes(grant);
 }
 
-/** Whether a set of grants (with wildcards) includes the required permission. */
-export function grants(granted: Iterable<string>, required: Permission): boolean {
+/**
+ * The grant that includes the required permission (itself, `resource:*` or `*`), first
+ * in `granted`'s order; undefined when none does. Permission explain names it.
+ */
+export function matchingGrant(granted: Iterable<string>, required: Permission): string | undefined {
   const resource = required.slice(0, required.indexOf(':'));
   for (const grant of granted) {
-    if (grant === '*' || grant === required || grant === `${resource}:*`) return true;
+    if (grant === '*' || grant === required || grant === `${resource}:*`) return grant;
   }
-  return false;
+  return undefined;
+}
+
+/** Whether a set of grants (with wildcards) includes the required permission. */
+export function grants(granted: Iterable<string>, required: Permission): boolean {
+  return matchingGrant(granted, required) !== undefined;
 }
 
 /**
