@@ -9,7 +9,6 @@ import { AuditCheckpointsService } from './audit-checkpoints.service';
 import { AuditFilter, AuditRepository, ChainSpan, NewAuditEntry } from './audit.repository';
 import { AuditCheckpointEntity } from './entities/audit-checkpoint.entity';
 import { AuditLogEntity } from './entities/audit-log.entity';
-import { Clock } from '../core/clock/clock';
 import { NotFoundProblem } from '../core/http/problem.exception';
 
 export interface VerifyOptions {

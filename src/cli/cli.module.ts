@@ -16,7 +16,6 @@ import { BackupService } from './backup/backup.service';
 import { RestoreService } from './backup/restore.service';
 import { CreateAdminCommand, MigrateCommand, SeedCommand, VerifyAuditCommand } from './commands';
 import { ImportTranscriptCommand } from './import-transcript.command';
-import { ClockModule } from '../core/clock/clock.module';
 import { SigningModule } from '../core/signing/signing.module';
 
 @Module({
