@@ -38,6 +38,8 @@ export async function bootIntegration(
   let moduleRef: TestingModule;
   try {
     moduleRef = await Test.createTestingModule(metadata).compile();
+    // The services' own warnings (a dead-lettered turn, a broken chain) are what the specs provoke.
+    moduleRef.useLogger(false);
     await moduleRef.init();
   } finally {
     for (const [k, v] of Object.entries(saved)) {
