@@ -797,7 +797,7 @@ describe('Conversation fuzz (TARGETS R7)', () => {
           contextTurnsUsed: 0,
           corrections: Array.from({ length: 100 }, () => ({
             original: '\t\n\r',
-            corrected: '\u202eRTL',
+            corrected: 'RTL\u200f',
             confidence: 1,
             reason: 'r'.repeat(500),
             position: { start: 1_000_000, end: 0 },

@@ -296,6 +296,53 @@ describe('Conversations and live turns (SPEC section 6)', () => {
         .expect(400);
     });
 
+    it.each([
+      ['ESC', 'rawText', 'clear \u001b[2J screen'],
+      ['BEL', 'rawText', 'ring \u0007'],
+      ['U+202E', 'rawText', 'abc\u202eevil.exe'],
+      ['ESC', 'speaker', 'Speaker\u001b[31m'],
+      ['U+202E', 'speaker', '\u202eSpeaker_0'],
+      ['a line feed', 'speaker', 'Speaker\n0'],
+      ['BEL', 'cleanedText', 'ring \u0007'],
+      ['U+2066', 'businessDomain', '\u2066legal'],
+    ])(
+      'I11 control characters in live turns: refuses %s in %s (400 naming turns[i].field), stores nothing',
+      async (_, field, value) => {
+        const conversation = await createConversation(t.http, worker);
+        const response = await t.http
+          .post(`/api/v1/conversations/${conversation.id}/turns`)
+          .set(worker.auth)
+          .send({ turns: [turn(1), turn(2, { [field]: value }), turn(3)] })
+          .expect(400);
+        expect(response.body.errors).toEqual([
+          {
+            field: `turns[1].${field}`,
+            message: expect.stringContaining('control or bidirectional-override') as string,
+          },
+        ]);
+        const listed = await t.http
+          .get(`/api/v1/conversations/${conversation.id}/turns`)
+          .set(worker.auth)
+          .expect(200);
+        expect(listed.body.data).toEqual([]);
+        expect(await persistedCount(conversation.id)).toBe(0);
+      },
+    );
+
+    it('I11 control characters in live turns: tab and line breaks stay allowed in text', async () => {
+      const conversation = await createConversation(t.http, worker);
+      await t.http
+        .post(`/api/v1/conversations/${conversation.id}/turns`)
+        .set(worker.auth)
+        .send({ turns: [turn(1, { rawText: 'line one\r\nline two\tend' })] })
+        .expect(202);
+      const listed = await t.http
+        .get(`/api/v1/conversations/${conversation.id}/turns`)
+        .set(worker.auth)
+        .expect(200);
+      expect(listed.body.data[0].rawText).toBe('line one\r\nline two\tend');
+    });
+
     it('stores one row per messageNumber when the same batch is sent twice concurrently (R4)', async () => {
       const conversation = await createConversation(t.http, worker);
       const batch = { turns: Array.from({ length: 200 }, (_, i) => turn(i + 1)) };

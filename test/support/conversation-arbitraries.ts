@@ -376,6 +376,24 @@ const badCorrection: fc.Arbitrary<unknown> = fc.oneof(
     }),
 );
 
+const NAME_CONTROL = fc.integer({ min: 0, max: 0x1f }).map((c) => String.fromCharCode(c));
+/** Refused in every free-text field: C1 controls, DEL and the bidi overrides and isolates. */
+const TEXT_CONTROL = fc.oneof(
+  fc.integer({ min: 0x7f, max: 0x9f }).map((c) => String.fromCharCode(c)),
+  fc.integer({ min: 0x202a, max: 0x202e }).map((c) => String.fromCharCode(c)),
+  fc.integer({ min: 0x2066, max: 0x2069 }).map((c) => String.fromCharCode(c)),
+  fc.constantFrom('\u001b', '\u0007', '\u0008', '\u000b', '\u000c'),
+);
+/** Text with one character in it that no free-text field takes, one line or several. */
+const controlText = (oneLine: boolean): fc.Arbitrary<string> =>
+  fc
+    .tuple(
+      asciiText(0, 10),
+      oneLine ? fc.oneof(NAME_CONTROL, TEXT_CONTROL) : TEXT_CONTROL,
+      asciiText(0, 10),
+    )
+    .map(([a, c, b]) => a + c + b);
+
 /** One mutation of a turn that makes it invalid: [description, apply]. */
 type TurnMutation = [string, (turn: Record<string, unknown>) => void];
 
@@ -403,6 +421,22 @@ const turnMutation: fc.Arbitrary<TurnMutation> = fc.oneof(
       fc.constantFrom('contextDetected', 'businessDomain', 'conversationFlow', 'aiModelUsed'),
       badText(0, 200, false),
     )
+    .map(([key, v]): TurnMutation => [`${key}=${short(v)}`, set(key, v)]),
+  // Control and bidi-override characters, refused in every free-text field of a turn.
+  fc
+    .tuple(
+      fc.constantFrom(
+        'speaker',
+        'contextDetected',
+        'businessDomain',
+        'conversationFlow',
+        'aiModelUsed',
+      ),
+      controlText(true),
+    )
+    .map(([key, v]): TurnMutation => [`${key}=${short(v)}`, set(key, v)]),
+  fc
+    .tuple(fc.constantFrom('rawText', 'cleanedText'), controlText(false))
     .map(([key, v]): TurnMutation => [`${key}=${short(v)}`, set(key, v)]),
   badSpokenAt.map((v): TurnMutation => [`spokenAt=${short(v)}`, set('spokenAt', v)]),
   fc
@@ -624,24 +658,6 @@ const badMetadata: fc.Arbitrary<unknown> = fc.oneof(
       asKey ? { ...meta, [`k${bad}`]: 1 } : { ...meta, nested: { v: [`x${bad}`] } },
     ),
 );
-
-const NAME_CONTROL = fc.integer({ min: 0, max: 0x1f }).map((c) => String.fromCharCode(c));
-/** Refused in every free-text field: C1 controls, DEL and the bidi overrides and isolates. */
-const TEXT_CONTROL = fc.oneof(
-  fc.integer({ min: 0x7f, max: 0x9f }).map((c) => String.fromCharCode(c)),
-  fc.integer({ min: 0x202a, max: 0x202e }).map((c) => String.fromCharCode(c)),
-  fc.integer({ min: 0x2066, max: 0x2069 }).map((c) => String.fromCharCode(c)),
-  fc.constantFrom('\u001b', '\u0007', '\u0008', '\u000b', '\u000c'),
-);
-/** Text with one character in it that no free-text field takes, one line or several. */
-const controlText = (oneLine: boolean): fc.Arbitrary<string> =>
-  fc
-    .tuple(
-      asciiText(0, 10),
-      oneLine ? fc.oneof(NAME_CONTROL, TEXT_CONTROL) : TEXT_CONTROL,
-      asciiText(0, 10),
-    )
-    .map(([a, c, b]) => a + c + b);
 
 /** Not for turns: optional turn fields may still be null. Here null is always refused (F9). */
 const badName = (required: boolean): fc.Arbitrary<unknown> =>
@@ -1163,17 +1179,15 @@ export function malformedPatch(
       fc.subarray(Object.keys(valid)),
     )
     .chain(([bad, good]) =>
-      fc
-        .tuple(...bad.map((field) => refusedValue(rules[field]!)))
-        .map((values) => {
-          const body: Record<string, unknown> = {};
-          for (const field of good) body[field] = valid[field];
-          bad.forEach((field, i) => (body[field] = values[i]));
-          return {
-            label: bad.map((field, i) => `${field}=${short(values[i])}`).join(', '),
-            body: serialize(body),
-          };
-        }),
+      fc.tuple(...bad.map((field) => refusedValue(rules[field]!))).map((values) => {
+        const body: Record<string, unknown> = {};
+        for (const field of good) body[field] = valid[field];
+        bad.forEach((field, i) => (body[field] = values[i]));
+        return {
+          label: bad.map((field, i) => `${field}=${short(values[i])}`).join(', '),
+          body: serialize(body),
+        };
+      }),
     );
 }
 

@@ -12,8 +12,38 @@ async function dtoAccepts(body: object): Promise<boolean> {
   return (await validate(dto, RULES)).length === 0;
 }
 
+/**
+ * Control characters (C0 but the allowed tab and line breaks, DEL, C1) and bidi
+ * overrides/isolates, and the allowed \t \n \r beside them: both sides of
+ * IsPrintableText and IsMultilineText.
+ */
+const dangerousChar = fc.constantFrom(
+  '\u0000',
+  '\u0007',
+  '\t',
+  '\n',
+  '\u000b',
+  '\r',
+  '\u001b',
+  '\u007f',
+  '\u0085',
+  '\u009f',
+  '\u202a',
+  '\u202e',
+  '\u2066',
+  '\u2069',
+  '\u200f',
+);
+/** Short text with a control, bidi or line-break character somewhere in it. */
+const textWithDangerousChar = fc
+  .tuple(fc.string({ maxLength: 3 }), dangerousChar, fc.string({ maxLength: 3 }))
+  .map(([before, char, after]) => `${before}${char}${after}`);
+/** Any short string, sometimes with a control, bidi or line-break character. */
+const anyText = fc.oneof(fc.string({ maxLength: 4 }), textWithDangerousChar);
+
 /** Values on both sides of every rule: types, bounds, lengths, odd strings. */
 const anyValue = fc.oneof(
+  textWithDangerousChar,
   fc.constant(undefined),
   fc.constant(null),
   fc.boolean(),
@@ -66,10 +96,10 @@ const position = fc.record(
 const correction = fc.oneof(
   fc.record(
     {
-      original: fc.oneof(fc.string({ maxLength: 5 }), anyValue),
-      corrected: fc.string({ maxLength: 5 }),
+      original: fc.oneof(anyText, anyValue),
+      corrected: anyText,
       confidence: fc.oneof(fc.double({ min: -0.5, max: 1.5 }), anyValue),
-      reason: fc.oneof(fc.string({ maxLength: 5 }), fc.constant('r'.repeat(501))),
+      reason: fc.oneof(anyText, fc.constant('r'.repeat(501))),
       position: fc.oneof(position, anyValue),
     },
     { requiredKeys: [] },
@@ -80,8 +110,8 @@ const turn = fc
   .record(
     {
       messageNumber: fc.oneof(fc.integer({ min: -1, max: 10_000_001 }), anyValue),
-      speaker: fc.oneof(fc.string({ maxLength: 4 }), anyValue),
-      rawText: fc.oneof(fc.string({ maxLength: 4 }), anyValue),
+      speaker: fc.oneof(anyText, anyValue),
+      rawText: fc.oneof(anyText, anyValue),
       cleanedText: anyValue,
       spokenAt: timestamp,
       confidence: fc.oneof(fc.double({ min: -0.5, max: 1.5 }), anyValue),
@@ -118,10 +148,40 @@ const wellFormedTurn = fc
   })
   .map((t) => ({ ...t }));
 
+/** A well-formed turn but for one text field, which may hold a control or bidi character. */
+const TEXT_FIELDS = [
+  'speaker',
+  'rawText',
+  'cleanedText',
+  'contextDetected',
+  'businessDomain',
+  'conversationFlow',
+  'aiModelUsed',
+] as const;
+const turnWithOddText = fc
+  .tuple(
+    wellFormedTurn,
+    fc.constantFrom(...TEXT_FIELDS, 'original', 'corrected', 'reason'),
+    anyText,
+  )
+  .map(([valid, field, text]): Record<string, unknown> => {
+    if (field === 'original' || field === 'corrected' || field === 'reason') {
+      const correction = {
+        original: 'a',
+        corrected: 'b',
+        confidence: 0.5,
+        reason: 'r',
+        position: { start: 0, end: 1 },
+      };
+      return { ...valid, corrections: [{ ...correction, [field]: text }] };
+    }
+    return { ...valid, [field]: text };
+  });
+
 describe('the fast turn check', () => {
   it('never accepts a turn the DTO rules refuse', async () => {
     await fc.assert(
-      fc.asyncProperty(turn, async (body) => {
+      fc.asyncProperty(fc.oneof(turn, turnWithOddText), async (body) => {
         if (isCertainlyValidBody(body)) expect(await dtoAccepts(body)).toBe(true);
       }),
       { numRuns: 3000 },
@@ -130,7 +190,9 @@ describe('the fast turn check', () => {
 
   it('never accepts a batch the DTO rules refuse', async () => {
     const batch = fc.oneof(
-      fc.record({ turns: fc.array(fc.oneof(turn, wellFormedTurn), { maxLength: 4 }) }),
+      fc.record({
+        turns: fc.array(fc.oneof(turn, wellFormedTurn, turnWithOddText), { maxLength: 4 }),
+      }),
       fc.record({ turns: fc.array(wellFormedTurn, { maxLength: 2 }), extra: anyValue }),
       fc.record({ turns: anyValue }),
     );
@@ -166,5 +228,28 @@ describe('the fast turn check', () => {
     expect(isCertainlyValidBody({ ...base, role: 'admin' })).toBe(false);
     expect(isCertainlyValidBody({ turns: [] })).toBe(false);
     expect(isCertainlyValidBody({ ...base, corrections: [[]] })).toBe(false);
+  });
+
+  it('refuses control and bidi-override characters in text, and so do the DTO rules', async () => {
+    const base = {
+      messageNumber: 1,
+      speaker: 'Speaker_0',
+      rawText: 'line one\r\nline two\tend',
+      spokenAt: '2026-11-22T10:00:00.000Z',
+      confidence: 0.9,
+    };
+    expect(isCertainlyValidBody(base)).toBe(true);
+    const refused = [
+      { ...base, speaker: 'Speaker\u001b[2J' },
+      { ...base, speaker: 'two\nlines' },
+      { ...base, rawText: 'ring\u0007' },
+      { ...base, rawText: 'abc\u202edcba' },
+      { ...base, cleanedText: '\u2066isolated' },
+      { ...base, aiModelUsed: 'model\u0085' },
+    ];
+    for (const body of refused) {
+      expect(isCertainlyValidBody(body)).toBe(false);
+      expect(await dtoAccepts(body)).toBe(false);
+    }
   });
 });

@@ -1,3 +1,4 @@
+import { PRINTABLE, PRINTABLE_MULTILINE } from '../../core/http/validation-patterns';
 import { MAX_MESSAGE_NUMBER, MAX_TURNS_PER_REQUEST, TurnDto, TurnBatchDto } from './turn.dto';
 
 /**
@@ -52,18 +53,18 @@ function isCertainlyValidTurn(turn: unknown): boolean {
   if (!isPlainObject(turn) || !hasOnlyKeys(turn, TURN_KEYS)) return false;
   return (
     isIntIn(turn.messageNumber, 1, MAX_MESSAGE_NUMBER) &&
-    isText(turn.speaker, 1, 100) &&
-    isText(turn.rawText, 1, 10_000) &&
-    isAbsentOr(turn.cleanedText, (v) => isText(v, 0, 10_000)) &&
+    isText(turn.speaker, 1, 100, PRINTABLE) &&
+    isText(turn.rawText, 1, 10_000, PRINTABLE_MULTILINE) &&
+    isAbsentOr(turn.cleanedText, (v) => isText(v, 0, 10_000, PRINTABLE_MULTILINE)) &&
     isPlainTimestamp(turn.spokenAt) &&
     isNumberIn(turn.confidence, 0, 1) &&
     isAbsentOr(turn.cleaningApplied, isBoolean) &&
     isAbsentOr(turn.cleaningLevel, (v) => typeof v === 'string' && CLEANING_LEVELS.has(v)) &&
     isAbsentOr(turn.corrections, isCorrectionList) &&
-    isAbsentOr(turn.contextDetected, (v) => isText(v, 0, 200)) &&
-    isAbsentOr(turn.businessDomain, (v) => isText(v, 0, 200)) &&
-    isAbsentOr(turn.conversationFlow, (v) => isText(v, 0, 200)) &&
-    isAbsentOr(turn.aiModelUsed, (v) => isText(v, 0, 200)) &&
+    isAbsentOr(turn.contextDetected, (v) => isText(v, 0, 200, PRINTABLE)) &&
+    isAbsentOr(turn.businessDomain, (v) => isText(v, 0, 200, PRINTABLE)) &&
+    isAbsentOr(turn.conversationFlow, (v) => isText(v, 0, 200, PRINTABLE)) &&
+    isAbsentOr(turn.aiModelUsed, (v) => isText(v, 0, 200, PRINTABLE)) &&
     isAbsentOr(turn.transcriptionErrorDetected, isBoolean) &&
     isAbsentOr(turn.processingTimeMs, (v) => isIntIn(v, 0, 86_400_000)) &&
     isAbsentOr(turn.slidingWindowSize, (v) => isIntIn(v, 0, 100_000)) &&
@@ -77,10 +78,10 @@ function isCorrectionList(value: unknown): boolean {
     if (
       !isPlainObject(correction) ||
       !hasOnlyKeys(correction, CORRECTION_KEYS) ||
-      !isText(correction.original, 0, 2000) ||
-      !isText(correction.corrected, 0, 2000) ||
+      !isText(correction.original, 0, 2000, PRINTABLE_MULTILINE) ||
+      !isText(correction.corrected, 0, 2000, PRINTABLE_MULTILINE) ||
       !isNumberIn(correction.confidence, 0, 1) ||
-      !isText(correction.reason, 0, 500)
+      !isText(correction.reason, 0, 500, PRINTABLE)
     ) {
       return false;
     }
@@ -133,10 +134,13 @@ function isNumberIn(value: unknown, min: number, max: number): boolean {
  * MinLength/MaxLength count a surrogate pair as one character and variation selectors
  * (U+FE0E, U+FE0F) as none, so that count is at most `length`: `length <= max` is
  * enough for the maximum, and one code unit other than a selector for a minimum of 1.
+ * `allowed` is the very pattern the DTO's IsPrintableText / IsMultilineText match with
+ * (control and bidi-override characters refused), one precompiled regex test per string.
  */
-function isText(value: unknown, min: 0 | 1, max: number): boolean {
+function isText(value: unknown, min: 0 | 1, max: number, allowed: RegExp): boolean {
   if (typeof value !== 'string' || value.length > max) return false;
-  return min === 0 || NOT_ONLY_SELECTORS.test(value);
+  if (min === 1 && !NOT_ONLY_SELECTORS.test(value)) return false;
+  return allowed.test(value);
 }
 const NOT_ONLY_SELECTORS = /[^\uFE0E\uFE0F]/;
 

@@ -21,6 +21,7 @@ import {
   ValidationOptions,
   buildMessage,
 } from 'class-validator';
+import { IsMultilineText, IsPrintableText } from '../../core/http/validation-patterns';
 import type { CleaningLevel } from '../entities/turn.entity';
 
 /**
@@ -74,11 +75,13 @@ export class CorrectionDto {
   @ApiProperty()
   @IsString()
   @MaxLength(2000)
+  @IsMultilineText()
   original!: string;
 
   @ApiProperty()
   @IsString()
   @MaxLength(2000)
+  @IsMultilineText()
   corrected!: string;
 
   @ApiProperty({ minimum: 0, maximum: 1 })
@@ -90,6 +93,7 @@ export class CorrectionDto {
   @ApiProperty()
   @IsString()
   @MaxLength(500)
+  @IsPrintableText()
   reason!: string;
 
   @ApiProperty({ type: TextPositionDto })
@@ -116,18 +120,21 @@ export class TurnDto {
   @IsString()
   @MinLength(1)
   @MaxLength(100)
+  @IsPrintableText()
   speaker!: string;
 
   @ApiProperty()
   @IsString()
   @MinLength(1)
   @MaxLength(10_000)
+  @IsMultilineText()
   rawText!: string;
 
   @ApiPropertyOptional()
   @IsOptional()
   @IsString()
   @MaxLength(10_000)
+  @IsMultilineText()
   cleanedText?: string;
 
   @ApiProperty({ format: 'date-time' })
@@ -166,24 +173,28 @@ export class TurnDto {
   @IsOptional()
   @IsString()
   @MaxLength(200)
+  @IsPrintableText()
   contextDetected?: string;
 
   @ApiPropertyOptional()
   @IsOptional()
   @IsString()
   @MaxLength(200)
+  @IsPrintableText()
   businessDomain?: string;
 
   @ApiPropertyOptional()
   @IsOptional()
   @IsString()
   @MaxLength(200)
+  @IsPrintableText()
   conversationFlow?: string;
 
   @ApiPropertyOptional()
   @IsOptional()
   @IsString()
   @MaxLength(200)
+  @IsPrintableText()
   aiModelUsed?: string;
 
   @ApiPropertyOptional()

@@ -1,0 +1,294 @@
+import { BullModule } from '@nestjs/bullmq';
+import { DataSource } from 'typeorm';
+import { FlushScheduler } from '../../src/conversations/flush-scheduler';
+import { TurnBuffer } from '../../src/conversations/turn-buffer';
+import { TurnPersistenceService } from '../../src/conversations/turn-persistence.service';
+import { TurnRecord } from '../../src/conversations/turn-record';
+import { TurnsRepository } from '../../src/conversations/turns.repository';
+import { ConfigModule } from '../../src/core/config/config.module';
+import { DatabaseModule } from '../../src/core/database/database.module';
+import { MetricsModule } from '../../src/core/metrics/metrics.module';
+import { QueueModule } from '../../src/core/queue/queue.module';
+import { QueueName } from '../../src/core/queue/queue-names';
+import { RedisModule } from '../../src/core/redis/redis.module';
+import { AccessWorld } from '../support/access-world';
+import { bootIntegration, Integration } from '../support/integration';
+
+const BATCH_SIZE = 7;
+
+/**
+ * The turn persistence service below HTTP: turns accepted into the Redis buffer (the
+ * ingest script the API runs) drained into Postgres by TurnPersistenceService, with a
+ * database and a Redis prefix of the spec's own (the buffer stream is one per prefix,
+ * and the failure tests put triggers on `turns`). Batches of BATCH_SIZE, so a drain
+ * runs several.
+ */
+describe('Turn persistence (integration)', () => {
+  let integration: Integration;
+  let db: DataSource;
+  let world: AccessWorld;
+  let buffer: TurnBuffer;
+  let persistence: TurnPersistenceService;
+  let turns: TurnsRepository;
+  let user: string;
+
+  beforeAll(async () => {
+    integration = await bootIntegration(
+      'turns',
+      {
+        imports: [
+          ConfigModule,
+          DatabaseModule,
+          RedisModule,
+          QueueModule,
+          MetricsModule,
+          BullModule.registerQueue({ name: QueueName.TurnPersistence }),
+        ],
+        providers: [TurnBuffer, TurnsRepository, FlushScheduler, TurnPersistenceService],
+      },
+      { env: { TURN_BATCH_SIZE: String(BATCH_SIZE) } },
+    );
+    db = integration.db;
+    world = new AccessWorld(db);
+    buffer = integration.moduleRef.get(TurnBuffer);
+    persistence = integration.moduleRef.get(TurnPersistenceService);
+    turns = integration.moduleRef.get(TurnsRepository);
+    user = await world.user();
+  });
+
+  afterAll(() => integration?.close());
+
+  function record(
+    conversationId: string,
+    messageNumber: number,
+    overrides: Partial<TurnRecord> = {},
+  ): TurnRecord {
+    return {
+      conversationId,
+      messageNumber,
+      speaker: `Speaker_${messageNumber % 2}`,
+      rawText: `turn ${messageNumber}`,
+      cleanedText: null,
+      spokenAt: new Date(Date.now() - 60_000 + messageNumber).toISOString(),
+      confidence: 0.5 + (messageNumber % 5) / 10,
+      cleaningApplied: false,
+      cleaningLevel: 'none',
+      corrections: [],
+      contextDetected: null,
+      businessDomain: null,
+      conversationFlow: null,
+      aiModelUsed: null,
+      transcriptionErrorDetected: false,
+      processingTimeMs: messageNumber * 3,
+      slidingWindowSize: null,
+      contextTurnsUsed: null,
+      ingestedBy: user,
+      receivedAt: new Date().toISOString(),
+      ...overrides,
+    };
+  }
+
+  const numbers = (from: number, to: number): number[] =>
+    Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+  async function accept(conversationId: string, messageNumbers: number[]): Promise<TurnRecord[]> {
+    const records = messageNumbers.map((n) => record(conversationId, n));
+    const result = await buffer.ingest(conversationId, records);
+    expect(result).toEqual({ accepted: records.length, duplicates: 0 });
+    return records;
+  }
+
+  async function rows(conversationId: string): Promise<number[]> {
+    const found = await db.query<{ n: number }[]>(
+      'SELECT message_number AS n FROM turns WHERE conversation_id = $1 ORDER BY message_number',
+      [conversationId],
+    );
+    return found.map((r) => r.n);
+  }
+
+  /** The buffer holds nothing: no entry in the stream, none delivered and unacknowledged. */
+  async function expectBufferEmpty(conversationId: string): Promise<void> {
+    expect(await buffer.backlog()).toEqual({ length: 0, pending: 0 });
+    expect(await buffer.pendingCount(conversationId)).toBe(0);
+  }
+
+  describe('draining accepted turns', () => {
+    it('moves every accepted turn from the buffer into Postgres once, in several batches', async () => {
+      const conversation = await world.conversation(user);
+      await accept(conversation, numbers(1, 30));
+      // A duplicate accepted again is not buffered a second time.
+      expect(await buffer.ingest(conversation, [record(conversation, 5)])).toEqual({
+        accepted: 0,
+        duplicates: 1,
+      });
+      expect(await buffer.pendingCount(conversation)).toBe(30);
+
+      const first = await persistence.drain();
+      expect(first).toEqual({
+        persisted: 30,
+        duplicates: 0,
+        batches: Math.ceil(30 / BATCH_SIZE),
+      });
+      expect(await rows(conversation)).toEqual(numbers(1, 30));
+      await expectBufferEmpty(conversation);
+
+      expect(await persistence.drain()).toEqual({ persisted: 0, duplicates: 0, batches: 0 });
+      expect(await rows(conversation)).toEqual(numbers(1, 30));
+    });
+  });
+
+  describe('re-persisting the same entries', () => {
+    it('a batch stored but not acknowledged (crash between commit and ack) is harmless when drained again', async () => {
+      const conversation = await world.conversation(user);
+      await accept(conversation, numbers(1, 5));
+      // A worker reads the batch and commits it, then dies before acknowledging.
+      const delivered = await buffer.readNew(persistence.consumer, BATCH_SIZE);
+      expect(delivered.map((e) => e.turn.messageNumber)).toEqual(numbers(1, 5));
+      expect(
+        await turns.appendBatch(
+          delivered.map((e) => e.turn),
+          new Date(),
+        ),
+      ).toBe(5);
+      // Stored twice by hand: nothing new.
+      expect(
+        await turns.appendBatch(
+          delivered.map((e) => e.turn),
+          new Date(),
+        ),
+      ).toBe(0);
+      expect(await buffer.backlog()).toEqual({ length: 5, pending: 5 });
+
+      // The next drain takes its own pending entries first: all duplicates, then acknowledged.
+      expect(await persistence.drain()).toEqual({ persisted: 0, duplicates: 5, batches: 1 });
+      expect(await rows(conversation)).toEqual(numbers(1, 5));
+      await expectBufferEmpty(conversation);
+      const [counters] = await db.query<{ turns: number }[]>(
+        'SELECT turns_count::int AS turns FROM conversations WHERE id = $1',
+        [conversation],
+      );
+      expect(counters!.turns).toBe(5);
+    });
+  });
+
+  describe('counters', () => {
+    it("equal the rows: each conversation's turns, processing time and confidence, and the ingesting user's usage", async () => {
+      const [a, b] = [await world.conversation(user), await world.conversation(user)];
+      const usageBefore = await usage(user);
+      await accept(a, numbers(1, 12));
+      await accept(b, numbers(1, 9));
+      await persistence.drain();
+      // The same turns stored again (a retried batch) change no counter.
+      await turns.appendBatch(
+        numbers(1, 12).map((n) => record(a, n)),
+        new Date(),
+      );
+      for (const conversation of [a, b]) {
+        const [row] = await db.query<
+          {
+            turns_count: number;
+            rows: number;
+            processing: string;
+            summed_processing: string;
+            confidence: number;
+            summed_confidence: number;
+          }[]
+        >(
+          `SELECT c.turns_count::int AS turns_count, count(t.id)::int AS rows,
+                  c.total_processing_time_ms::text AS processing,
+                  coalesce(sum(t.processing_time_ms), 0)::text AS summed_processing,
+                  c.confidence_sum AS confidence, coalesce(sum(t.confidence), 0) AS summed_confidence
+             FROM conversations c LEFT JOIN turns t ON t.conversation_id = c.id
+            WHERE c.id = $1
+            GROUP BY c.id`,
+          [conversation],
+        );
+        expect(row!.turns_count).toBe(row!.rows);
+        expect(row!.processing).toBe(row!.summed_processing);
+        expect(row!.confidence).toBeCloseTo(row!.summed_confidence, 3);
+      }
+      expect((await rows(a)).length + (await rows(b)).length).toBe(21);
+      expect((await usage(user)) - usageBefore).toBe(21);
+    });
+
+    async function usage(userId: string): Promise<number> {
+      const [row] = await db.query<{ n: number }[]>(
+        'SELECT coalesce(sum(turns_ingested), 0)::int AS n FROM usage_statistics WHERE user_id = $1',
+        [userId],
+      );
+      return row!.n;
+    }
+  });
+
+  describe('acknowledging only after commit', () => {
+    /** Makes Postgres fail on the row of `rawText` with SQLSTATE `code`, until dropped. */
+    async function failOn(rawText: string, code: string): Promise<() => Promise<void>> {
+      await db.query(`
+        CREATE FUNCTION integration_fail_turn() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          IF NEW.raw_text = '${rawText}' THEN
+            RAISE EXCEPTION 'integration: refused %', NEW.message_number USING ERRCODE = '${code}';
+          END IF;
+          RETURN NEW;
+        END $$`);
+      await db.query(`
+        CREATE TRIGGER integration_fail_turn AFTER INSERT ON turns
+          FOR EACH ROW EXECUTE FUNCTION integration_fail_turn()`);
+      return async () => {
+        await db.query('DROP TRIGGER integration_fail_turn ON turns');
+        await db.query('DROP FUNCTION integration_fail_turn()');
+      };
+    }
+
+    it('a batch that fails mid-statement (an outage-like error) stores nothing and stays pending, then persists once', async () => {
+      const conversation = await world.conversation(user);
+      const records = numbers(1, 6).map((n) =>
+        record(conversation, n, n === 4 ? { rawText: 'fail-transiently' } : {}),
+      );
+      await buffer.ingest(conversation, records);
+      // 40001 (serialization failure) may pass later: retried, never dropped.
+      const drop = await failOn('fail-transiently', '40001');
+      try {
+        await expect(persistence.drain()).rejects.toThrow(/integration: refused 4/);
+        expect(await rows(conversation)).toEqual([]);
+        expect(await buffer.backlog()).toEqual({ length: 6, pending: 6 });
+        expect(await buffer.pendingNumbers(conversation)).toEqual(numbers(1, 6));
+        // Every later drain retries the same entries first, and fails the same way.
+        await expect(persistence.drain()).rejects.toThrow(/integration: refused 4/);
+        expect(await buffer.backlog()).toEqual({ length: 6, pending: 6 });
+      } finally {
+        await drop();
+      }
+      expect(await persistence.drain()).toEqual({ persisted: 6, duplicates: 0, batches: 1 });
+      expect(await rows(conversation)).toEqual(numbers(1, 6));
+      await expectBufferEmpty(conversation);
+      const [counters] = await db.query<{ turns: number }[]>(
+        'SELECT turns_count::int AS turns FROM conversations WHERE id = $1',
+        [conversation],
+      );
+      expect(counters!.turns).toBe(6);
+    });
+
+    it('a turn the database refuses (integrity violation) is dead-lettered alone; the rest of its batch is stored', async () => {
+      const conversation = await world.conversation(user);
+      const records = numbers(1, 6).map((n) =>
+        record(conversation, n, n === 3 ? { rawText: 'refuse-for-ever' } : {}),
+      );
+      await buffer.ingest(conversation, records);
+      const deadBefore = await buffer.deadLetterCount();
+      const drop = await failOn('refuse-for-ever', '23514');
+      try {
+        expect(await persistence.drain()).toEqual({
+          persisted: 5,
+          duplicates: 1,
+          batches: 1,
+        });
+      } finally {
+        await drop();
+      }
+      expect(await rows(conversation)).toEqual([1, 2, 4, 5, 6]);
+      expect(await buffer.deadLetterCount()).toBe(deadBefore + 1);
+      await expectBufferEmpty(conversation);
+    });
+  });
+});
