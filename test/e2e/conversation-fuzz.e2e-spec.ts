@@ -131,13 +131,20 @@ describe('Conversation fuzz (TARGETS R7)', () => {
               (SELECT md5(string_agg(tr::text, ',' ORDER BY tr.version)) FROM transcriptions tr
                 WHERE tr.audio_file_id = (SELECT audio_file_id FROM transcriptions WHERE id = $5))
                 AS transcriptions,
-              (SELECT count(*) FROM audit_logs)::int AS audit`,
+              -- Only this spec's trail: the run's database is shared with suites running
+              -- beside it, whose own entries must not count as "written by a refusal".
+              (SELECT count(*) FROM audit_logs
+                WHERE actor_id = ANY($6::uuid[]) OR case_id = $1
+                   OR resource_id = ANY(ARRAY[$1, $2, $3, $4, $5, $7, $8]::text[]))::int AS audit`,
       [
         patchTargets.caseId,
         fuzzer.userId,
         patchTargets.victim.id,
         patchTargets.roleId,
         patchTargets.transcriptionId,
+        [fuzzer.userId, patchTargets.victim.id],
+        target.id,
+        joinable.id,
       ],
     );
     return JSON.stringify({ ...row, conversations: await snapshot() });

@@ -5,8 +5,13 @@ describe('Rate limiting (SPEC section 1, TARGETS S4)', () => {
   let t: TestApp;
   let admin: Session;
 
+  // Limits are kept in Redis per user: a private prefix keeps this suite's low limits (and
+  // the blocks they set on the shared admin) away from suites running beside it.
+  const REDIS_PREFIX = `${process.env.REDIS_PREFIX ?? 'vbt'}-rate-limit`;
+
   beforeAll(async () => {
     t = await startApp({
+      REDIS_PREFIX,
       RATE_LIMIT_MAX: '5',
       RATE_LIMIT_TTL_SECONDS: '60',
       AUTH_FAILURES_MAX_PER_IP: '20',
@@ -74,6 +79,7 @@ describe('Rate limiting (SPEC section 1, TARGETS S4)', () => {
     );
     it('F11: a second replica refuses a failing address from its own first failure there on', async () => {
       const replica = await startApp({
+        REDIS_PREFIX,
         RATE_LIMIT_MAX: '5',
         RATE_LIMIT_TTL_SECONDS: '60',
         AUTH_FAILURES_MAX_PER_IP: '20',

@@ -1,10 +1,10 @@
 import { BullModule } from '@nestjs/bullmq';
 import { DataSource } from 'typeorm';
-import { FlushScheduler } from '../../src/conversations/flush-scheduler';
-import { TurnBuffer } from '../../src/conversations/turn-buffer';
-import { TurnPersistenceService } from '../../src/conversations/turn-persistence.service';
-import { TurnRecord } from '../../src/conversations/turn-record';
-import { TurnsRepository } from '../../src/conversations/turns.repository';
+import { FlushScheduler } from '../../src/conversations/turns/flush-scheduler';
+import { TurnBuffer } from '../../src/conversations/turns/turn-buffer';
+import { TurnPersistenceService } from '../../src/conversations/turns/turn-persistence.service';
+import { TurnRecord } from '../../src/conversations/turns/turn-record';
+import { TurnsRepository } from '../../src/conversations/turns/turns.repository';
 import { ConfigModule } from '../../src/core/config/config.module';
 import { DatabaseModule } from '../../src/core/database/database.module';
 import { MetricsModule } from '../../src/core/metrics/metrics.module';
