@@ -46,6 +46,9 @@ describe('Audit checkpoints (SPEC section 13, F8 tail cut)', () => {
     keysDir = await mkdtemp(join(tmpdir(), 'verbatim-keys-'));
     t = await startApp({
       DATABASE_URL: database.url,
+      // Its own queues too: a worker of another suite's app must not take this spec's
+      // checkpoint job and sign the other database's chain.
+      REDIS_PREFIX: `${process.env.REDIS_PREFIX ?? 'vbt'}-checkpoints`,
       KEYS_DIR: join(keysDir, 'keys'),
       AUDIT_CHECKPOINT_MINUTES: '30',
     });

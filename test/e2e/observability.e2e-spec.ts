@@ -45,6 +45,7 @@ describe('Observability (SPEC sections 7 and 9)', () => {
       expect(stats.body.activeConversations).toBeGreaterThanOrEqual(1);
       expect(Object.keys(stats.body.queues).sort()).toEqual([
         'audio-archive',
+        'audit-checkpoint',
         'retention',
         'turn-persistence',
       ]);

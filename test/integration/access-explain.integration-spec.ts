@@ -115,7 +115,12 @@ describe('Permission explain agrees with the guard (P14)', () => {
     level: AccessLevel | null,
   ): Promise<AccessVerdict> {
     const principal = await users.findPrincipal(userId, null);
-    const actor = await jwt.validate({ sub: userId, tokenVersion: principal!.tokenVersion });
+    // A token as the app signs it: an expiry in the future (the strategy checks `exp` itself).
+    const actor = await jwt.validate({
+      sub: userId,
+      tokenVersion: principal!.tokenVersion,
+      exp: Math.floor(Date.now() / 1000) + 600,
+    });
     if (!actor) return 'unauthenticated';
     // Without an explicit level the route's method decides: reads are GETs, the rest not.
     const method = permission.endsWith(':read') ? 'GET' : 'POST';

@@ -1,12 +1,18 @@
 import { randomUUID } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DataSource, QueryRunner } from 'typeorm';
 import { chainHash, ChainVerdict, GENESIS_HASH } from '../../src/audit/audit-chain';
 import { AuditRepository, NewAuditEntry } from '../../src/audit/audit.repository';
 import { AuditEvent, AuditService } from '../../src/audit/audit.service';
+import { AuditCheckpointsRepository } from '../../src/audit/audit-checkpoints.repository';
+import { AuditCheckpointsService } from '../../src/audit/audit-checkpoints.service';
+import { ClockModule } from '../../src/core/clock/clock.module';
 import { ConfigModule } from '../../src/core/config/config.module';
 import { databaseOptions } from '../../src/core/database/database-options';
 import { DatabaseModule } from '../../src/core/database/database.module';
 import { RequestContext } from '../../src/core/http/request-context';
+import { SigningModule } from '../../src/core/signing/signing.module';
 import { bootIntegration, Integration } from '../support/integration';
 
 /**
@@ -21,10 +27,20 @@ describe('Audit chain (integration)', () => {
   let audit: AuditService;
 
   beforeAll(async () => {
-    integration = await bootIntegration('audit', {
-      imports: [ConfigModule, DatabaseModule],
-      providers: [AuditRepository, AuditService, RequestContext],
-    });
+    integration = await bootIntegration(
+      'audit',
+      {
+        imports: [ConfigModule, ClockModule, SigningModule, DatabaseModule],
+        providers: [
+          AuditRepository,
+          AuditCheckpointsRepository,
+          AuditCheckpointsService,
+          AuditService,
+          RequestContext,
+        ],
+      },
+      { env: { KEYS_DIR: join(tmpdir(), `verbatim-audit-keys-${randomUUID()}`) } },
+    );
     db = integration.db;
     repository = integration.moduleRef.get(AuditRepository);
     audit = integration.moduleRef.get(AuditService);

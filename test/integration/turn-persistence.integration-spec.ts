@@ -5,6 +5,7 @@ import { TurnBuffer } from '../../src/conversations/turns/turn-buffer';
 import { TurnPersistenceService } from '../../src/conversations/turns/turn-persistence.service';
 import { TurnRecord } from '../../src/conversations/turns/turn-record';
 import { TurnsRepository } from '../../src/conversations/turns/turns.repository';
+import { ClockModule } from '../../src/core/clock/clock.module';
 import { ConfigModule } from '../../src/core/config/config.module';
 import { DatabaseModule } from '../../src/core/database/database.module';
 import { MetricsModule } from '../../src/core/metrics/metrics.module';
@@ -38,6 +39,7 @@ describe('Turn persistence (integration)', () => {
       {
         imports: [
           ConfigModule,
+          ClockModule,
           DatabaseModule,
           RedisModule,
           QueueModule,
