@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { databaseOptions } from '../src/core/database/database-options';
-import { seedDatabase } from '../src/seed/seed';
+import { seedDatabase } from '../test/support/seed-fixture';
 
 /** A throwaway, migrated and seeded database for one benchmark run. */
 export async function throwawayDatabase(

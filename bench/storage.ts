@@ -34,7 +34,7 @@ import type { Queue } from 'bullmq';
 import { RetentionJobData, RetentionJobName } from '../src/audio-files/audio-jobs';
 import { databaseOptions } from '../src/core/database/database-options';
 import { QueueName } from '../src/core/queue/queue-names';
-import { seedDatabase } from '../src/seed/seed';
+import { seedDatabase } from '../test/support/seed-fixture';
 
 const P7_BYTES = Number(process.env.BENCH_P7_BYTES ?? 1024 ** 3);
 const P8_FILES = Number(process.env.BENCH_P8_FILES ?? 1000);

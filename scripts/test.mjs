@@ -9,6 +9,7 @@ import {
   run,
   signalExitCode,
 } from './shared.mjs';
+import { existsSync } from 'node:fs';
 import { ensureServices, stopServices } from './services.mjs';
 
 const log = makeLogger('test');
@@ -24,8 +25,29 @@ function onSignal(signal) {
 process.on('SIGINT', onSignal);
 process.on('SIGTERM', onSignal);
 
+/**
+ * The Bull Board browser test drives the system's Chromium. Like PostgreSQL and Redis, it is
+ * installed when missing and this process may (root with apt-get, as on CI); otherwise the
+ * test fails naming the install command.
+ */
+async function ensureChromium() {
+  if (process.env.CHROMIUM_PATH || existsSync('/usr/bin/chromium')) return;
+  if (process.getuid?.() !== 0 || !existsSync('/usr/bin/apt-get')) {
+    log('Chromium is missing: install it (apt-get install chromium) or set CHROMIUM_PATH');
+    return;
+  }
+  log('installing Chromium for the browser test (apt-get install chromium)');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  await run('apt-get', ['update'], { env, allowFailure: true });
+  await run('apt-get', ['install', '-y', '--no-install-recommends', 'chromium'], {
+    env,
+    allowFailure: true,
+  });
+}
+
 async function main() {
   await installDependencies(log);
+  await ensureChromium();
   const services = await ensureServices({ log: makeLogger('services') });
   const { code, signal } = await run(
     'npx',

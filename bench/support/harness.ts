@@ -19,7 +19,7 @@ import Redis from 'ioredis';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { databaseOptions } from '../../src/core/database/database-options';
-import { seedDatabase } from '../../src/seed/seed';
+import { seedDatabase } from '../../test/support/seed-fixture';
 
 export const ROOT = join(__dirname, '..', '..');
 export const BENCHMARKS_FILE = join(ROOT, 'BENCHMARKS.md');

@@ -18,7 +18,7 @@ import {
 } from '../../src/cli/backup/restore.service';
 import { CliModule } from '../../src/cli/cli.module';
 import { databaseOptions } from '../../src/core/database/database-options';
-import { seedDatabase } from '../../src/seed/seed';
+import { seedDatabase } from '../support/seed-fixture';
 import { attemptLogin, loginAsAdmin, TestApp, userSession } from '../support/app';
 import {
   createCase,

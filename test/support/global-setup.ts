@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { databaseOptions } from '../../src/core/database/database-options';
-import { seedDatabase } from '../../src/seed/seed';
+import { seedDatabase } from './seed-fixture';
 import { ADMIN, planTestRun, TestRun, testEnvironment } from './test-run';
 
 declare global {

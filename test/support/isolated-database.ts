@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { databaseOptions } from '../../src/core/database/database-options';
-import { seedDatabase } from '../../src/seed/seed';
+import { seedDatabase } from './seed-fixture';
 import { ADMIN } from './test-run';
 
 /**
