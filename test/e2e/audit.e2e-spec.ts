@@ -11,8 +11,7 @@ import {
   GENESIS_HASH,
 } from '../../src/audit/audit-chain';
 import { databaseOptions } from '../../src/core/database/database-options';
-import { ACTIVITY_TYPES } from '../../src/audit/activity-types';
-import { AUDIT_ACTIONS } from '../../src/audit/activity-types';
+import { ACTIVITY_TYPES, AUDIT_ACTIONS } from '../../src/audit/activity-types';
 import { AuditRepository, ChainRow } from '../../src/audit/audit.repository';
 import { AuditService } from '../../src/audit/audit.service';
 import { UsageService } from '../../src/audit/usage.service';
