@@ -38,7 +38,8 @@ async function cpuPerRequest(
     ...options,
   });
   if (result.non2xx > 0 || result.errors > 0) {
-    throw new Error(`${options.url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+    const statuses = JSON.stringify((result as { statusCodeStats?: unknown }).statusCodeStats);
+    throw new Error(`${options.url}: ${result.non2xx} non-2xx (${statuses}), ${result.errors} errors`);
   }
   return `${result.cpuMsPerRequest.toFixed(3)} ms CPU/request, ${Math.round(result.requestsPerSecond)} req/s, p99 ${result.latency.p99} ms`;
 }
