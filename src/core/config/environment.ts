@@ -178,12 +178,16 @@ export class Environment {
   @Max(600_000)
   UPLOAD_RATE_WINDOW_MS = 30_000;
 
-  /** Requests served on one keep-alive socket before it is closed (0: no limit). */
+  /**
+   * Requests served on one keep-alive socket before it is closed (0: no limit). Off by
+   * default: past the limit Node answers 503 to every request a client still sends on that
+   * socket, and clients that keep sending (load balancers, benchmark tools) saw 503s.
+   */
   @Transform(toNumber)
   @IsInt()
   @Min(0)
   @Max(1_000_000)
-  HTTP_MAX_REQUESTS_PER_SOCKET = 1000;
+  HTTP_MAX_REQUESTS_PER_SOCKET = 0;
 
   /** Open sockets the server accepts at once; more are refused (0: no limit). */
   @Transform(toNumber)
