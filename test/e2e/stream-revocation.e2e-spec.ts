@@ -7,6 +7,8 @@ import {
   TestApp,
   userSession,
 } from '../support/app';
+import Redis from 'ioredis';
+import { REDIS } from '../../src/core/redis/redis.module';
 import { EventStream, openEventStream, portOf } from '../support/conversation-http';
 import { createConversation, turn } from '../support/turns';
 
@@ -217,6 +219,25 @@ describe('Stream revocation (F1)', () => {
         .send({ refreshToken: s.viewer.refreshToken })
         .expect(204),
     );
+  });
+
+  it('F11: a re-check that ends a stream is not counted as a failed authentication', async () => {
+    // Before, the re-check ran the whole guard in a context without an address, so every
+    // revoked stream counted a failure for "unknown" and enough of them refused re-checks.
+    const redis = t.app.get<Redis>(REDIS);
+    const counted = async () => Number((await redis.get('auth-failures:ip:unknown')) ?? 0);
+    const before = await counted();
+    for (let i = 0; i < 3; i += 1) {
+      const s = await scene();
+      await expectRevokedBy(s, () =>
+        t.http
+          .post('/api/v1/auth/logout')
+          .set(s.viewer.auth)
+          .send({ refreshToken: s.viewer.refreshToken })
+          .expect(204),
+      );
+    }
+    expect(await counted()).toBe(before);
   });
 
   it('F1: revoking the API key a stream was opened with ends it', async () => {

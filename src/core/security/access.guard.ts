@@ -40,13 +40,30 @@ export class AccessGuard extends AuthGuard(['jwt', 'api-key']) {
     // Limited per address before any credential is looked at (F11): see AuthFailureLimiter.
     await this.authFailures.assertAllowed(this.requestContext.ip);
     try {
-      await super.canActivate(context);
+      return await this.decide(context);
     } catch (error) {
       if (error instanceof UnauthenticatedProblem) {
         await this.authFailures.recordFailure(this.requestContext.ip);
       }
       throw error;
     }
+  }
+
+  /**
+   * The decision alone, for a request that already passed the guard once: a live stream's
+   * re-check. It is not a new request from the client, so the per-address limit on failed
+   * authentication neither applies to it nor counts its failure (a revoked stream is not
+   * a guess).
+   */
+  async recheck(context: ExecutionContext): Promise<boolean> {
+    const targets = [context.getHandler(), context.getClass()];
+    if (this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, targets)) return true;
+    return this.decide(context);
+  }
+
+  private async decide(context: ExecutionContext): Promise<boolean> {
+    const targets = [context.getHandler(), context.getClass()];
+    await super.canActivate(context);
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
     const actor = request.user!;
     this.requestContext.setActor(actor);

@@ -55,7 +55,7 @@ export class StreamAccess {
 
   async allows(context: ExecutionContext): Promise<boolean> {
     try {
-      return await this.guard.canActivate(context);
+      return await this.guard.recheck(context);
     } catch (error) {
       if (!(error instanceof HttpException))
         this.logger.warn({ err: String(error) }, 'stream access re-check failed; ending it');
