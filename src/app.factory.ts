@@ -33,6 +33,7 @@ export function setGlobalPrefix(app: INestApplication): void {
       { path: 'health/live', method: RequestMethod.GET },
       { path: 'health/ready', method: RequestMethod.GET },
       { path: 'metrics', method: RequestMethod.GET },
+      { path: '.well-known/verbatim-signing-key', method: RequestMethod.GET },
     ],
   });
 }

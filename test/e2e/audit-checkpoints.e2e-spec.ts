@@ -140,6 +140,18 @@ describe('Audit checkpoints (SPEC section 13, F8 tail cut)', () => {
         Buffer.from(checkpoint.signature, 'base64'),
       ),
     ).toBe(true);
+    // The same key is published at the root, for verifiers without an account.
+    const published = await t.http.get('/.well-known/verbatim-signing-key').expect(200);
+    expect(published.body).toEqual({ keyId: checkpoint.keyId, publicKeyPem: expect.any(String) });
+    expect(
+      verify(
+        null,
+        Buffer.from(checkpoint.payload),
+        createPublicKey(published.body.publicKeyPem as string),
+        Buffer.from(checkpoint.signature, 'base64'),
+      ),
+    ).toBe(true);
+    expect(published.text).not.toContain('PRIVATE KEY');
     // The private key is the owner's alone, and never in an answer.
     expect((await stat(join(keysDir, 'keys', 'signing-key.pem'))).mode & 0o777).toBe(0o600);
     const privatePem = await readFile(join(keysDir, 'keys', 'signing-key.pem'), 'utf8');
