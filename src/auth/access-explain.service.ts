@@ -5,6 +5,7 @@ import { AccessService } from '../core/access/access.service';
 import { NotFoundProblem } from '../core/http/problem.exception';
 import { FailureLimiter } from '../core/security/failure-limiter';
 import type { Permission } from '../core/security/permissions';
+import { loginAccountScope } from './auth.service';
 import { RolesRepository } from './roles.repository';
 import { actorOf } from './strategies/principal';
 import { UsersRepository } from './users.repository';
@@ -37,8 +38,7 @@ export class AccessExplainService {
     const actor = actorOf(principal, 'access-token');
     const [roles, loginLockedMs, standing] = await Promise.all([
       this.roleChain(principal.role),
-      // The scope AuthService counts password failures in for a known account.
-      this.limiter.lockedForMs(`login:account:${principal.id}`),
+      this.limiter.lockedForMs(loginAccountScope(principal.id)),
       question.caseId
         ? this.access.standing('case', actor, question.caseId)
         : Promise.resolve<Standing>(undefined),

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { ApiKeysRepository } from './api-keys.repository';
-import { AuditService } from '../audit/audit.service';
+import { AuditEvent, AuditService } from '../audit/audit.service';
 import { Clock } from '../core/clock/clock';
 import { AppConfig } from '../core/config/app-config';
 import { UnauthenticatedProblem } from '../core/http/problem.exception';
@@ -28,6 +28,12 @@ type RotationOutcome =
   | { kind: 'invalid' }
   | { kind: 'reused'; userId: string; familyId: string };
 
+/** The failure scope of one account's password (login and password change share it). */
+export const loginAccountScope = (accountKey: string): string => `login:account:${accountKey}`;
+
+/** What a password failure is audited as; `details.reason` is added per outcome. */
+type SecretAudit = Pick<AuditEvent, 'action' | 'resourceType' | 'resourceId' | 'actorId'>;
+
 @Injectable()
 export class AuthService {
   constructor(
@@ -52,7 +58,7 @@ export class AuthService {
     const maxFailures = this.config.get('LOGIN_MAX_FAILURES');
     const windowMs = this.config.get('LOGIN_LOCK_MINUTES') * 60_000;
     return [
-      { key: `login:account:${accountKey}`, maxFailures, windowMs },
+      { key: loginAccountScope(accountKey), maxFailures, windowMs },
       { key: `login:ip:${this.context.ip ?? 'unknown'}`, maxFailures: maxFailures * 4, windowMs },
     ];
   }
@@ -63,42 +69,20 @@ export class AuthService {
     // The check is admitted before the password is verified, so concurrent guesses cannot
     // all slip past the lock; concurrent correct logins wait their turn instead of being
     // refused (see FailureLimiter).
-    const attempt = await this.limiter.attempt(scopes);
-    if (isRefusal(attempt)) {
-      if (attempt.reason === 'locked') {
-        await this.audit.record({
-          action: 'auth.login_failed',
-          resourceType: 'user',
-          resourceId: user?.id,
-          outcome: 'failure',
-          actorId: user?.id ?? null,
-          details: { reason: 'locked' },
-        });
-      }
-      throw this.refusedError(attempt);
-    }
-    let passwordOk: boolean;
-    try {
-      passwordOk = await this.hasher.verify(user?.passwordHash, password);
-    } catch (error) {
-      await attempt.release();
-      throw error;
-    }
-    if (!user || !passwordOk || !user.isActive) {
-      const locked = await attempt.failed();
-      await this.audit.record({
-        action: 'auth.login_failed',
-        resourceType: 'user',
-        resourceId: user?.id,
-        outcome: 'failure',
-        actorId: user?.id ?? null,
-        details: { reason: !user ? 'unknown-login' : !passwordOk ? 'wrong-password' : 'inactive' },
-      });
-      await this.auditLockout(locked, user?.id ?? null);
-      throw new AuthException(AuthErrorCode.InvalidCredentials);
-    }
-    await attempt.release();
-    await this.limiter.reset(scopes[0]!);
+    const audit: SecretAudit = {
+      action: 'auth.login_failed',
+      resourceType: 'user',
+      resourceId: user?.id,
+      actorId: user?.id ?? null,
+    };
+    const failure = await this.checkSecret(scopes, audit, async () => {
+      // Verified even for an unknown login, so both take the same time.
+      const passwordOk = await this.hasher.verify(user?.passwordHash, password);
+      if (!user) return 'unknown-login';
+      if (!passwordOk) return 'wrong-password';
+      return user.isActive ? null : 'inactive';
+    });
+    if (failure || !user) throw new AuthException(AuthErrorCode.InvalidCredentials);
     await this.users.touchLastLogin(user.id);
     const pair = await this.tokens.issue(user);
     await this.audit.record({
@@ -109,6 +93,43 @@ export class AuthService {
     });
     const fresh = (await this.users.findById(user.id)) ?? user;
     return { ...pair, user: UserResponse.from(fresh) };
+  }
+
+  /**
+   * One password check under the failure limits: the attempt is admitted before `verify`
+   * runs (429 while locked or busy, the lock audited), a wrong answer counts as a failure
+   * and is audited with its reason, a right one clears the account's count. Returns the
+   * failure reason, or null when the secret was right.
+   */
+  private async checkSecret(
+    scopes: FailureScope[],
+    audit: SecretAudit,
+    verify: () => Promise<string | null>,
+    lockoutUserId: string | null = audit.actorId ?? null,
+  ): Promise<string | null> {
+    const attempt = await this.limiter.attempt(scopes);
+    if (isRefusal(attempt)) {
+      if (attempt.reason === 'locked') {
+        await this.audit.record({ ...audit, outcome: 'failure', details: { reason: 'locked' } });
+      }
+      throw this.refusedError(attempt);
+    }
+    let failure: string | null;
+    try {
+      failure = await verify();
+    } catch (error) {
+      await attempt.release();
+      throw error;
+    }
+    if (failure) {
+      const locked = await attempt.failed();
+      await this.audit.record({ ...audit, outcome: 'failure', details: { reason: failure } });
+      await this.auditLockout(locked, lockoutUserId);
+      return failure;
+    }
+    await attempt.release();
+    await this.limiter.reset(scopes[0]!);
+    return null;
   }
 
   private async auditLockout(locked: string[], userId: string | null): Promise<void> {
@@ -233,43 +254,17 @@ export class AuthService {
    * cannot be used to guess the password without limit.
    */
   async changePassword(actor: Actor, dto: ChangePasswordDto): Promise<TokenResponse> {
-    const scopes = this.scopesFor(actor.userId);
-    const attempt = await this.limiter.attempt(scopes);
-    if (isRefusal(attempt)) {
-      if (attempt.reason === 'locked') {
-        await this.audit.record({
-          action: 'auth.password_change',
-          resourceType: 'user',
-          resourceId: actor.userId,
-          outcome: 'failure',
-          details: { reason: 'locked' },
-        });
-      }
-      throw this.refusedError(attempt);
-    }
-    let user: UserEntity | null;
-    let passwordOk: boolean;
-    try {
-      user = await this.users.findWithPasswordHash(actor.userId);
-      passwordOk = await this.hasher.verify(user?.passwordHash, dto.currentPassword);
-    } catch (error) {
-      await attempt.release();
-      throw error;
-    }
-    if (!user || !passwordOk) {
-      const locked = await attempt.failed();
-      await this.audit.record({
-        action: 'auth.password_change',
-        resourceType: 'user',
-        resourceId: actor.userId,
-        outcome: 'failure',
-        details: { reason: 'wrong-current-password' },
-      });
-      await this.auditLockout(locked, actor.userId);
-      throw new AuthException(AuthErrorCode.WrongCurrentPassword);
-    }
-    await attempt.release();
-    await this.limiter.reset(scopes[0]!);
+    const user = await this.users.findWithPasswordHash(actor.userId);
+    const failure = await this.checkSecret(
+      this.scopesFor(actor.userId),
+      { action: 'auth.password_change', resourceType: 'user', resourceId: actor.userId },
+      async () =>
+        user && (await this.hasher.verify(user.passwordHash, dto.currentPassword))
+          ? null
+          : 'wrong-current-password',
+      actor.userId,
+    );
+    if (failure || !user) throw new AuthException(AuthErrorCode.WrongCurrentPassword);
     const passwordHash = await this.hasher.hash(dto.newPassword);
     const userId = user.id;
     const { updated, pair } = await this.sessions.transaction(async (manager) => {
