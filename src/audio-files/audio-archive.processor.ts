@@ -1,5 +1,5 @@
 import { OnWorkerEvent, Processor } from '@nestjs/bullmq';
-import { BeforeApplicationShutdown, Logger } from '@nestjs/common';
+import { Logger } from '@nestjs/common';
 import { Job, UnrecoverableError } from 'bullmq';
 import { UsageService } from '../audit/usage.service';
 import { GroupCommit } from '../core/database/group-commit';
@@ -17,10 +17,7 @@ const CONCURRENCY = 4;
  * AudioArchiveService; every job name has a handler, checked at start-up (JobProcessor).
  */
 @Processor(QueueName.AudioArchive, { concurrency: CONCURRENCY })
-export class AudioArchiveProcessor
-  extends JobProcessor<AudioJobName, AudioJobData>
-  implements BeforeApplicationShutdown
-{
+export class AudioArchiveProcessor extends JobProcessor<AudioJobName, AudioJobData> {
   protected readonly queueName = QueueName.AudioArchive;
   protected readonly jobNames = Object.values(AudioJobName);
   protected readonly handlers: JobHandlers<AudioJobName, AudioJobData>;
@@ -73,14 +70,5 @@ export class AudioArchiveProcessor
     if (final && job.data.requestedBy) {
       await this.usage.increment(job.data.requestedBy, { jobsFailed: 1 }).catch(() => undefined);
     }
-  }
-
-  /**
-   * Before the database and Redis connections close: stop taking jobs and let the ones in
-   * flight finish. A process killed outright instead leaves them to BullMQ's stalled-job
-   * check, which puts them back in the queue for another worker.
-   */
-  async beforeApplicationShutdown(): Promise<void> {
-    await this.worker.close();
   }
 }

@@ -1,5 +1,4 @@
 import { InjectQueue, Processor } from '@nestjs/bullmq';
-import { BeforeApplicationShutdown } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import { AppConfig } from '../core/config/app-config';
 import { JobHandlers, JobProcessor } from '../core/queue/job-processor';
@@ -18,10 +17,7 @@ import {
  * of long-closed cases and returns stale processing claims to the queue.
  */
 @Processor(QueueName.Retention)
-export class RetentionProcessor
-  extends JobProcessor<RetentionJobName, RetentionJobData>
-  implements BeforeApplicationShutdown
-{
+export class RetentionProcessor extends JobProcessor<RetentionJobName, RetentionJobData> {
   protected readonly queueName = QueueName.Retention;
   protected readonly jobNames = Object.values(RetentionJobName);
   protected readonly handlers: JobHandlers<RetentionJobName, RetentionJobData>;
@@ -49,9 +45,5 @@ export class RetentionProcessor
         opts: { ...RETENTION_JOB_OPTIONS, ...JOB_HISTORY },
       },
     );
-  }
-
-  async beforeApplicationShutdown(): Promise<void> {
-    await this.worker.close();
   }
 }

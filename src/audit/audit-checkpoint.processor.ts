@@ -1,5 +1,4 @@
 import { InjectQueue, Processor } from '@nestjs/bullmq';
-import { BeforeApplicationShutdown } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import { AppConfig } from '../core/config/app-config';
 import { JobHandlers, JobProcessor } from '../core/queue/job-processor';
@@ -18,10 +17,7 @@ import { AuditCheckpointsService } from './audit-checkpoints.service';
  * chain had not moved since the last checkpoint.
  */
 @Processor(QueueName.AuditCheckpoint)
-export class AuditCheckpointProcessor
-  extends JobProcessor<AuditJobName, AuditJobData>
-  implements BeforeApplicationShutdown
-{
+export class AuditCheckpointProcessor extends JobProcessor<AuditJobName, AuditJobData> {
   protected readonly queueName = QueueName.AuditCheckpoint;
   protected readonly jobNames = Object.values(AuditJobName);
   protected readonly handlers: JobHandlers<AuditJobName, AuditJobData>;
@@ -52,9 +48,5 @@ export class AuditCheckpointProcessor
         opts: AUDIT_CHECKPOINT_JOB_OPTIONS,
       },
     );
-  }
-
-  async beforeApplicationShutdown(): Promise<void> {
-    await this.worker.close();
   }
 }

@@ -1,5 +1,5 @@
 import { Processor } from '@nestjs/bullmq';
-import { BeforeApplicationShutdown, OnApplicationBootstrap } from '@nestjs/common';
+import { OnApplicationBootstrap } from '@nestjs/common';
 import { Job } from 'bullmq';
 import { RequestedJobData } from '../../core/queue/job-data';
 import { JobHandlers, JobProcessor } from '../../core/queue/job-processor';
@@ -18,7 +18,7 @@ const SWEEP_EVERY_MS = 5000;
 @Processor(QueueName.TurnPersistence, { concurrency: 1 })
 export class TurnPersistenceProcessor
   extends JobProcessor<TurnJobName, Partial<SealJobData>>
-  implements OnApplicationBootstrap, BeforeApplicationShutdown
+  implements OnApplicationBootstrap
 {
   protected readonly queueName = QueueName.TurnPersistence;
   protected readonly jobNames = Object.values(TurnJobName);
@@ -38,16 +38,6 @@ export class TurnPersistenceProcessor
 
   async onApplicationBootstrap(): Promise<void> {
     await this.scheduler.scheduleSweep(SWEEP_EVERY_MS);
-  }
-
-  /**
-   * Before the Redis and Postgres connections close (onApplicationShutdown, in an order
-   * Nest does not promise): stop taking jobs and let the drain in flight finish its
-   * budget. Without this a SIGTERM could close the shared Redis client under a running
-   * drain, failing the job half-way with "Connection is closed" (TARGETS R6).
-   */
-  async beforeApplicationShutdown(): Promise<void> {
-    await this.worker.close();
   }
 
   private drain(job: Job<RequestedJobData | Partial<SealJobData>>): Promise<DrainResult> {

@@ -1,5 +1,5 @@
 import { WorkerHost } from '@nestjs/bullmq';
-import { OnModuleInit } from '@nestjs/common';
+import { BeforeApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { Job, UnrecoverableError } from 'bullmq';
 import { RequestContext } from '../http/request-context';
 import { jobRequestId } from './job-data';
@@ -30,7 +30,7 @@ export function missingHandlers(
  */
 export abstract class JobProcessor<TName extends string, TData = unknown>
   extends WorkerHost
-  implements OnModuleInit
+  implements OnModuleInit, BeforeApplicationShutdown
 {
   protected abstract readonly queueName: string;
   protected abstract readonly jobNames: readonly TName[];
@@ -41,6 +41,16 @@ export abstract class JobProcessor<TName extends string, TData = unknown>
     if (missing.length > 0) {
       throw new Error(`No handler for ${this.queueName} jobs: ${missing.join(', ')}`);
     }
+  }
+
+  /**
+   * Before the shared Redis and Postgres clients close (an order Nest does not promise
+   * otherwise): stop taking jobs and let the ones in flight finish. Without this a SIGTERM
+   * could close the connections under a running job and fail it half-way (TARGETS R6); a
+   * process killed outright leaves its jobs to BullMQ's stalled-job check.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.worker.close();
   }
 
   process(job: Job<TData>): Promise<unknown> {
