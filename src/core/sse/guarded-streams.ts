@@ -123,7 +123,7 @@ export class GuardedStreams implements OnModuleDestroy {
       release();
       throw error;
     }
-    const principalTags = this.access.principalTags(options.context, options.actor);
+    const principalTags = this.access.principalTags(options.actor);
     this.start();
 
     return new Observable<T>((subscriber) => {

@@ -6,7 +6,6 @@ import {
   Logger,
 } from '@nestjs/common';
 import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host';
-import type { FastifyRequest } from 'fastify';
 import { AccessGuard } from '../security/access.guard';
 import type { Actor } from '../security/actor';
 
@@ -18,25 +17,6 @@ export const StreamContext = createParamDecorator(
   (_: unknown, context: ExecutionContext): ExecutionContext =>
     new ExecutionContextHost(context.getArgs(), context.getClass(), context.getHandler()),
 );
-
-/** The session (refresh-token family) id an access token names, if any. */
-function sessionOf(request: FastifyRequest): string | undefined {
-  const header = request.headers.authorization;
-  const token = typeof header === 'string' ? /^Bearer (.+)$/i.exec(header)?.[1] : undefined;
-  const payload = token?.split('.')[1];
-  if (!payload) return undefined;
-  try {
-    // Already verified by the guard; only read here to know which tag to watch.
-    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as {
-      sid?: unknown;
-    };
-    return typeof claims.sid === 'string' && /^[0-9a-f-]{36}$/.test(claims.sid)
-      ? claims.sid
-      : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * The one place a live stream's access is decided again: by running the route's own
@@ -64,11 +44,11 @@ export class StreamAccess {
   }
 
   /** Invalidation tags of the caller's principal: any of them may change the decision. */
-  principalTags(context: ExecutionContext, actor: Actor): string[] {
-    const session = sessionOf(context.switchToHttp().getRequest<FastifyRequest>());
+  principalTags(actor: Actor): string[] {
     return [
       `user:${actor.userId}`,
-      ...(session ? [`session:${session}`] : []),
+      // The session the access token names, as the JWT strategy resolved it.
+      ...(actor.sessionId ? [`session:${actor.sessionId}`] : []),
       ...(actor.apiKeyId ? [`api-key:${actor.apiKeyId}`] : []),
     ];
   }
