@@ -9,6 +9,7 @@ import { CacheModule } from './core/cache/cache.module';
 import { ClockModule } from './core/clock/clock.module';
 import { ConfigModule } from './core/config/config.module';
 import { DatabaseModule } from './core/database/database.module';
+import { EventsModule } from './core/events/events.module';
 import { HttpModule } from './core/http/http.module';
 import { LoggingModule } from './core/logging/logging.module';
 import { MetricsModule } from './core/metrics/metrics.module';
@@ -38,6 +39,7 @@ export const CORE_MODULES = [
   SecurityModule,
   SigningModule,
   AuditModule,
+  EventsModule,
   StorageModule,
 ];
 
