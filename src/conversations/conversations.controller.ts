@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Patch, Post, Query, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Patch, Post, Query, Res } from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiCreatedResponse,
@@ -92,14 +92,28 @@ export class ConversationsController {
   @Patch(':id')
   @Authenticated({ permission: 'conversations:write', resource: 'conversation' })
   @ApiOkResponse({ type: ConversationResponse })
-  @ApiOperation({ summary: 'Update a conversation' })
+  @ApiOperation({
+    summary: 'Update a conversation',
+    description:
+      'Participants who may write change name, description and metadata; joinPassword and caseId take an owner (or cases:all).',
+  })
   async update(
+    @CurrentActor() actor: Actor,
     @UuidParam() id: string,
     @Body() dto: UpdateConversationDto,
     @IfMatchVersion() version: number | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<ConversationResponse> {
-    return this.respond(await this.conversations.update(id, dto, version), reply);
+    return this.respond(await this.conversations.update(actor, id, dto, version), reply);
+  }
+
+  /** Owners, or conversations:write with cases:all; the conversation is 404 afterwards. */
+  @Delete(':id')
+  @Authenticated({ permission: 'conversations:write', resource: 'conversation', access: 'manage' })
+  @HttpCode(204)
+  @ApiOperation({ summary: 'Delete a conversation' })
+  delete(@UuidParam() id: string): Promise<void> {
+    return this.conversations.delete(id);
   }
 
   /** 200 with the sealed conversation, or 202 when sealing continues in a job. */
@@ -111,7 +125,8 @@ export class ConversationsController {
     @UuidParam() id: string,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<ConversationResponse & { sealJobId?: string }> {
-    const { conversation, sealJobId } = await this.conversations.end(id);
+    // Without `idleBefore`, end() either ends the conversation or throws.
+    const { conversation, sealJobId } = (await this.conversations.end(id))!;
     void reply.status(sealJobId ? 202 : 200);
     return { ...this.respond(conversation, reply), ...(sealJobId ? { sealJobId } : {}) };
   }

@@ -6,6 +6,10 @@ export enum ConversationsErrorCode {
   JoinRefused = 'join-refused',
   JoinLocked = 'join-locked',
   UnknownCase = 'unknown-case',
+  AlreadyParticipant = 'already-participant',
+  NotParticipant = 'not-participant',
+  LastOwner = 'last-owner',
+  UnknownUser = 'unknown-user',
 }
 
 const DEFINITIONS: Record<
@@ -36,6 +40,26 @@ const DEFINITIONS: Record<
     status: 422,
     title: 'Unprocessable Content',
     detail: 'caseId does not name a case you can see.',
+  },
+  [ConversationsErrorCode.AlreadyParticipant]: {
+    status: 409,
+    title: 'Conflict',
+    detail: 'The user already participates in this conversation; change their role instead.',
+  },
+  [ConversationsErrorCode.NotParticipant]: {
+    status: 404,
+    title: 'Not Found',
+    detail: 'The user does not participate in this conversation.',
+  },
+  [ConversationsErrorCode.LastOwner]: {
+    status: 409,
+    title: 'Conflict',
+    detail: 'The last owner of a conversation cannot be removed; make someone else owner first.',
+  },
+  [ConversationsErrorCode.UnknownUser]: {
+    status: 422,
+    title: 'Unprocessable Content',
+    detail: 'The user does not exist or is inactive.',
   },
 };
 

@@ -4,6 +4,8 @@ import { AuditModule } from '../audit/audit.module';
 import { AuthModule } from '../auth/auth.module';
 import { QueueName } from '../core/queue/queue-names';
 import { SseModule } from '../core/sse/sse.module';
+import { ConversationParticipantsController } from './conversation-participants.controller';
+import { ConversationParticipantsService } from './conversation-participants.service';
 import { ConversationsController } from './conversations.controller';
 import { ConversationsRepository } from './conversations.repository';
 import { ConversationsService } from './conversations.service';
@@ -21,11 +23,12 @@ import { TurnsService } from './turns/turns.service';
     SseModule,
     BullModule.registerQueue({ name: QueueName.TurnPersistence }),
   ],
-  controllers: [ConversationsController, TurnsController],
+  controllers: [ConversationsController, ConversationParticipantsController, TurnsController],
   providers: [
     ConversationsRepository,
     TurnsRepository,
     ConversationsService,
+    ConversationParticipantsService,
     TurnsService,
     TurnBuffer,
     FlushScheduler,

@@ -5,7 +5,10 @@ import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialE
 import { CacheInvalidation } from '../core/cache/cache-invalidation';
 import type { AccessScope } from '../core/access/access-decision';
 import { visibleConversations } from '../core/access/access.predicates';
-import { ConversationParticipantEntity } from './entities/conversation-participant.entity';
+import {
+  ConversationParticipantEntity,
+  ConversationRole,
+} from './entities/conversation-participant.entity';
 import { ConversationEntity, ConversationStatus } from './entities/conversation.entity';
 
 /** Only conversations visible to the scope's actor (`visibleConversations`). */
@@ -19,7 +22,16 @@ export interface ConversationListFilter extends AccessScope {
 export type ConversationChanges = Partial<
   Pick<
     ConversationEntity,
-    'name' | 'description' | 'metadata' | 'status' | 'endedAt' | 'sealHash' | 'sealedAt' | 'caseId'
+    | 'name'
+    | 'description'
+    | 'metadata'
+    | 'status'
+    | 'endedAt'
+    | 'endedReason'
+    | 'sealHash'
+    | 'sealedAt'
+    | 'caseId'
+    | 'joinPasswordHash'
   >
 >;
 
@@ -154,8 +166,9 @@ export class ConversationsRepository {
     return row?.status ?? null;
   }
 
+  /** Adds the participant unless they already take part (their role is then kept). */
   async addParticipant(
-    participant: Pick<ConversationParticipantEntity, 'conversationId' | 'userId' | 'via'>,
+    participant: Pick<ConversationParticipantEntity, 'conversationId' | 'userId' | 'via' | 'role'>,
     manager?: EntityManager,
   ): Promise<boolean> {
     const result = await (manager ?? this.dataSource.manager)
@@ -172,7 +185,60 @@ export class ConversationsRepository {
   listParticipants(conversationId: string): Promise<ConversationParticipantEntity[]> {
     return this.dataSource
       .getRepository(ConversationParticipantEntity)
-      .find({ where: { conversationId }, order: { joinedAt: 'ASC' } });
+      .find({ where: { conversationId }, order: { joinedAt: 'ASC', userId: 'ASC' } });
+  }
+
+  findParticipant(
+    conversationId: string,
+    userId: string,
+    manager: EntityManager,
+  ): Promise<ConversationParticipantEntity | null> {
+    return manager
+      .getRepository(ConversationParticipantEntity)
+      .findOneBy({ conversationId, userId });
+  }
+
+  /** Changes the role in place (keeping via and joinedAt); the row after. */
+  async updateParticipantRole(
+    conversationId: string,
+    userId: string,
+    role: ConversationRole,
+    manager: EntityManager,
+  ): Promise<ConversationParticipantEntity | null> {
+    const repository = manager.getRepository(ConversationParticipantEntity);
+    await repository.update({ conversationId, userId }, { role });
+    this.invalidation.invalidate(`conversation:${conversationId}`, manager);
+    return repository.findOneBy({ conversationId, userId });
+  }
+
+  async removeParticipant(
+    conversationId: string,
+    userId: string,
+    manager: EntityManager,
+  ): Promise<void> {
+    await manager.getRepository(ConversationParticipantEntity).delete({ conversationId, userId });
+    this.invalidation.invalidate(`conversation:${conversationId}`, manager);
+  }
+
+  countOwners(conversationId: string, manager: EntityManager): Promise<number> {
+    return manager
+      .getRepository(ConversationParticipantEntity)
+      .countBy({ conversationId, role: 'owner' });
+  }
+
+  /**
+   * Active conversations whose last turn (or, without turns, whose start) is older than
+   * `cutoff`, oldest first, at most `limit`: what the idle sweep ends.
+   */
+  async idleSince(cutoff: Date, limit: number): Promise<string[]> {
+    const rows = await this.dataSource.query<{ id: string }[]>(
+      `SELECT id FROM conversations
+        WHERE status = 'active' AND coalesce(last_activity_at, created_at) < $1
+        ORDER BY coalesce(last_activity_at, created_at), id
+        LIMIT $2`,
+      [cutoff, limit],
+    );
+    return rows.map((row) => row.id);
   }
 
   countActive(): Promise<number> {

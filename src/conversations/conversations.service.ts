@@ -19,7 +19,7 @@ import { FailureLimiter, FailureScope, isRefusal } from '../core/security/failur
 import { Clock } from '../core/clock/clock';
 import { AppConfig } from '../core/config/app-config';
 import { ConversationsErrorCode, ConversationsException } from './conversations.exception';
-import { ConversationsRepository } from './conversations.repository';
+import { ConversationChanges, ConversationsRepository } from './conversations.repository';
 import {
   CreateConversationDto,
   JoinConversationDto,
@@ -28,11 +28,18 @@ import {
   UpdateConversationDto,
   VerifyResponse,
 } from './dto/conversation.dto';
-import { ConversationEntity, ConversationStatus } from './entities/conversation.entity';
+import {
+  ConversationEndedReason,
+  ConversationEntity,
+  ConversationStatus,
+} from './entities/conversation.entity';
 import { FlushScheduler } from './turns/flush-scheduler';
 import { gapsOf, TranscriptSeal } from './turns/transcript-seal';
 import { TurnBuffer } from './turns/turn-buffer';
 import { TurnsRepository } from './turns/turns.repository';
+
+/** What PATCH /conversations/:id may change (see `update`). */
+const UPDATABLE_FIELDS = ['name', 'description', 'metadata', 'joinPassword', 'caseId'] as const;
 
 const percent = (part: number, total: number): number =>
   total === 0 ? 0 : Math.round((part / total) * 10_000) / 100;
@@ -82,7 +89,7 @@ export class ConversationsService {
           manager,
         );
         await this.conversations.addParticipant(
-          { conversationId: created.id, userId: actor.userId, via: 'creator' },
+          { conversationId: created.id, userId: actor.userId, via: 'creator', role: 'owner' },
           manager,
         );
         await this.audit.record(
@@ -160,23 +167,47 @@ export class ConversationsService {
     return [`conversation:${id}`, ...(conversation.caseId ? [`case:${conversation.caseId}`] : [])];
   }
 
+  /**
+   * Name, description and metadata take `write` (the guard's check). The join password
+   * and the case link take `manage` (an owner, or cases:all), checked here: they decide
+   * who can come in. A new link also needs write standing on the case (as on create);
+   * `caseId: null` unlinks without a case check, `joinPassword: null` stops joining.
+   */
   async update(
+    actor: Actor,
     id: string,
     dto: UpdateConversationDto,
     expectedVersion?: number,
   ): Promise<ConversationEntity> {
     // A body that is not JSON (no body, multipart) reaches here as an empty DTO: an
     // update that changes nothing is refused rather than bumping the version for nothing.
-    if (dto.name === undefined && dto.description === undefined && dto.metadata === undefined) {
+    const fields = UPDATABLE_FIELDS.filter((field) => dto[field] !== undefined);
+    if (fields.length === 0) {
       throw new ValidationProblem(
         [
           {
             field: 'body',
-            message: 'body must change at least one of name, description, metadata',
+            message: `body must change at least one of ${UPDATABLE_FIELDS.join(', ')}`,
           },
         ],
         'The request changes nothing.',
       );
+    }
+    const { joinPassword, caseId, ...plain } = dto;
+    if (joinPassword !== undefined || caseId !== undefined) {
+      const { decision } = await this.access.check('conversation', actor, id, 'manage');
+      if (decision === 'invisible') throw new NotFoundProblem('conversation');
+      if (decision === 'forbidden') {
+        throw new ForbiddenProblem(
+          'Only an owner of the conversation (or a holder of cases:all) can change its join password or case.',
+        );
+      }
+    }
+    if (caseId) await this.assertCaseLinkable(actor, caseId);
+    const changes: ConversationChanges = { ...plain };
+    if (caseId !== undefined) changes.caseId = caseId;
+    if (joinPassword !== undefined) {
+      changes.joinPasswordHash = joinPassword === null ? null : await this.hasher.hash(joinPassword);
     }
     try {
       return await this.conversations.transaction(async (manager) => {
@@ -189,14 +220,20 @@ export class ConversationsService {
         if (dto.name && (await this.conversations.activeNameTaken(dto.name, manager, id))) {
           throw new ConversationsException(ConversationsErrorCode.NameTaken);
         }
-        const updated = await this.conversations.update(id, { ...dto }, current.version, manager);
+        const updated = await this.conversations.update(id, changes, current.version, manager);
         await this.audit.record(
           {
             action: 'conversation.update',
             resourceType: 'conversation',
             resourceId: id,
-            caseId: current.caseId ?? undefined,
-            details: { fields: Object.keys(dto) },
+            caseId: updated!.caseId ?? current.caseId ?? undefined,
+            details: {
+              fields,
+              ...(caseId !== undefined ? { caseFrom: current.caseId, caseTo: caseId } : {}),
+              ...(joinPassword !== undefined
+                ? { joinPassword: joinPassword === null ? 'removed' : 'set' }
+                : {}),
+            },
           },
           manager,
         );
@@ -207,6 +244,32 @@ export class ConversationsService {
         throw new ConversationsException(ConversationsErrorCode.NameTaken);
       throw error;
     }
+  }
+
+  /**
+   * Soft delete: status `deleted`, so the conversation leaves every list and read (404,
+   * the access layer's standing query skips it), its name leaves the unique index of
+   * active names, and no turn is accepted any more (the Redis closed flag, as on end).
+   * Turns already accepted are still persisted; the transcript is kept.
+   */
+  async delete(id: string): Promise<void> {
+    const deleted = await this.conversations.transaction(async (manager) => {
+      const current = await this.conversations.lockLive(id, manager);
+      if (!current) throw new NotFoundProblem('conversation');
+      await this.conversations.update(id, { status: 'deleted' }, current.version, manager);
+      await this.audit.record(
+        {
+          action: 'conversation.delete',
+          resourceType: 'conversation',
+          resourceId: id,
+          caseId: current.caseId ?? undefined,
+          details: { name: current.name, status: current.status },
+        },
+        manager,
+      );
+      return current;
+    });
+    if (deleted.status === 'active') await this.buffer.markClosed(id);
   }
 
   /** Joining is rate-limited like login: per conversation name and per IP. */
@@ -250,8 +313,10 @@ export class ConversationsService {
     }
     await attempt.release();
     await this.conversations.transaction(async (manager) => {
+      // A member; someone who already takes part keeps their role (an owner is never
+      // demoted, a viewer never promoted, by joining).
       await this.conversations.addParticipant(
-        { conversationId: conversation.id, userId: actor.userId, via: 'join' },
+        { conversationId: conversation.id, userId: actor.userId, via: 'join', role: 'member' },
         manager,
       );
       await this.audit.record(
@@ -271,19 +336,26 @@ export class ConversationsService {
    * Ends the conversation: no more turns are accepted (the Redis flag makes that
    * atomic with ingestion), then once every accepted turn is persisted the transcript
    * is sealed. If the buffer does not drain in time the seal is left to a job.
+   * `idleBefore` (the idle sweep) ends it only if it is still idle under the row lock:
+   * no turn persisted since and none waiting in the buffer; otherwise it returns null.
    */
   async end(
     id: string,
-    waitMs = 10_000,
-  ): Promise<{ conversation: ConversationEntity; sealJobId?: string }> {
+    options: { waitMs?: number; reason?: ConversationEndedReason; idleBefore?: Date } = {},
+  ): Promise<{ conversation: ConversationEntity; sealJobId?: string } | null> {
+    const { waitMs = 10_000, reason = 'request', idleBefore } = options;
     const ended = await this.conversations.transaction(async (manager) => {
       const current = await this.conversations.lockLive(id, manager);
       if (!current) throw new NotFoundProblem('conversation');
       if (current.status !== 'active')
         throw new ConversationsException(ConversationsErrorCode.NotActive);
+      if (idleBefore) {
+        const lastActivity = current.lastActivityAt ?? current.createdAt;
+        if (lastActivity >= idleBefore || (await this.buffer.pendingCount(id)) > 0) return null;
+      }
       const updated = await this.conversations.update(
         id,
-        { status: 'archived', endedAt: this.clock.now() },
+        { status: 'archived', endedAt: this.clock.now(), endedReason: reason },
         current.version,
         manager,
       );
@@ -293,11 +365,13 @@ export class ConversationsService {
           resourceType: 'conversation',
           resourceId: id,
           caseId: current.caseId ?? undefined,
+          details: { reason },
         },
         manager,
       );
       return updated!;
     });
+    if (!ended) return null;
     await this.buffer.markClosed(id);
     const deadline = this.clock.nowMs() + waitMs;
     while ((await this.buffer.pendingCount(id)) > 0) {
@@ -311,6 +385,29 @@ export class ConversationsService {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     return { conversation: await this.seal(id) };
+  }
+
+  /**
+   * The idle sweep (a repeatable job, CONVERSATION_IDLE_MINUTES; 0 turns it off): ends
+   * and seals, through `end`, each active conversation with no new turn for that long,
+   * with `endedReason: "idle"`. One that a client ends meanwhile, or that takes a turn,
+   * is skipped. Returns the ids it ended.
+   */
+  async endIdle(limit = 100): Promise<string[]> {
+    const minutes = this.config.get('CONVERSATION_IDLE_MINUTES');
+    if (minutes === 0) return [];
+    const cutoff = this.clock.fromNow(-minutes * 60_000);
+    const ended: string[] = [];
+    for (const id of await this.conversations.idleSince(cutoff, limit)) {
+      try {
+        if (await this.end(id, { reason: 'idle', idleBefore: cutoff })) ended.push(id);
+      } catch (error) {
+        // Ended, deleted or changed by someone else since it was listed: nothing to do.
+        if (error instanceof ConversationsException || error instanceof NotFoundProblem) continue;
+        throw error;
+      }
+    }
+    return ended;
   }
 
   /** Computes and stores the seal; used by end() and by the seal job. */

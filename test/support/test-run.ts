@@ -53,5 +53,9 @@ export function testEnvironment(run: TestRun): Record<string, string> {
     ADMIN_USERNAME: ADMIN.username,
     ADMIN_EMAIL: ADMIN.email,
     ADMIN_PASSWORD: ADMIN.password,
+    // Off: the sweep's cut-off follows the app's clock, so an app whose TestClock a spec
+    // advanced by hours would end the live conversations of every spec sharing the
+    // database. The idle spec turns it on with a database and queues of its own.
+    CONVERSATION_IDLE_MINUTES: '0',
   };
 }

@@ -20,7 +20,16 @@ import {
   IsOmittable,
   IsPrintableText,
 } from '../../core/http/validation-patterns';
-import { ConversationEntity, ConversationStatus } from '../entities/conversation.entity';
+import {
+  CONVERSATION_ROLES,
+  ConversationParticipantEntity,
+  ConversationRole,
+} from '../entities/conversation-participant.entity';
+import {
+  ConversationEndedReason,
+  ConversationEntity,
+  ConversationStatus,
+} from '../entities/conversation.entity';
 import { MAX_MESSAGE_NUMBER } from './turn.dto';
 
 /** SPEC "Limits that apply everywhere": conversation metadata is at most 64 KiB as JSON. */
@@ -89,6 +98,67 @@ export class UpdateConversationDto {
   @IsOmittable()
   @IsBoundedJsonObject({ maxBytes: MAX_METADATA_BYTES })
   metadata?: Record<string, unknown>;
+
+  @ApiPropertyOptional({
+    writeOnly: true,
+    minLength: 8,
+    nullable: true,
+    type: String,
+    description: 'A new join password (stored hashed), or null to stop joining by password. Owners only.',
+  })
+  // null is a value here (remove the password): IsOptional lets null and undefined through.
+  @IsOptional()
+  @IsString()
+  @MinLength(8)
+  @MaxLength(256)
+  joinPassword?: string | null;
+
+  @ApiPropertyOptional({
+    format: 'uuid',
+    nullable: true,
+    type: String,
+    description:
+      'Links the conversation to a case the caller may add to (lead or member, or cases:all), or null to unlink. Owners only.',
+  })
+  @IsOptional()
+  @IsUUID()
+  caseId?: string | null;
+}
+
+export class AddConversationParticipantDto {
+  @ApiProperty({ format: 'uuid' })
+  @IsUUID()
+  userId!: string;
+
+  @ApiProperty({ enum: CONVERSATION_ROLES })
+  @IsIn(CONVERSATION_ROLES)
+  role!: ConversationRole;
+}
+
+export class UpdateConversationParticipantDto {
+  @ApiProperty({ enum: CONVERSATION_ROLES })
+  @IsIn(CONVERSATION_ROLES)
+  role!: ConversationRole;
+}
+
+export class ConversationParticipantResponse {
+  @ApiProperty({ format: 'uuid' }) userId!: string;
+  @ApiProperty({ enum: CONVERSATION_ROLES }) role!: ConversationRole;
+  @ApiProperty({
+    enum: ['creator', 'invite', 'join'],
+    description: 'How they came to take part: created it, added by a manager, or joined by password',
+  })
+  via!: 'creator' | 'invite' | 'join';
+  @ApiProperty({ format: 'date-time' }) joinedAt!: string;
+
+  static from(entity: ConversationParticipantEntity): ConversationParticipantResponse {
+    return {
+      userId: entity.userId,
+      role: entity.role,
+      via: entity.via,
+      joinedAt: entity.joinedAt.toISOString(),
+    };
+  }
 }
 
 export class JoinConversationDto {
@@ -174,6 +244,13 @@ export class ConversationResponse {
   @ApiProperty() createdAt!: string;
   @ApiProperty() updatedAt!: string;
   @ApiProperty({ nullable: true, type: String }) endedAt!: string | null;
+  @ApiProperty({
+    enum: ['request', 'idle'],
+    nullable: true,
+    type: String,
+    description: 'Why it ended: a client asked (POST …/end) or no turn came for CONVERSATION_IDLE_MINUTES',
+  })
+  endedReason!: ConversationEndedReason | null;
   @ApiProperty({ nullable: true, type: String }) sealHash!: string | null;
   @ApiProperty({ nullable: true, type: String }) sealedAt!: string | null;
   @ApiProperty() version!: number;
@@ -197,11 +274,17 @@ export class ConversationResponse {
       createdAt: entity.createdAt.toISOString(),
       updatedAt: entity.updatedAt.toISOString(),
       endedAt: entity.endedAt?.toISOString() ?? null,
+      endedReason: entity.endedReason,
       sealHash: entity.sealHash,
       sealedAt: entity.sealedAt?.toISOString() ?? null,
       version: entity.version,
     };
   }
+}
+
+export class ConversationParticipantListResponse {
+  @ApiProperty({ type: [ConversationParticipantResponse] })
+  data!: ConversationParticipantResponse[];
 }
 
 export class VerifyResponse {

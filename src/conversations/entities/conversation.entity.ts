@@ -15,12 +15,16 @@ import { CaseEntity } from '../../cases/entities/case.entity';
 
 export type ConversationStatus = 'active' | 'archived' | 'deleted';
 
+/** Why an ended conversation ended: a client's POST …/end, or the idle sweep. */
+export type ConversationEndedReason = 'request' | 'idle';
+
 /**
  * A live transcription session. Counters are maintained by the turn-persistence
  * worker in the same statement that inserts turns, from the rows actually inserted.
  */
 @Entity('conversations')
 @Check('conversations_status_check', `status IN ('active', 'archived', 'deleted')`)
+@Check('conversations_ended_reason_check', `ended_reason IN ('request', 'idle')`)
 // Name unique among active conversations: partial functional index in the migration.
 @Index('conversations_active_name_key', { synchronize: false })
 export class ConversationEntity {
@@ -82,6 +86,9 @@ export class ConversationEntity {
 
   @Column({ type: 'timestamptz', nullable: true })
   endedAt!: Date | null;
+
+  @Column({ type: 'varchar', length: 16, nullable: true })
+  endedReason!: ConversationEndedReason | null;
 
   /** SHA-256 over the persisted turns in messageNumber order, set when the conversation ends. */
   @Column({ type: 'char', length: 64, nullable: true })

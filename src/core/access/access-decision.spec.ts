@@ -13,6 +13,7 @@ describe('decide', () => {
   const LEVELS: AccessLevel[] = ['read', 'write', 'manage'];
   const table: [Standing, string[]][] = [
     ['lead', ['allowed', 'allowed', 'allowed']],
+    ['owner', ['allowed', 'allowed', 'allowed']],
     ['member', ['allowed', 'allowed', 'forbidden']],
     ['viewer', ['allowed', 'forbidden', 'forbidden']],
     [null, ['invisible', 'invisible', 'invisible']],

@@ -6,9 +6,11 @@ export type ResourceKind = 'case' | 'conversation' | 'audio' | 'transcription';
 
 /**
  * The caller's standing on a resource: its case participant role (audio and
- * transcriptions take their case's); conversation participants are `member`.
+ * transcriptions take their case's), or on a conversation its conversation participant
+ * role (`owner`, `member`, `viewer`), else the role its linked case lends (a case lead
+ * counts as `member` there: managing a conversation is for its owners).
  */
-export type Participation = 'lead' | 'member' | 'viewer';
+export type Participation = 'lead' | 'owner' | 'member' | 'viewer';
 
 /**
  * What the repository answers per id: `undefined` (absent) when the resource does not
@@ -30,9 +32,9 @@ export interface AccessScope {
 }
 
 const LEVEL_ALLOWS: Record<AccessLevel, readonly Participation[]> = {
-  read: ['lead', 'member', 'viewer'],
-  write: ['lead', 'member'],
-  manage: ['lead'],
+  read: ['lead', 'owner', 'member', 'viewer'],
+  write: ['lead', 'owner', 'member'],
+  manage: ['lead', 'owner'],
 };
 
 /** Who the guard's resource step looks at: an actor, or a user explained (explain). */

@@ -108,6 +108,13 @@ const LEVEL_NEEDS: Record<AccessLevel, string> = {
   manage: 'lead',
 };
 
+/** Conversations have owners where cases have leads. */
+const CONVERSATION_LEVEL_NEEDS: Record<AccessLevel, string> = {
+  read: 'owner, member or viewer',
+  write: 'owner or member',
+  manage: 'owner',
+};
+
 /**
  * Why the guard would let `subject` through a route with `requirement` on `resource`, or
  * not, step by step. It runs the guard's own functions in the guard's order
@@ -197,9 +204,9 @@ function resourceDetail(
     return `cases:all (${all === 'cases:all' ? 'granted' : `wildcard ${all}`} in role ${roleHolding(subject, all)}) opens every ${kind}`;
   }
   if (standing === null) return `not a participant of this ${kind} and no cases:all (404)`;
-  if (decision === 'allowed')
-    return `participant as ${standing}; ${level} needs ${LEVEL_NEEDS[level]}`;
-  return `participant as ${standing}; ${level} needs ${LEVEL_NEEDS[level]} (403)`;
+  const needs = (kind === 'conversation' ? CONVERSATION_LEVEL_NEEDS : LEVEL_NEEDS)[level];
+  if (decision === 'allowed') return `participant as ${standing}; ${level} needs ${needs}`;
+  return `participant as ${standing}; ${level} needs ${needs} (403)`;
 }
 
 function skipDetail(

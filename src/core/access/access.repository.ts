@@ -12,8 +12,10 @@ export interface ResourceStanding {
 
 /**
  * One statement per kind: the live resources among `$1` and the caller's (`$2`) role.
- * A resource is live when it and everything it belongs to is not deleted; a
- * conversation's participants are `member`, else the role on its live linked case.
+ * A resource is live when it and everything it belongs to is not deleted. On a
+ * conversation the participant's own role (`owner`, `member`, `viewer`) wins, so an owner
+ * can make a case member read-only there; otherwise its live linked case lends its role,
+ * a case lead as `member` (only owners and cases:all manage a conversation).
  */
 const STANDINGS: Record<ResourceKind, string> = {
   case: `SELECT c.id::text AS id, c.id::text AS "caseId",
@@ -30,13 +32,14 @@ const STANDINGS: Record<ResourceKind, string> = {
                     JOIN cases c ON c.id = t.case_id AND c.deleted_at IS NULL
                    WHERE t.id = ANY($1::uuid[])`,
   conversation: `SELECT v.id::text AS id, v.case_id::text AS "caseId",
-                        CASE WHEN EXISTS (SELECT 1 FROM conversation_participants p
-                                           WHERE p.conversation_id = v.id AND p.user_id = $2)
-                             THEN 'member'
-                             ELSE (SELECT cp.role FROM case_participants cp
-                                     JOIN cases k ON k.id = cp.case_id AND k.deleted_at IS NULL
-                                    WHERE cp.case_id = v.case_id AND cp.user_id = $2)
-                        END AS role
+                        COALESCE(
+                          (SELECT p.role FROM conversation_participants p
+                            WHERE p.conversation_id = v.id AND p.user_id = $2),
+                          (SELECT CASE cp.role WHEN 'lead' THEN 'member' ELSE cp.role END
+                             FROM case_participants cp
+                             JOIN cases k ON k.id = cp.case_id AND k.deleted_at IS NULL
+                            WHERE cp.case_id = v.case_id AND cp.user_id = $2)
+                        ) AS role
                    FROM conversations v WHERE v.id = ANY($1::uuid[]) AND v.status <> 'deleted'`,
 };
 

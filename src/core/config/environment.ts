@@ -215,6 +215,16 @@ export class Environment {
   @Max(7 * 86400)
   LIVE_WINDOW_TTL_SECONDS = 3600;
 
+  /**
+   * An active conversation with no new turn for this long is ended and sealed by the
+   * worker's idle sweep (`endedReason: "idle"`); 0 never ends one.
+   */
+  @Transform(toNumber)
+  @IsInt()
+  @Min(0)
+  @Max(525_600)
+  CONVERSATION_IDLE_MINUTES = 120;
+
   /** Live streams (Server-Sent Events) one user may hold open at once, across all processes. */
   @Transform(toNumber)
   @IsInt()

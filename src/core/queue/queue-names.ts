@@ -4,4 +4,5 @@ export enum QueueName {
   AudioArchive = 'audio-archive',
   Retention = 'retention',
   AuditCheckpoint = 'audit-checkpoint',
+  ConversationIdle = 'conversation-idle',
 }
