@@ -316,6 +316,7 @@ describe('Conversation authorization matrix (TARGETS S1, S3)', () => {
       createdAt: '2020-01-01T00:00:00.000Z',
       updatedAt: '2020-01-01T00:00:00.000Z',
       endedAt: '2020-01-01T00:00:00.000Z',
+      endedReason: 'idle',
       sealHash: 'a'.repeat(64),
       sealedAt: '2020-01-01T00:00:00.000Z',
       version: 99,
@@ -327,7 +328,7 @@ describe('Conversation authorization matrix (TARGETS S1, S3)', () => {
     const rowOf = async (id: string) => {
       const [row] = await t.db.query<Record<string, unknown>[]>(
         `SELECT status, turns_count::text AS "turnsCount", seal_hash AS "sealHash", created_by AS "createdBy",
-                version, ended_at AS "endedAt", case_id AS "caseId", description
+                version, ended_at AS "endedAt", ended_reason AS "endedReason", case_id AS "caseId", description
            FROM conversations WHERE id = $1`,
         [id],
       );
@@ -356,13 +357,8 @@ describe('Conversation authorization matrix (TARGETS S1, S3)', () => {
       },
     );
 
-    it.each(
-      Object.entries({
-        ...SERVER_OWNED,
-        caseId: '00000000-0000-4000-8000-000000000003',
-        joinPassword: 'new-password-1',
-      }),
-    )(
+    // caseId and joinPassword may be patched (by an owner): conversation-participants spec.
+    it.each(Object.entries(SERVER_OWNED))(
       'refuses %s on patch with 400 naming the field, and changes nothing',
       async (field, value) => {
         const fixture = await freshConversation();

@@ -60,25 +60,45 @@ describe('Access layer (integration)', () => {
   });
 
   /** What each standing allows at read, write, manage (the product's rule, written out). */
-  const ALLOWS: Record<'lead' | 'member' | 'viewer' | 'none' | 'gone', AccessDecision[]> = {
-    lead: ['allowed', 'allowed', 'allowed'],
-    member: ['allowed', 'allowed', 'forbidden'],
-    viewer: ['allowed', 'forbidden', 'forbidden'],
-    none: ['invisible', 'invisible', 'invisible'],
-    gone: ['invisible', 'invisible', 'invisible'],
-  };
+  const ALLOWS: Record<'lead' | 'owner' | 'member' | 'viewer' | 'none' | 'gone', AccessDecision[]> =
+    {
+      lead: ['allowed', 'allowed', 'allowed'],
+      owner: ['allowed', 'allowed', 'allowed'],
+      member: ['allowed', 'allowed', 'forbidden'],
+      viewer: ['allowed', 'forbidden', 'forbidden'],
+      none: ['invisible', 'invisible', 'invisible'],
+      gone: ['invisible', 'invisible', 'invisible'],
+    };
   const LEVELS: AccessLevel[] = ['read', 'write', 'manage'];
 
   describe('every role × participation × resource kind', () => {
-    type Caller = 'lead' | 'member' | 'viewer' | 'outsider' | 'conversationOnly' | 'admin';
-    const CALLERS: Caller[] = ['lead', 'member', 'viewer', 'outsider', 'conversationOnly', 'admin'];
+    type Caller =
+      | 'lead'
+      | 'member'
+      | 'viewer'
+      | 'outsider'
+      | 'conversationOnly'
+      | 'conversationOwner'
+      | 'conversationViewer'
+      | 'admin';
+    const CALLERS: Caller[] = [
+      'lead',
+      'member',
+      'viewer',
+      'outsider',
+      'conversationOnly',
+      'conversationOwner',
+      'conversationViewer',
+      'admin',
+    ];
     const users = {} as Record<Caller, string>;
     /** Resource name → kind and id. */
     const resources: Record<string, { kind: ResourceKind; id: string }> = {};
 
     beforeAll(async () => {
       for (const caller of CALLERS) users[caller] = await world.user();
-      const { lead, member, viewer, conversationOnly } = users;
+      const { lead, member, viewer, conversationOnly, conversationOwner, conversationViewer } =
+        users;
       const live = await world.case(lead);
       const deleted = await world.case(lead, { deleted: true });
       for (const caseId of [live, deleted]) {
@@ -95,7 +115,12 @@ describe('Access layer (integration)', () => {
       const deletedConversation = await world.conversation(conversationOnly, { deleted: true });
       for (const id of [linked, unlinked, linkedToDeleted, deletedConversation]) {
         await world.conversationParticipant(id, conversationOnly);
+        await world.conversationParticipant(id, conversationOwner, 'owner');
+        await world.conversationParticipant(id, conversationViewer, 'viewer');
       }
+      // The conversation role wins over the one the case lends: a case member made a
+      // viewer of the linked conversation is read-only there.
+      await world.conversationParticipant(linked, member, 'viewer');
       Object.assign(resources, {
         case: { kind: 'case', id: live },
         'deleted case': { kind: 'case', id: deleted },
@@ -122,13 +147,15 @@ describe('Access layer (integration)', () => {
       });
     });
 
-    type Expected = 'lead' | 'member' | 'viewer' | 'none' | 'gone';
+    type Expected = 'lead' | 'owner' | 'member' | 'viewer' | 'none' | 'gone';
     const CASE_LIKE: Record<Caller, Expected> = {
       lead: 'lead',
       member: 'member',
       viewer: 'viewer',
       outsider: 'none',
       conversationOnly: 'none',
+      conversationOwner: 'none',
+      conversationViewer: 'none',
       admin: 'none',
     };
     const GONE: Record<Caller, Expected> = {
@@ -137,7 +164,15 @@ describe('Access layer (integration)', () => {
       viewer: 'gone',
       outsider: 'gone',
       conversationOnly: 'gone',
+      conversationOwner: 'gone',
+      conversationViewer: 'gone',
       admin: 'gone',
+    };
+    /** Each conversation participant's own role. */
+    const CONVERSATION_ROLES: Partial<Record<Caller, Expected>> = {
+      conversationOnly: 'member',
+      conversationOwner: 'owner',
+      conversationViewer: 'viewer',
     };
     const EXPECTED: Record<string, Record<Caller, Expected>> = {
       case: CASE_LIKE,
@@ -149,14 +184,21 @@ describe('Access layer (integration)', () => {
       transcription: CASE_LIKE,
       'transcription of deleted audio': GONE,
       'transcription of a deleted case': GONE,
-      // Conversation participants are members; the linked case's participants keep their role.
-      'conversation linked to the case': { ...CASE_LIKE, conversationOnly: 'member' },
+      // Conversation participants have their own role; the linked case lends its
+      // participants theirs, a lead as member (only owners manage a conversation), unless
+      // the conversation gives them one (member is a viewer of this one).
+      'conversation linked to the case': {
+        ...CASE_LIKE,
+        ...CONVERSATION_ROLES,
+        lead: 'member',
+        member: 'viewer',
+      },
       'conversation without a case': {
         ...CASE_LIKE,
         lead: 'none',
         member: 'none',
         viewer: 'none',
-        conversationOnly: 'member',
+        ...CONVERSATION_ROLES,
       },
       // A deleted case no longer lends its participants the conversation.
       'conversation linked to a deleted case': {
@@ -164,7 +206,7 @@ describe('Access layer (integration)', () => {
         lead: 'none',
         member: 'none',
         viewer: 'none',
-        conversationOnly: 'member',
+        ...CONVERSATION_ROLES,
       },
       'deleted conversation': GONE,
     };
@@ -268,7 +310,15 @@ describe('Access layer (integration)', () => {
         fc.record({
           caseIndex: fc.option(fc.nat(3)),
           deleted: fc.boolean(),
-          participants: fc.array(fc.nat(3), { maxLength: 3 }),
+          participants: fc.array(
+            fc.tuple(
+              fc.nat(3),
+              fc.constantFrom('owner', 'member', 'viewer') as fc.Arbitrary<
+                'owner' | 'member' | 'viewer'
+              >,
+            ),
+            { maxLength: 3 },
+          ),
         }),
         { maxLength: 4 },
       ),
@@ -314,8 +364,11 @@ describe('Access layer (integration)', () => {
               caseId: v.caseIndex === null ? null : caseOf(v.caseIndex),
               deleted: v.deleted,
             });
-            for (const index of new Set(v.participants.map(user))) {
-              await world.conversationParticipant(id, index);
+            const seen = new Set<string>();
+            for (const [index, role] of v.participants) {
+              if (seen.has(user(index))) continue;
+              seen.add(user(index));
+              await world.conversationParticipant(id, user(index), role);
             }
             conversationIds.push(id);
           }

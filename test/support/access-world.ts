@@ -96,10 +96,14 @@ export class AccessWorld {
     return row!.id;
   }
 
-  async conversationParticipant(conversationId: string, userId: string): Promise<void> {
+  async conversationParticipant(
+    conversationId: string,
+    userId: string,
+    role: 'owner' | 'member' | 'viewer' = 'member',
+  ): Promise<void> {
     await this.db.query(
-      `INSERT INTO conversation_participants (conversation_id, user_id) VALUES ($1, $2)`,
-      [conversationId, userId],
+      `INSERT INTO conversation_participants (conversation_id, user_id, role) VALUES ($1, $2, $3)`,
+      [conversationId, userId, role],
     );
   }
 }
