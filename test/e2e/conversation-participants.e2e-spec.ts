@@ -1,4 +1,8 @@
+import { getQueueToken } from '@nestjs/bullmq';
+import { Queue } from 'bullmq';
 import TestAgent from 'supertest/lib/agent';
+import { ConversationsService } from '../../src/conversations/conversations.service';
+import { QueueName } from '../../src/core/queue/queue-names';
 import {
   expectProblem,
   loginAsAdmin,
@@ -715,6 +719,22 @@ describe('Conversation participants and management (SPEC section 10)', () => {
       expect(ended.body).toMatchObject({ status: 'archived', endedReason: 'request' });
       const read = await t.http.get(path(f)).set(sessions.viewer.auth).expect(200);
       expect(read.body).toMatchObject({ endedReason: 'request', sealHash: expect.any(String) });
+    });
+
+    it('with CONVERSATION_IDLE_MINUTES=0 (this run) no idle sweep is scheduled and none ends anything', async () => {
+      const queue = t.app.get<Queue>(getQueueToken(QueueName.ConversationIdle));
+      expect(await queue.getJobSchedulers()).toEqual([]);
+      const f = await fresh({ linked: false });
+      await t.db.query(
+        `UPDATE conversations SET created_at = now() - interval '30 days',
+                                  last_activity_at = now() - interval '30 days' WHERE id = $1`,
+        [f.id],
+      );
+      expect(await t.app.get(ConversationsService).endIdle()).toEqual([]);
+      expect((await t.http.get(path(f)).set(sessions.owner.auth).expect(200)).body).toMatchObject({
+        status: 'active',
+        endedReason: null,
+      });
     });
 
     it('cannot be set by a client (400)', async () => {

@@ -164,6 +164,63 @@ describe('Stream revocation (F1)', () => {
     );
   });
 
+  /** A conversation `lead` owns, a user added to it as `role`, and that user's live stream. */
+  async function participantScene(role: 'member' | 'viewer'): Promise<Scene> {
+    const conversation = await createConversation(t.http, lead);
+    const viewer = await userSession(t.http, admin, 'case_worker');
+    await t.http
+      .post(`/api/v1/conversations/${conversation.id}/participants`)
+      .set(lead.auth)
+      .send({ userId: viewer.userId, role })
+      .expect(201);
+    const stream = await subscribe(conversation.id, viewer.auth);
+    await post(conversation.id, 1);
+    await stream.waitFor(1);
+    return { caseId: '', conversationId: conversation.id, viewer, stream };
+  }
+
+  it('F1: an owner removing a participant (DELETE …/participants/:userId) ends their stream', async () => {
+    const s = await participantScene('member');
+    await expectRevokedBy(s, () =>
+      t.http
+        .delete(`/api/v1/conversations/${s.conversationId}/participants/${s.viewer.userId}`)
+        .set(lead.auth)
+        .expect(204),
+    );
+  });
+
+  it('F1: deleting the conversation ends every stream of it', async () => {
+    const s = await participantScene('viewer');
+    const before = s.stream.events.length;
+    const since = Date.now();
+    await t.http.delete(`/api/v1/conversations/${s.conversationId}`).set(lead.auth).expect(204);
+    expect(await ended(s.stream, since)).toBeLessThan(1000);
+    expect(s.stream.events).toHaveLength(before);
+  });
+
+  it('F1: a role change to viewer re-checks and keeps the stream (streams only read), while ingesting is refused at once', async () => {
+    const s = await participantScene('member');
+    await t.http
+      .post(`/api/v1/conversations/${s.conversationId}/turns`)
+      .set(s.viewer.auth)
+      .send(turn(2))
+      .expect(202);
+    await s.stream.waitFor(2);
+    await t.http
+      .patch(`/api/v1/conversations/${s.conversationId}/participants/${s.viewer.userId}`)
+      .set(lead.auth)
+      .send({ role: 'viewer' })
+      .expect(200);
+    const refused = await t.http
+      .post(`/api/v1/conversations/${s.conversationId}/turns`)
+      .set(s.viewer.auth)
+      .send(turn(3));
+    expect(refused.status).toBe(403);
+    await post(s.conversationId, 3);
+    const events = await s.stream.waitFor(3);
+    expect(events.map((e) => e.id)).toHaveLength(3);
+  });
+
   it('F1: deactivating the user ends the stream', async () => {
     const s = await scene();
     await expectRevokedBy(s, () =>

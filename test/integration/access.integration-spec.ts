@@ -313,9 +313,7 @@ describe('Access layer (integration)', () => {
           participants: fc.array(
             fc.tuple(
               fc.nat(3),
-              fc.constantFrom('owner', 'member', 'viewer') as fc.Arbitrary<
-                'owner' | 'member' | 'viewer'
-              >,
+              fc.constantFrom<'owner' | 'member' | 'viewer'>('owner', 'member', 'viewer'),
             ),
             { maxLength: 3 },
           ),
