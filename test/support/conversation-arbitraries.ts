@@ -602,7 +602,7 @@ export const malformedBatchBody: fc.Arbitrary<{ label: string; body: string }> =
 // Conversations
 
 const CREATE_KEYS = ['name', 'description', 'caseId', 'metadata', 'joinPassword'] as const;
-const UPDATE_KEYS = ['name', 'description', 'metadata'] as const;
+const UPDATE_KEYS = ['name', 'description', 'metadata', 'caseId', 'joinPassword'] as const;
 
 /** Read-only or server-owned properties of a conversation (TARGETS S3). */
 export const SERVER_CONVERSATION_FIELDS = [
@@ -617,6 +617,7 @@ export const SERVER_CONVERSATION_FIELDS = [
   'createdAt',
   'updatedAt',
   'endedAt',
+  'endedReason',
   'sealHash',
   'sealedAt',
   'version',
@@ -713,9 +714,23 @@ const updateMutation: fc.Arbitrary<ObjectMutation> = fc.oneof(
     setKey('description', v),
   ]),
   badMetadata.map((v): ObjectMutation => [`metadata=${short(v)}`, setKey('metadata', v)]),
+  // On PATCH null is a value for these two (unlink, remove the password).
+  fc
+    .oneof(
+      asciiText(0, 40).filter((s) => !isUUID(s)),
+      fc.constantFrom(1, true, {}, [], '00000000-0000-0000-0000-00000000000g'),
+    )
+    .map((v): ObjectMutation => [`caseId=${short(v)}`, setKey('caseId', v)]),
+  fc
+    .oneof(
+      nonStringNonNull,
+      asciiText(0, 7),
+      fc.integer({ min: 257, max: 400 }).map((n) => 'p'.repeat(n)),
+    )
+    .map((v): ObjectMutation => [`joinPassword=${short(v)}`, setKey('joinPassword', v)]),
   fc
     .tuple(
-      fc.constantFrom(...SERVER_CONVERSATION_FIELDS, 'caseId', 'joinPassword', 'participants'),
+      fc.constantFrom(...SERVER_CONVERSATION_FIELDS, 'participants'),
       fc.jsonValue({ maxDepth: 2 }),
     )
     .map(([key, v]): ObjectMutation => [`+${key}`, setKey(key, v)]),
