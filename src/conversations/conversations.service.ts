@@ -207,7 +207,8 @@ export class ConversationsService {
     const changes: ConversationChanges = { ...plain };
     if (caseId !== undefined) changes.caseId = caseId;
     if (joinPassword !== undefined) {
-      changes.joinPasswordHash = joinPassword === null ? null : await this.hasher.hash(joinPassword);
+      changes.joinPasswordHash =
+        joinPassword === null ? null : await this.hasher.hash(joinPassword);
     }
     try {
       return await this.conversations.transaction(async (manager) => {

@@ -15,11 +15,7 @@ import {
 } from 'class-validator';
 import { IsBoundedJsonObject } from '../../core/http/json-field';
 import { CursorQuery, PageQuery } from '../../core/http/pagination';
-import {
-  IsMultilineText,
-  IsOmittable,
-  IsPrintableText,
-} from '../../core/http/validation-patterns';
+import { IsMultilineText, IsOmittable, IsPrintableText } from '../../core/http/validation-patterns';
 import {
   CONVERSATION_ROLES,
   ConversationParticipantEntity,
@@ -104,7 +100,8 @@ export class UpdateConversationDto {
     minLength: 8,
     nullable: true,
     type: String,
-    description: 'A new join password (stored hashed), or null to stop joining by password. Owners only.',
+    description:
+      'A new join password (stored hashed), or null to stop joining by password. Owners only.',
   })
   // null is a value here (remove the password): IsOptional lets null and undefined through.
   @IsOptional()
@@ -146,7 +143,8 @@ export class ConversationParticipantResponse {
   @ApiProperty({ enum: CONVERSATION_ROLES }) role!: ConversationRole;
   @ApiProperty({
     enum: ['creator', 'invite', 'join'],
-    description: 'How they came to take part: created it, added by a manager, or joined by password',
+    description:
+      'How they came to take part: created it, added by a manager, or joined by password',
   })
   via!: 'creator' | 'invite' | 'join';
   @ApiProperty({ format: 'date-time' }) joinedAt!: string;
@@ -248,7 +246,8 @@ export class ConversationResponse {
     enum: ['request', 'idle'],
     nullable: true,
     type: String,
-    description: 'Why it ended: a client asked (POST …/end) or no turn came for CONVERSATION_IDLE_MINUTES',
+    description:
+      'Why it ended: a client asked (POST …/end) or no turn came for CONVERSATION_IDLE_MINUTES',
   })
   endedReason!: ConversationEndedReason | null;
   @ApiProperty({ nullable: true, type: String }) sealHash!: string | null;
