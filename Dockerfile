@@ -4,7 +4,7 @@
 #   CLI:    node dist/src/cli.js <migrate|seed|create-admin|verify-audit|backup|restore|import-transcript>
 
 # --- build: install everything, compile, then drop dev dependencies --------------
-FROM node:20-slim AS build
+FROM node:22-slim AS build
 WORKDIR /app
 ENV CI=true \
     SCARF_ANALYTICS=false
@@ -21,7 +21,7 @@ RUN npm run build \
  && npm cache clean --force
 
 # --- runtime: compiled code and production dependencies only, unprivileged ------
-FROM node:20-slim AS runtime
+FROM node:22-slim AS runtime
 WORKDIR /app
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \

@@ -17,6 +17,11 @@ import {
 import { ensureDatabase, ensureServices, stopServices } from './services.mjs';
 
 const log = makeLogger('start');
+if (Number(process.versions.node.split('.')[0]) < 22) {
+  log(
+    `Node ${process.versions.node} is past end of life; Verbatim supports Node 22 LTS (README "Runtime")`,
+  );
+}
 const ENTRIES = ['main.js', 'worker.js', 'cli.js'].map((file) =>
   path.join(ROOT, 'dist', 'src', file),
 );
