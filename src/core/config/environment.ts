@@ -371,6 +371,22 @@ export class Environment {
   @Min(1)
   @Max(10080)
   AUDIT_CHECKPOINT_MINUTES = 60;
+
+  // --- Signed case exports (SPEC section 13) ------------------------------------
+
+  /** A finished export bundle is downloadable this long, then removed from storage. */
+  @Transform(toNumber)
+  @IsNumber()
+  @IsPositive()
+  @Max(8760)
+  EXPORT_TTL_HOURS = 72;
+
+  /** How often the worker removes expired export bundles from storage. */
+  @Transform(toNumber)
+  @IsInt()
+  @Min(1)
+  @Max(1440)
+  EXPORT_SWEEP_MINUTES = 15;
 }
 
 export function validateEnvironment(raw: Record<string, unknown>): Environment {
