@@ -12,6 +12,7 @@ import { ConversationsService } from './conversations.service';
 import { FlushScheduler } from './turns/flush-scheduler';
 import { TurnBuffer } from './turns/turn-buffer';
 import { TurnPersistenceService } from './turns/turn-persistence.service';
+import { TurnPurgeService } from './turns/turn-purge.service';
 import { TurnsRepository } from './turns/turns.repository';
 import { TurnsController } from './turns/turns.controller';
 import { TurnsService } from './turns/turns.service';
@@ -33,6 +34,7 @@ import { TurnsService } from './turns/turns.service';
     TurnBuffer,
     FlushScheduler,
     TurnPersistenceService,
+    TurnPurgeService,
   ],
   exports: [
     ConversationsService,
@@ -40,6 +42,7 @@ import { TurnsService } from './turns/turns.service';
     FlushScheduler,
     TurnBuffer,
     ConversationsRepository,
+    TurnPurgeService,
   ],
 })
 export class ConversationsModule {}
