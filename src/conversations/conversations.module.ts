@@ -12,6 +12,7 @@ import { ConversationsService } from './conversations.service';
 import { FlushScheduler } from './turns/flush-scheduler';
 import { TurnBuffer } from './turns/turn-buffer';
 import { TurnPersistenceService } from './turns/turn-persistence.service';
+import { TurnDeadLetters } from './turns/turn-dead-letters';
 import { TurnPurgeService } from './turns/turn-purge.service';
 import { TurnsRepository } from './turns/turns.repository';
 import { TurnsController } from './turns/turns.controller';
@@ -35,6 +36,7 @@ import { TurnsService } from './turns/turns.service';
     FlushScheduler,
     TurnPersistenceService,
     TurnPurgeService,
+    TurnDeadLetters,
   ],
   exports: [
     ConversationsService,
@@ -43,6 +45,7 @@ import { TurnsService } from './turns/turns.service';
     TurnBuffer,
     ConversationsRepository,
     TurnPurgeService,
+    TurnDeadLetters,
   ],
 })
 export class ConversationsModule {}
