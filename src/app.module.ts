@@ -23,6 +23,7 @@ import { HealthModule } from './health/health.module';
 import { ObservabilityModule } from './observability/observability.module';
 import { JobsModule } from './jobs/jobs.module';
 import { SearchModule } from './search/search.module';
+import { SettingsModule } from './settings/settings.module';
 import { TranscriptionsModule } from './transcriptions/transcriptions.module';
 import { WorkersModule } from './workers.module';
 
@@ -60,6 +61,7 @@ export class AppModule {
         AnalysisModule,
         SearchModule,
         ExportsModule,
+        SettingsModule,
         JobsModule,
         HealthModule,
         ObservabilityModule,

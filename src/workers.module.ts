@@ -3,6 +3,7 @@ import { AudioFilesWorkersModule } from './audio-files/audio-files.workers.modul
 import { AuditWorkersModule } from './audit/audit.workers.module';
 import { ConversationsWorkersModule } from './conversations/conversations.workers.module';
 import { ExportsWorkersModule } from './exports/exports.workers.module';
+import { MaintenanceWorkersModule } from './maintenance/maintenance.workers.module';
 
 /**
  * Every queue processor. Imported by the worker process, and by the API process
@@ -15,6 +16,7 @@ import { ExportsWorkersModule } from './exports/exports.workers.module';
     AuditWorkersModule,
     ConversationsWorkersModule,
     ExportsWorkersModule,
+    MaintenanceWorkersModule,
   ],
 })
 export class WorkersModule {}

@@ -4,6 +4,7 @@ import { AUTH_ACTIVITY_TYPES } from './actions/auth';
 import { CASES_ACTIVITY_TYPES } from './actions/cases';
 import { CONVERSATIONS_ACTIVITY_TYPES } from './actions/conversations';
 import { EXPORTS_ACTIVITY_TYPES } from './actions/exports';
+import { MAINTENANCE_ACTIVITY_TYPES } from './actions/maintenance';
 import { TRANSCRIPTIONS_ACTIVITY_TYPES } from './actions/transcriptions';
 
 /**
@@ -20,6 +21,7 @@ export const ACTIVITY_TYPES = {
   ...TRANSCRIPTIONS_ACTIVITY_TYPES,
   ...ANALYSIS_ACTIVITY_TYPES,
   ...EXPORTS_ACTIVITY_TYPES,
+  ...MAINTENANCE_ACTIVITY_TYPES,
 } as const satisfies Record<string, string>;
 
 /** An audit action that exists: a misspelt one fails the build, not a foreign key at run time. */

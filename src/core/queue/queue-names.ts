@@ -6,4 +6,5 @@ export enum QueueName {
   AuditCheckpoint = 'audit-checkpoint',
   ConversationIdle = 'conversation-idle',
   CaseExport = 'case-export',
+  Maintenance = 'maintenance',
 }
