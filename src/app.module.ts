@@ -23,6 +23,7 @@ import { ObservabilityModule } from './observability/observability.module';
 import { JobsModule } from './jobs/jobs.module';
 import { SearchModule } from './search/search.module';
 import { TranscriptionsModule } from './transcriptions/transcriptions.module';
+import { WebhooksModule } from './webhooks/webhooks.module';
 import { WorkersModule } from './workers.module';
 
 /** Infrastructure every process needs, API or worker. */
@@ -59,6 +60,7 @@ export class AppModule {
         AnalysisModule,
         SearchModule,
         JobsModule,
+        WebhooksModule,
         HealthModule,
         ObservabilityModule,
         ...(workers ? [WorkersModule] : []),
