@@ -5,5 +5,6 @@ export enum QueueName {
   Retention = 'retention',
   AuditCheckpoint = 'audit-checkpoint',
   ConversationIdle = 'conversation-idle',
+  Maintenance = 'maintenance',
   Webhooks = 'webhooks',
 }
