@@ -22,6 +22,7 @@ import { HealthModule } from './health/health.module';
 import { ObservabilityModule } from './observability/observability.module';
 import { JobsModule } from './jobs/jobs.module';
 import { SearchModule } from './search/search.module';
+import { SettingsModule } from './settings/settings.module';
 import { TranscriptionsModule } from './transcriptions/transcriptions.module';
 import { WorkersModule } from './workers.module';
 
@@ -58,6 +59,7 @@ export class AppModule {
         TranscriptionsModule,
         AnalysisModule,
         SearchModule,
+        SettingsModule,
         JobsModule,
         HealthModule,
         ObservabilityModule,

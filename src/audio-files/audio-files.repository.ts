@@ -229,4 +229,43 @@ export class AudioFilesRepository {
       .limit(limit)
       .getMany();
   }
+  /** Of these audio ids, those with a live (not deleted) row. */
+  async liveIdsAmong(ids: string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const rows = await this.dataSource.query<{ id: string }[]>(
+      `SELECT id FROM audio_files WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL`,
+      [ids],
+    );
+    return new Set(rows.map((row) => row.id));
+  }
+
+  /** Live rows after `afterId` in id order, for a pass over every stored object's row. */
+  liveKeysPage(
+    afterId: string | null,
+    limit: number,
+  ): Promise<{ id: string; caseId: string; storageKey: string; errorMessage: string | null }[]> {
+    return this.dataSource.query(
+      `SELECT id, case_id AS "caseId", storage_key AS "storageKey", error_message AS "errorMessage"
+         FROM audio_files
+        WHERE deleted_at IS NULL AND ($1::uuid IS NULL OR id > $1::uuid)
+        ORDER BY id LIMIT $2`,
+      [afterId, limit],
+    );
+  }
+
+  /**
+   * Live audio of cases deleted before `deletedBefore` and not under legal hold: what the
+   * purge deletes. Bounded; the next run takes the rest.
+   */
+  purgeCandidates(deletedBefore: Date, limit: number): Promise<AudioFileEntity[]> {
+    return this.dataSource
+      .getRepository(AudioFileEntity)
+      .createQueryBuilder('a')
+      .innerJoin('cases', 'c', 'c.id = a.case_id')
+      .where('a.deletedAt IS NULL')
+      .andWhere('c.deleted_at < :deletedBefore AND c.legal_hold_at IS NULL', { deletedBefore })
+      .orderBy('a.createdAt', 'ASC')
+      .limit(limit)
+      .getMany();
+  }
 }

@@ -12,11 +12,14 @@ import { QueueModule } from '../core/queue/queue.module';
 import { StorageModule } from '../core/storage/storage.module';
 import { TranscriptionsModule } from '../transcriptions/transcriptions.module';
 import { BackupCommand, RestoreCommand } from './backup.commands';
-import { BackupService } from './backup/backup.service';
-import { RestoreService } from './backup/restore.service';
+import { RestoreService } from '../maintenance/backup/restore.service';
 import { CreateAdminCommand, MigrateCommand, SeedCommand, VerifyAuditCommand } from './commands';
 import { ImportTranscriptCommand } from './import-transcript.command';
 import { SigningModule } from '../core/signing/signing.module';
+import { EventsModule } from '../core/events/events.module';
+import { MetricsModule } from '../core/metrics/metrics.module';
+import { MaintenanceModule } from '../maintenance/maintenance.module';
+import { StorageCheckCommand } from './storage-check.command';
 
 @Module({
   imports: [
@@ -33,17 +36,20 @@ import { SigningModule } from '../core/signing/signing.module';
     AuthModule,
     QueueModule,
     TranscriptionsModule,
+    EventsModule,
+    MetricsModule,
+    MaintenanceModule,
   ],
   providers: [
     MigrateCommand,
     SeedCommand,
     CreateAdminCommand,
     VerifyAuditCommand,
-    BackupService,
     RestoreService,
     BackupCommand,
     RestoreCommand,
     ImportTranscriptCommand,
+    StorageCheckCommand,
   ],
 })
 export class CliModule {}

@@ -559,3 +559,6 @@ export class TurnBuffer implements OnModuleInit {
     return Math.max(0, this.clock.nowMs() - Number(first[0].split('-')[0]));
   }
 }
+
+/** The buffer's Redis keys, for the dead-letter administration (turn-dead-letters.ts). */
+export const TURN_BUFFER_KEYS = key;

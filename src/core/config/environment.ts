@@ -347,6 +347,43 @@ export class Environment {
   @Matches(/^(\S+\s+){4,5}\S+$/, { message: 'RETENTION_CRON must be a cron expression' })
   RETENTION_CRON = '0 3 * * *';
 
+  // --- Data lifecycle (SPEC section 12) -------------------------------------------
+
+  /**
+   * When the worker checks storage against the database and purges deleted cases (cron,
+   * server time zone); `off` runs neither (the CLI's `storage-check` still works).
+   */
+  @IsString()
+  @Matches(/^(off|(\S+\s+){4,5}\S+)$/, {
+    message: 'MAINTENANCE_CRON must be a cron expression or off',
+  })
+  MAINTENANCE_CRON = '30 3 * * *';
+
+  /** Audio and turns of cases deleted longer ago than this are purged, unless held. */
+  @Transform(toNumber)
+  @IsInt()
+  @Min(0)
+  @Max(36500)
+  CASE_PURGE_DAYS = 30;
+
+  /** When the worker writes a backup archive (cron); empty: no scheduled backups. */
+  @IsOptional()
+  @IsString()
+  @Matches(/^(\S+\s+){4,5}\S+$/, { message: 'BACKUP_SCHEDULE must be a cron expression' })
+  BACKUP_SCHEDULE?: string;
+
+  /** Where scheduled backups are written. */
+  @IsString()
+  @MinLength(1)
+  BACKUP_DIR = './.data/backups';
+
+  /** Scheduled backup archives kept; older ones are deleted after a successful backup. */
+  @Transform(toNumber)
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  BACKUP_KEEP = 7;
+
   // --- Signing and audit checkpoints (SPEC section 13) ---------------------------
 
   /**
