@@ -528,7 +528,9 @@ export class TurnBuffer implements OnModuleInit {
       )
       .xack(key.buffer, PERSISTERS_GROUP, entry.streamId)
       .xdel(key.buffer, entry.streamId);
-    if (entry.kind === 'revision') this.forgetRevised(multi, entry);
+    // A refused revision leaves the seal's wait, but its turn keeps the revised form in
+    // Redis (`n:t`): reads and the next PATCH start from it, not from the older row.
+    if (entry.kind === 'revision') multi.zrem(key.revPending(entry.conversationId), entry.raw);
     else multi.zrem(key.pending(entry.conversationId), entry.raw);
     const results = await multi.exec();
     const failed = results?.find(([error]) => error);
