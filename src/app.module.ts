@@ -25,6 +25,7 @@ import { JobsModule } from './jobs/jobs.module';
 import { SearchModule } from './search/search.module';
 import { SettingsModule } from './settings/settings.module';
 import { TranscriptionsModule } from './transcriptions/transcriptions.module';
+import { WebhooksModule } from './webhooks/webhooks.module';
 import { WorkersModule } from './workers.module';
 
 /** Infrastructure every process needs, API or worker. */
@@ -63,6 +64,7 @@ export class AppModule {
         ExportsModule,
         SettingsModule,
         JobsModule,
+        WebhooksModule,
         HealthModule,
         ObservabilityModule,
         ...(workers ? [WorkersModule] : []),

@@ -1,3 +1,4 @@
+import './cli/quiet-logs';
 import 'reflect-metadata';
 import { existsSync } from 'node:fs';
 import { CommandFactory } from 'nest-commander';

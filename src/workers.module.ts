@@ -4,6 +4,7 @@ import { AuditWorkersModule } from './audit/audit.workers.module';
 import { ConversationsWorkersModule } from './conversations/conversations.workers.module';
 import { ExportsWorkersModule } from './exports/exports.workers.module';
 import { MaintenanceWorkersModule } from './maintenance/maintenance.workers.module';
+import { WebhooksWorkersModule } from './webhooks/webhooks.workers.module';
 
 /**
  * Every queue processor. Imported by the worker process, and by the API process
@@ -17,6 +18,7 @@ import { MaintenanceWorkersModule } from './maintenance/maintenance.workers.modu
     ConversationsWorkersModule,
     ExportsWorkersModule,
     MaintenanceWorkersModule,
+    WebhooksWorkersModule,
   ],
 })
 export class WorkersModule {}

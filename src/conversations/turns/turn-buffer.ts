@@ -1,9 +1,9 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
-import Redis from 'ioredis';
+import Redis, { ChainableCommander } from 'ioredis';
 import { Clock } from '../../core/clock/clock';
 import { AppConfig } from '../../core/config/app-config';
 import { InjectRedis } from '../../core/redis/redis.module';
-import { TurnRecord } from './turn-record';
+import { RevisedTurn, RevisionRecord, TurnRecord } from './turn-record';
 
 /** Name of the consumer group of persistence workers on the buffer stream. */
 export const PERSISTERS_GROUP = 'persisters';
@@ -17,6 +17,14 @@ const key = {
   live: (id: string) => `conv:${id}:live`,
   /** Recent arrivals in order, for Server-Sent Events and their resumption. */
   events: (id: string) => `conv:${id}:events`,
+  /**
+   * Revisions: `<n>` is turn n's latest revision number (the counter every PATCH
+   * compare-and-sets), `<n>:t` the turn as that revision made it, kept until it is
+   * persisted (then reads take it from Postgres).
+   */
+  revs: (id: string) => `conv:${id}:revs`,
+  /** Revisions accepted but not yet persisted, scored by messageNumber (history reads, seal wait). */
+  revPending: (id: string) => `conv:${id}:revpending`,
   /** Set when the conversation ended: the script refuses further turns atomically. */
   closed: (id: string) => `conv:${id}:closed`,
   /** The durable buffer every worker drains: a stream with a consumer group. */
@@ -60,21 +68,103 @@ redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - ttl * 1000)
 return {accepted, duplicates}
 `;
 
-export interface BufferedEntry {
+/**
+ * Accepts one revision of turn ARGV[1], computed by the API from revision ARGV[2]:
+ * refused (-1) once the conversation has ended, refused (-2) when another revision got
+ * in first (the caller re-reads and retries, or answers 412 under If-Match). Otherwise
+ * the counter moves to ARGV[2] + 1 and the revision goes to the durable buffer like a
+ * turn. If the turn itself is still buffered (ARGV[5] is its pending member), the entry
+ * carries it, so the worker that persists the revision inserts the turn first (ON
+ * CONFLICT DO NOTHING) and never updates a row that is not there yet. A turn no longer
+ * pending was acknowledged, which happens only after its row committed.
+ * An absent counter means no revision is buffered or recent: the caller's read of the
+ * turn (from the pending set or Postgres) is then current, so ARGV[2] is trusted.
+ */
+const REVISE_SCRIPT = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
+local expected = tonumber(ARGV[2])
+local current = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or expected)
+if current ~= expected then return -2 end
+redis.call('HSET', KEYS[2], ARGV[1], current + 1, ARGV[1] .. ':t', ARGV[3])
+redis.call('EXPIRE', KEYS[2], ARGV[7])
+redis.call('ZADD', KEYS[4], tonumber(ARGV[1]), ARGV[4])
+local turn = ''
+if ARGV[5] ~= '' and redis.call('ZSCORE', KEYS[3], ARGV[5]) then turn = ARGV[5] end
+redis.call('XADD', KEYS[5], '*', 'c', ARGV[6], 'rev', ARGV[4], 'turn', turn)
+redis.call('XADD', KEYS[6], 'MAXLEN', '~', 10000, '*', 'revised', ARGV[3])
+return current + 1
+`;
+
+/**
+ * After a revision committed: forget the buffered copy of the turn unless a newer
+ * revision replaced it meanwhile (that one's own acknowledgement will). The counter stays.
+ */
+const FORGET_REVISED_SCRIPT = `
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
+  redis.call('HDEL', KEYS[1], ARGV[1] .. ':t')
+end
+redis.call('ZREM', KEYS[2], ARGV[3])
+return 1
+`;
+
+/** How long a turn's revision counter outlives its last revision (see README). */
+const REVISION_COUNTER_TTL_SECONDS = 7 * 86400;
+
+export interface BufferedTurnEntry {
+  kind: 'turn';
   streamId: string;
   conversationId: string;
   raw: string;
   turn: TurnRecord;
 }
 
+export interface BufferedRevisionEntry {
+  kind: 'revision';
+  streamId: string;
+  conversationId: string;
+  /** The revision's JSON as buffered (its member in the revpending set). */
+  raw: string;
+  revision: RevisionRecord;
+  /** The turn, when it was still buffered as the revision was accepted. */
+  turn: TurnRecord | null;
+}
+
+export type BufferedEntry = BufferedTurnEntry | BufferedRevisionEntry;
+
+/** What the buffer knows of one turn, for computing its next revision. */
+export interface RevisionBase {
+  /** The latest revision number, when a revision was made in the last days. */
+  revision: number | null;
+  /** The turn as its latest revision made it, while that revision is not persisted. */
+  latest: RevisedTurn | null;
+  /** The turn's pending member, while the turn itself is not persisted. */
+  pendingRaw: string | null;
+}
+
+export type ReviseOutcome = number | 'closed' | 'conflict';
+
 type StreamReply = [string, [string, string[]][]][] | null;
 
 function parseEntries(entries: [string, string[]][]): BufferedEntry[] {
-  return entries.flatMap(([streamId, fields]) => {
+  return entries.flatMap(([streamId, fields]): BufferedEntry[] => {
     // A deleted-but-pending entry comes back with no fields; it has nothing to persist.
     if (!fields || fields.length < 4) return [];
+    const conversationId = fields[1]!;
     const raw = fields[3]!;
-    return [{ streamId, conversationId: fields[1]!, raw, turn: JSON.parse(raw) as TurnRecord }];
+    if (fields[2] === 'rev') {
+      const turnRaw = fields[5] ?? '';
+      return [
+        {
+          kind: 'revision',
+          streamId,
+          conversationId,
+          raw,
+          revision: JSON.parse(raw) as RevisionRecord,
+          turn: turnRaw ? (JSON.parse(turnRaw) as TurnRecord) : null,
+        },
+      ];
+    }
+    return [{ kind: 'turn', streamId, conversationId, raw, turn: JSON.parse(raw) as TurnRecord }];
   });
 }
 
@@ -94,6 +184,8 @@ export class TurnBuffer implements OnModuleInit {
   ) {
     this.ttlSeconds = config.get('LIVE_WINDOW_TTL_SECONDS');
     this.redis.defineCommand('ingestTurns', { numberOfKeys: 6, lua: INGEST_SCRIPT });
+    this.redis.defineCommand('reviseTurn', { numberOfKeys: 6, lua: REVISE_SCRIPT });
+    this.redis.defineCommand('forgetRevised', { numberOfKeys: 2, lua: FORGET_REVISED_SCRIPT });
   }
 
   async onModuleInit(): Promise<void> {
@@ -139,6 +231,84 @@ export class TurnBuffer implements OnModuleInit {
       ...args,
     );
     return accepted < 0 ? 'closed' : { accepted, duplicates };
+  }
+
+  // --- revisions -------------------------------------------------------------------
+
+  /** One round trip: the turn's revision counter, its buffered latest form, its pending member. */
+  async revisionBase(conversationId: string, messageNumber: number): Promise<RevisionBase> {
+    const [[, revision], [, latest], [, pending]] = (await this.redis
+      .multi()
+      .hget(key.revs(conversationId), String(messageNumber))
+      .hget(key.revs(conversationId), `${messageNumber}:t`)
+      .zrangebyscore(key.pending(conversationId), messageNumber, messageNumber, 'LIMIT', 0, 1)
+      .exec()) as [[null, string | null], [null, string | null], [null, string[]]];
+    return {
+      revision: revision === null ? null : Number(revision),
+      latest: latest ? (JSON.parse(latest) as RevisedTurn) : null,
+      pendingRaw: pending[0] ?? null,
+    };
+  }
+
+  /**
+   * Compare-and-set of turn `revision.messageNumber` from `revision.revision - 1` to
+   * `revision.revision` (REVISE_SCRIPT); `next` is the turn as the revision makes it.
+   */
+  async revise(
+    revision: RevisionRecord,
+    next: RevisedTurn,
+    pendingRaw: string | null,
+  ): Promise<ReviseOutcome> {
+    const { conversationId, messageNumber } = revision;
+    const run = (
+      this.redis as unknown as Record<'reviseTurn', (...a: (string | number)[]) => Promise<number>>
+    ).reviseTurn;
+    const result = await run.call(
+      this.redis,
+      key.closed(conversationId),
+      key.revs(conversationId),
+      key.pending(conversationId),
+      key.revPending(conversationId),
+      key.buffer,
+      key.events(conversationId),
+      messageNumber,
+      revision.revision - 1,
+      JSON.stringify(next),
+      JSON.stringify(revision),
+      pendingRaw ?? '',
+      conversationId,
+      REVISION_COUNTER_TTL_SECONDS,
+    );
+    if (result === -1) return 'closed';
+    if (result === -2) return 'conflict';
+    return result;
+  }
+
+  /** The buffered (not yet persisted) form of these turns, by messageNumber. */
+  async revisedTurns(
+    conversationId: string,
+    messageNumbers: number[],
+  ): Promise<Map<number, RevisedTurn>> {
+    const found = new Map<number, RevisedTurn>();
+    if (messageNumbers.length === 0) return found;
+    const raws = await this.redis.hmget(
+      key.revs(conversationId),
+      ...messageNumbers.map((n) => `${n}:t`),
+    );
+    raws.forEach((raw, i) => {
+      if (raw) found.set(messageNumbers[i]!, JSON.parse(raw) as RevisedTurn);
+    });
+    return found;
+  }
+
+  /** Revisions of one turn accepted but not yet persisted. */
+  async pendingRevisions(conversationId: string, messageNumber: number): Promise<RevisionRecord[]> {
+    const raws = await this.redis.zrangebyscore(
+      key.revPending(conversationId),
+      messageNumber,
+      messageNumber,
+    );
+    return raws.map((raw) => JSON.parse(raw) as RevisionRecord);
   }
 
   async markClosed(conversationId: string): Promise<void> {
@@ -194,8 +364,14 @@ export class TurnBuffer implements OnModuleInit {
     return numbers;
   }
 
-  pendingCount(conversationId: string): Promise<number> {
-    return this.redis.zcard(key.pending(conversationId));
+  /** Turns and revisions accepted but not yet persisted (a seal waits for both). */
+  async pendingCount(conversationId: string): Promise<number> {
+    const [[, turns], [, revisions]] = (await this.redis
+      .multi()
+      .zcard(key.pending(conversationId))
+      .zcard(key.revPending(conversationId))
+      .exec()) as [[null, number], [null, number]];
+    return turns + revisions;
   }
 
   /** Turns spoken since `sinceMs`, or null when the conversation has no live window. */
@@ -302,6 +478,10 @@ export class TurnBuffer implements OnModuleInit {
       .xdel(key.buffer, ...ids);
     const byConversation = new Map<string, string[]>();
     for (const entry of entries) {
+      if (entry.kind === 'revision') {
+        this.forgetRevised(pipeline, entry);
+        continue;
+      }
       const list = byConversation.get(entry.conversationId) ?? [];
       list.push(entry.raw);
       byConversation.set(entry.conversationId, list);
@@ -313,27 +493,46 @@ export class TurnBuffer implements OnModuleInit {
     if (failed?.[0]) throw failed[0];
   }
 
+  private forgetRevised(pipeline: ChainableCommander, entry: BufferedRevisionEntry): void {
+    const { conversationId, messageNumber, revision } = entry.revision;
+    (
+      pipeline as unknown as Record<
+        'forgetRevised',
+        (...a: (string | number)[]) => ChainableCommander
+      >
+    ).forgetRevised(
+      key.revs(conversationId),
+      key.revPending(conversationId),
+      String(messageNumber),
+      String(revision),
+      entry.raw,
+    );
+  }
+
   /**
    * Moves one entry the database refuses to the dead-letter stream (with the reason) and
    * acknowledges it, atomically, so it is neither lost nor retried for ever.
    */
   async deadLetter(entry: BufferedEntry, reason: string): Promise<void> {
-    const results = await this.redis
+    const multi = this.redis
       .multi()
       .xadd(
         key.dead,
         '*',
         'c',
         entry.conversationId,
-        'turn',
+        entry.kind === 'revision' ? 'rev' : 'turn',
         entry.raw,
         'reason',
         reason.slice(0, 500),
       )
       .xack(key.buffer, PERSISTERS_GROUP, entry.streamId)
-      .xdel(key.buffer, entry.streamId)
-      .zrem(key.pending(entry.conversationId), entry.raw)
-      .exec();
+      .xdel(key.buffer, entry.streamId);
+    // A refused revision leaves the seal's wait, but its turn keeps the revised form in
+    // Redis (`n:t`): reads and the next PATCH start from it, not from the older row.
+    if (entry.kind === 'revision') multi.zrem(key.revPending(entry.conversationId), entry.raw);
+    else multi.zrem(key.pending(entry.conversationId), entry.raw);
+    const results = await multi.exec();
     const failed = results?.find(([error]) => error);
     if (failed?.[0]) throw failed[0];
   }

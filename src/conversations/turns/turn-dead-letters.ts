@@ -27,7 +27,11 @@ return 1
 `;
 
 function parse([id, fields]: Entry): DeadLetter | null {
-  const value = (name: string): string | undefined => fields[fields.indexOf(name) + 1];
+  // A dead-lettered revision (field `rev`, see TurnBuffer.deadLetter) has no `turn`: not listed.
+  const value = (name: string): string | undefined => {
+    const at = fields.indexOf(name);
+    return at < 0 ? undefined : fields[at + 1];
+  };
   const raw = value('turn');
   if (!raw) return null;
   return {

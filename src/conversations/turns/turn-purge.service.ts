@@ -46,6 +46,10 @@ export class TurnPurgeService {
           `DELETE FROM turns WHERE conversation_id = $1 AND partition_month = $2`,
           [conversation.id, conversation.partitionMonth],
         );
+        // Their revision history holds the same words (cleanedText, corrections).
+        await manager.query(`DELETE FROM turn_revisions WHERE conversation_id = $1`, [
+          conversation.id,
+        ]);
         await this.audit.record(
           {
             action: 'conversation.turns_purge',

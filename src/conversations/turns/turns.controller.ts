@@ -5,6 +5,7 @@ import {
   Get,
   Headers,
   HttpCode,
+  Patch,
   Post,
   Query,
   Sse,
@@ -15,11 +16,13 @@ import {
   ApiBearerAuth,
   ApiBody,
   ApiExtraModels,
+  ApiOkResponse,
   ApiOperation,
   ApiTags,
   getSchemaPath,
 } from '@nestjs/swagger';
 import { Observable } from 'rxjs';
+import { IfMatchVersion } from '../../core/http/etag';
 import { CursorPage } from '../../core/http/pagination';
 import { UuidParam } from '../../core/http/uuid-param';
 import { Authenticated, CurrentActor } from '../../core/security/access.decorators';
@@ -28,7 +31,15 @@ import { GuardedStreams } from '../../core/sse/guarded-streams';
 import { StreamContext } from '../../core/sse/stream-access';
 import { ConversationsService } from '../conversations.service';
 import { RecentQuery, TurnCursorQuery, WindowQuery } from '../dto/conversation.dto';
-import { IngestResponse, TurnBatchDto, TurnDto, TurnResponse } from '../dto/turn.dto';
+import {
+  IngestResponse,
+  MessageNumberParam,
+  ReviseTurnDto,
+  TurnBatchDto,
+  TurnDto,
+  TurnResponse,
+  TurnRevisionResponse,
+} from '../dto/turn.dto';
 import { TurnsService } from './turns.service';
 
 /** The turns of one conversation: ingestion, reading back and the live stream. */
@@ -79,6 +90,48 @@ export class TurnsController {
       data: page,
       meta: { nextCursor: data.length > query.limit && last ? String(last.messageNumber) : null },
     };
+  }
+
+  @Get(':id/turns/:messageNumber')
+  @Authenticated({ permission: 'conversations:read', resource: 'conversation' })
+  @ApiOperation({ summary: 'Get one turn as it now is (latest revision)' })
+  findOne(
+    @UuidParam() id: string,
+    @MessageNumberParam() messageNumber: number,
+  ): Promise<TurnResponse> {
+    return this.turns.findOne(id, messageNumber);
+  }
+
+  /** Viewers read only: the access layer's `write` level (PATCH) refuses them with 403. */
+  @Patch(':id/turns/:messageNumber')
+  @Authenticated({
+    anyPermission: ['conversations:ingest', 'conversations:write'],
+    resource: 'conversation',
+  })
+  @ApiOkResponse({ type: TurnResponse })
+  @ApiOperation({
+    summary: "Revise a turn's cleaning fields",
+    description:
+      'Only the cleaning fields change; each PATCH is a new revision. If-Match: "<revision>" makes it conditional (412).',
+  })
+  revise(
+    @CurrentActor() actor: Actor,
+    @UuidParam() id: string,
+    @MessageNumberParam() messageNumber: number,
+    @Body() dto: ReviseTurnDto,
+    @IfMatchVersion() revision: number | undefined,
+  ): Promise<TurnResponse> {
+    return this.turns.revise(actor, id, messageNumber, dto, revision);
+  }
+
+  @Get(':id/turns/:messageNumber/revisions')
+  @Authenticated({ permission: 'conversations:read', resource: 'conversation' })
+  @ApiOperation({ summary: "A turn's revisions, oldest first" })
+  async revisions(
+    @UuidParam() id: string,
+    @MessageNumberParam() messageNumber: number,
+  ): Promise<{ data: TurnRevisionResponse[] }> {
+    return { data: await this.turns.revisions(id, messageNumber) };
   }
 
   @Get(':id/turns/recent')

@@ -7,4 +7,5 @@ export enum QueueName {
   ConversationIdle = 'conversation-idle',
   CaseExport = 'case-export',
   Maintenance = 'maintenance',
+  Webhooks = 'webhooks',
 }
