@@ -48,6 +48,16 @@ export class Environment {
   @Max(200)
   DATABASE_POOL_SIZE = 10;
 
+  /**
+   * Streaming replicas of DATABASE_URL, comma-separated postgres:// URLs: lists, search,
+   * stats and exports read from them (SPEC section 12). Empty: everything on the primary.
+   */
+  @IsOptional()
+  @Matches(/^postgres(ql)?:\/\/[^,\s]+(,postgres(ql)?:\/\/[^,\s]+)*$/, {
+    message: 'DATABASE_REPLICA_URLS must be comma-separated postgres:// URLs',
+  })
+  DATABASE_REPLICA_URLS?: string;
+
   @Matches(/^rediss?:\/\//, { message: 'REDIS_URL must be a redis:// URL' })
   REDIS_URL = 'redis://127.0.0.1:6379/0';
 
@@ -408,6 +418,57 @@ export class Environment {
   @Min(1)
   @Max(10080)
   AUDIT_CHECKPOINT_MINUTES = 60;
+
+  // --- Signed case exports (SPEC section 13) ------------------------------------
+
+  /** A finished export bundle is downloadable this long, then removed from storage. */
+  @Transform(toNumber)
+  @IsNumber()
+  @IsPositive()
+  @Max(8760)
+  EXPORT_TTL_HOURS = 72;
+
+  /** How often the worker removes expired export bundles from storage. */
+  @Transform(toNumber)
+  @IsInt()
+  @Min(1)
+  @Max(1440)
+  EXPORT_SWEEP_MINUTES = 15;
+
+  // --- Outgoing webhooks (SPEC section 11) -------------------------------------------
+
+  /**
+   * Addresses or CIDRs (comma-separated) a webhook may reach although they are loopback,
+   * private, link-local or cloud metadata, e.g. `127.0.0.1` for a receiver on this host.
+   */
+  @IsString()
+  @Matches(/^[0-9a-fA-F.:/,\s]*$/, {
+    message: 'WEBHOOK_ALLOWED_HOSTS must be comma-separated IP addresses or CIDRs',
+  })
+  WEBHOOK_ALLOWED_HOSTS = '';
+
+  /**
+   * Delays before the retries of a failed delivery (SPEC section 11: 8 attempts over about a
+   * day). Comma-separated durations with a unit (`ms`, `s`, `m`, `h`); tests shorten them.
+   */
+  @Matches(/^\s*\d+(ms|s|m|h)(\s*,\s*\d+(ms|s|m|h))*\s*$/, {
+    message: 'WEBHOOK_RETRY_DELAYS must be comma-separated durations such as 5s,5m,2h',
+  })
+  WEBHOOK_RETRY_DELAYS = '5s,5m,30m,2h,5h,10h,10h';
+
+  /** How long one delivery attempt may take before it counts as failed. */
+  @Transform(toNumber)
+  @IsInt()
+  @Min(100)
+  @Max(60_000)
+  WEBHOOK_TIMEOUT_MS = 10_000;
+
+  /** Delivery jobs one worker process runs at once (each sends up to 100 deliveries). */
+  @Transform(toNumber)
+  @IsInt()
+  @Min(1)
+  @Max(200)
+  WEBHOOK_CONCURRENCY = 16;
 }
 
 export function validateEnvironment(raw: Record<string, unknown>): Environment {
