@@ -72,6 +72,16 @@ export class Environment {
   REDIS_CLUSTER_NODES?: string;
 
   /**
+   * On a Redis Cluster: how many durable turn buffers (each with its own hash slot)
+   * conversations are spread over. Ignored on a single server (one buffer).
+   */
+  @Transform(toNumber)
+  @IsInt()
+  @Min(1)
+  @Max(1024)
+  TURN_BUFFER_SHARDS = 16;
+
+  /**
    * Keep principals and participations in memory, invalidated through Postgres NOTIFY
    * (src/core/cache). Off: every request reads them from Postgres.
    */
