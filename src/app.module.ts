@@ -10,6 +10,7 @@ import { ClockModule } from './core/clock/clock.module';
 import { ConfigModule } from './core/config/config.module';
 import { DatabaseModule } from './core/database/database.module';
 import { EventsModule } from './core/events/events.module';
+import { ExportsModule } from './exports/exports.module';
 import { HttpModule } from './core/http/http.module';
 import { LoggingModule } from './core/logging/logging.module';
 import { MetricsModule } from './core/metrics/metrics.module';
@@ -60,6 +61,7 @@ export class AppModule {
         TranscriptionsModule,
         AnalysisModule,
         SearchModule,
+        ExportsModule,
         SettingsModule,
         JobsModule,
         WebhooksModule,

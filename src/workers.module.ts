@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { AudioFilesWorkersModule } from './audio-files/audio-files.workers.module';
 import { AuditWorkersModule } from './audit/audit.workers.module';
 import { ConversationsWorkersModule } from './conversations/conversations.workers.module';
+import { ExportsWorkersModule } from './exports/exports.workers.module';
 import { MaintenanceWorkersModule } from './maintenance/maintenance.workers.module';
 import { WebhooksWorkersModule } from './webhooks/webhooks.workers.module';
 
@@ -15,6 +16,7 @@ import { WebhooksWorkersModule } from './webhooks/webhooks.workers.module';
     AudioFilesWorkersModule,
     AuditWorkersModule,
     ConversationsWorkersModule,
+    ExportsWorkersModule,
     MaintenanceWorkersModule,
     WebhooksWorkersModule,
   ],

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+import { ReplicaReads } from '../core/database/replica-reads';
 import type { AccessScope } from '../core/access/access-decision';
 import { visibleCases } from '../core/access/access.predicates';
 import { AudioFileEntity, AudioStatus } from './entities/audio-file.entity';
@@ -42,7 +43,10 @@ export interface KeyChange {
 
 @Injectable()
 export class AudioFilesRepository {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly replica: ReplicaReads,
+  ) {}
 
   private manager(manager?: EntityManager): EntityManager {
     return manager ?? this.dataSource.manager;
@@ -136,9 +140,16 @@ export class AudioFilesRepository {
     return new Set(rows.map((row) => row.id));
   }
 
-  /** Visible, live audio, filtered and paginated in SQL. */
+  /** Visible, live audio, filtered and paginated in SQL; from a read replica if any. */
   list(filter: AudioListFilter): Promise<[AudioFileEntity[], number]> {
-    const query = this.dataSource
+    return this.replica.read((manager) => this.listOn(manager, filter));
+  }
+
+  private listOn(
+    manager: EntityManager,
+    filter: AudioListFilter,
+  ): Promise<[AudioFileEntity[], number]> {
+    const query = manager
       .getRepository(AudioFileEntity)
       .createQueryBuilder('a')
       .innerJoin('cases', 'c', 'c.id = a.case_id AND c.deleted_at IS NULL')

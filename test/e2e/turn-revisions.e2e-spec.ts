@@ -62,6 +62,8 @@ describe('Turn revisions (SPEC section 10)', () => {
   beforeAll(async () => {
     t = await startApp({
       WORKERS_ENABLED: 'false',
+      // Its own buffer stream: another spec's in-process workers must not drain this one's.
+      REDIS_PREFIX: `${process.env.REDIS_PREFIX ?? 'vbt'}-revisions-${Date.now().toString(36)}`,
       TURN_RECLAIM_IDLE_MS: String(RECLAIM_IDLE_MS),
     });
     admin = await loginAsAdmin(t.http);

@@ -301,6 +301,22 @@ export class TurnBuffer implements OnModuleInit {
     return found;
   }
 
+  /**
+   * Turns with messageNumber > after whose latest revision is not persisted yet, as that
+   * revision made them (a filtered list must find a turn a buffered revision made match).
+   */
+  async revisedAfter(conversationId: string, after: number): Promise<RevisedTurn[]> {
+    const revisions = await this.redis.zrangebyscore(
+      key.revPending(conversationId),
+      `(${after}`,
+      '+inf',
+      'WITHSCORES',
+    );
+    const numbers = new Set<number>();
+    for (let i = 1; i < revisions.length; i += 2) numbers.add(Number(revisions[i]));
+    return [...(await this.revisedTurns(conversationId, [...numbers])).values()];
+  }
+
   /** Revisions of one turn accepted but not yet persisted. */
   async pendingRevisions(conversationId: string, messageNumber: number): Promise<RevisionRecord[]> {
     const raws = await this.redis.zrangebyscore(

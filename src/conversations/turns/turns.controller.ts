@@ -30,7 +30,7 @@ import type { Actor } from '../../core/security/actor';
 import { GuardedStreams } from '../../core/sse/guarded-streams';
 import { StreamContext } from '../../core/sse/stream-access';
 import { ConversationsService } from '../conversations.service';
-import { RecentQuery, TurnCursorQuery, WindowQuery } from '../dto/conversation.dto';
+import { RecentQuery, TurnListQuery, WindowQuery } from '../dto/conversation.dto';
 import {
   IngestResponse,
   MessageNumberParam,
@@ -77,19 +77,28 @@ export class TurnsController {
 
   @Get(':id/turns')
   @Authenticated({ permission: 'conversations:read', resource: 'conversation' })
-  @ApiOperation({ summary: "List a conversation's turns (cursor pages)" })
+  @ApiOperation({
+    summary: "List a conversation's turns (cursor pages), optionally filtered",
+    description:
+      'Filters combine (AND); buffered turns and not-yet-persisted revisions are included.',
+  })
   async list(
     @UuidParam() id: string,
-    @Query() query: TurnCursorQuery,
+    @Query() query: TurnListQuery,
   ): Promise<CursorPage<TurnResponse>> {
     const after = query.after ? Number(query.after) : 0;
-    const data = await this.turns.listAfter(id, after, query.limit + 1);
-    const page = data.slice(0, query.limit);
-    const last = page[page.length - 1];
-    return {
-      data: page,
-      meta: { nextCursor: data.length > query.limit && last ? String(last.messageNumber) : null },
-    };
+    const { data, nextCursor } = await this.turns.list(id, after, query.limit, {
+      speaker: query.speaker,
+      businessDomain: query.businessDomain,
+      contextDetected: query.contextDetected,
+      confidenceLevel: query.confidenceLevel,
+      cleaningLevel: query.cleaningLevel,
+      cleaned: query.cleaned === undefined ? undefined : query.cleaned === 'true',
+      errors: query.errors === undefined ? undefined : query.errors === 'true',
+      from: query.from === undefined ? undefined : new Date(query.from),
+      to: query.to === undefined ? undefined : new Date(query.to),
+    });
+    return { data, meta: { nextCursor } };
   }
 
   @Get(':id/turns/:messageNumber')

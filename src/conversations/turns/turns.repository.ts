@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { filterConditions, TurnFilter } from './turn-filter';
 import { RevisedTurn, RevisionHistoryEntry, RevisionRecord, TurnRecord } from './turn-record';
 
 /** A persisted turn as the read paths return it. */
@@ -254,18 +255,28 @@ export class TurnsRepository {
     return rows.map((r) => ({ ...r, changedAt: r.changedAt.toISOString() }));
   }
 
-  /** Turns with messageNumber > after, ascending (the partition key prunes to one partition). */
+  /**
+   * Turns with messageNumber > after matching `filter`, ascending (the partition key
+   * prunes to one partition; each filter has an index, see turn-filter.ts).
+   */
   async listAfter(
     conversationId: string,
     partitionMonth: string,
     after: number,
     limit: number,
+    filter: TurnFilter = {},
   ): Promise<StoredTurn[]> {
+    const parameters: unknown[] = [conversationId, partitionMonth, after, limit];
+    const conditions = filterConditions(filter, (value) => {
+      parameters.push(value);
+      return `$${parameters.length}`;
+    });
     const rows = await this.dataSource.query<Row[]>(
       `SELECT ${COLUMNS} FROM turns t
         WHERE t.conversation_id = $1 AND t.partition_month = $2 AND t.message_number > $3
+          ${conditions.map((c) => `AND ${c}`).join(' ')}
         ORDER BY t.message_number LIMIT $4`,
-      [conversationId, partitionMonth, after, limit],
+      parameters,
     );
     return rows.map(toStored);
   }

@@ -27,6 +27,7 @@ import type { TurnCorrection } from '../entities/turn.entity';
 import { isCertainlyValidBody } from '../dto/turn-fast-check';
 import { FlushScheduler } from './flush-scheduler';
 import { RevisionBase, TurnBuffer } from './turn-buffer';
+import { isFiltered, matchesFilter, TurnFilter } from './turn-filter';
 import {
   CLEANING_FIELDS,
   CleaningChanges,
@@ -38,6 +39,10 @@ import {
   TurnRecord,
 } from './turn-record';
 import { StoredTurn, TurnsRepository } from './turns.repository';
+
+/** A filtered list scans buffered turns this many at a time, at most this many times. */
+const BUFFER_SCAN_CHUNK = 500;
+const BUFFER_SCAN_CHUNKS = 20;
 
 /** Concurrent PATCHes of one turn re-read and retry; this many rounds is ample. */
 const MAX_REVISION_ATTEMPTS = 25;
@@ -213,15 +218,83 @@ export class TurnsService {
     return outcome;
   }
 
-  async listAfter(conversationId: string, after: number, limit: number): Promise<TurnResponse[]> {
+  /**
+   * A page of the turns after `after` that match `filter`, in messageNumber order, from
+   * three sources: rows (filtered in SQL), buffered turns (filtered here), and turns a
+   * not-yet-persisted revision changed (they may match now, or no longer). Each turn is
+   * taken as its latest revision made it and filtered again. A source read up to
+   * `limit + 1` matches may hold more beyond what it returned, so the page stops at the
+   * lowest such point (`bound`): no turn past it is skipped, and the cursor resumes there.
+   */
+  async list(
+    conversationId: string,
+    after: number,
+    limit: number,
+    filter: TurnFilter = {},
+  ): Promise<{ data: TurnResponse[]; nextCursor: string | null }> {
     const conversation = await this.conversations.get(conversationId);
-    const [persisted, buffered] = await Promise.all([
-      this.turns.listAfter(conversationId, conversation.partitionMonth, after, limit),
-      this.buffer.pendingBetween(conversationId, after, Number.MAX_SAFE_INTEGER, limit),
+    const want = limit + 1;
+    const filtered = isFiltered(filter);
+    const [persisted, buffered, revised] = await Promise.all([
+      this.turns.listAfter(conversationId, conversation.partitionMonth, after, want, filter),
+      this.bufferedMatching(conversationId, after, want, filter),
+      filtered ? this.buffer.revisedAfter(conversationId, after) : Promise.resolve([]),
     ]);
-    return (await this.latest(conversationId, merge(persisted, buffered).slice(0, limit))).map(
-      toTurnResponse,
+    let bound = buffered.bound;
+    if (persisted.length === want) bound = Math.min(bound, persisted[want - 1]!.messageNumber);
+    const candidates = merge(persisted, buffered.turns);
+    const known = new Set(candidates.map((t) => t.messageNumber));
+    for (const turn of revised) if (!known.has(turn.messageNumber)) candidates.push(turn);
+    candidates.sort((a, b) => a.messageNumber - b.messageNumber);
+    const reachable = (await this.latest(conversationId, candidates)).filter(
+      (t) => t.messageNumber <= bound && (!filtered || matchesFilter(t, filter)),
     );
+    const page = reachable.slice(0, limit);
+    const last = page[page.length - 1];
+    let nextCursor: string | null = null;
+    if (reachable.length > limit && last) nextCursor = String(last.messageNumber);
+    else if (Number.isFinite(bound)) nextCursor = String(bound);
+    return { data: page.map(toTurnResponse), nextCursor };
+  }
+
+  /**
+   * Buffered turns after `after` matching `filter`, up to `want`, scanning the pending
+   * set in chunks; `bound` is where the scan stopped short (Infinity when it saw all).
+   */
+  private async bufferedMatching(
+    conversationId: string,
+    after: number,
+    want: number,
+    filter: TurnFilter,
+  ): Promise<{ turns: TurnRecord[]; bound: number }> {
+    if (!isFiltered(filter)) {
+      const turns = await this.buffer.pendingBetween(
+        conversationId,
+        after,
+        Number.MAX_SAFE_INTEGER,
+        want,
+      );
+      const bound = turns.length === want ? turns[want - 1]!.messageNumber : Infinity;
+      return { turns, bound };
+    }
+    const matches: TurnRecord[] = [];
+    let cursor = after;
+    for (let chunk = 0; chunk < BUFFER_SCAN_CHUNKS; chunk++) {
+      const turns = await this.buffer.pendingBetween(
+        conversationId,
+        cursor,
+        Number.MAX_SAFE_INTEGER,
+        BUFFER_SCAN_CHUNK,
+      );
+      for (const turn of turns) {
+        if (!matchesFilter(turn, filter)) continue;
+        matches.push(turn);
+        if (matches.length === want) return { turns: matches, bound: turn.messageNumber };
+      }
+      if (turns.length < BUFFER_SCAN_CHUNK) return { turns: matches, bound: Infinity };
+      cursor = turns[turns.length - 1]!.messageNumber;
+    }
+    return { turns: matches, bound: cursor };
   }
 
   /** Each turn as its latest revision made it, buffered revisions included (one HMGET). */

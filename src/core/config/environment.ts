@@ -48,6 +48,16 @@ export class Environment {
   @Max(200)
   DATABASE_POOL_SIZE = 10;
 
+  /**
+   * Streaming replicas of DATABASE_URL, comma-separated postgres:// URLs: lists, search,
+   * stats and exports read from them (SPEC section 12). Empty: everything on the primary.
+   */
+  @IsOptional()
+  @Matches(/^postgres(ql)?:\/\/[^,\s]+(,postgres(ql)?:\/\/[^,\s]+)*$/, {
+    message: 'DATABASE_REPLICA_URLS must be comma-separated postgres:// URLs',
+  })
+  DATABASE_REPLICA_URLS?: string;
+
   @Matches(/^rediss?:\/\//, { message: 'REDIS_URL must be a redis:// URL' })
   REDIS_URL = 'redis://127.0.0.1:6379/0';
 
@@ -408,6 +418,22 @@ export class Environment {
   @Min(1)
   @Max(10080)
   AUDIT_CHECKPOINT_MINUTES = 60;
+
+  // --- Signed case exports (SPEC section 13) ------------------------------------
+
+  /** A finished export bundle is downloadable this long, then removed from storage. */
+  @Transform(toNumber)
+  @IsNumber()
+  @IsPositive()
+  @Max(8760)
+  EXPORT_TTL_HOURS = 72;
+
+  /** How often the worker removes expired export bundles from storage. */
+  @Transform(toNumber)
+  @IsInt()
+  @Min(1)
+  @Max(1440)
+  EXPORT_SWEEP_MINUTES = 15;
 
   // --- Outgoing webhooks (SPEC section 11) -------------------------------------------
 

@@ -5,6 +5,7 @@ export enum QueueName {
   Retention = 'retention',
   AuditCheckpoint = 'audit-checkpoint',
   ConversationIdle = 'conversation-idle',
+  CaseExport = 'case-export',
   Maintenance = 'maintenance',
   Webhooks = 'webhooks',
 }
