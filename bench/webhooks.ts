@@ -23,6 +23,7 @@ import { DataSource } from 'typeorm';
 import { DomainEvent } from '../src/core/events/domain-event';
 import { DomainEvents } from '../src/core/events/domain-events';
 import { databaseOptions } from '../src/core/database/database-options';
+import { bullPrefix } from '../src/core/queue/queue.module';
 import { QueueName } from '../src/core/queue/queue-names';
 import { redisOptionsFromUrl } from '../src/core/redis/redis-options';
 import { WebhookDeliveriesRepository } from '../src/webhooks/webhook-deliveries.repository';
@@ -142,7 +143,7 @@ async function main(): Promise<void> {
     // The production outbox, wired by hand: what a service's publish inside its transaction runs.
     queue = new Queue(QueueName.Webhooks, {
       connection: { ...redisOptionsFromUrl(run.redisUrl), maxRetriesPerRequest: null },
-      prefix: `${run.redisPrefix}:bull`,
+      prefix: bullPrefix(run.redisPrefix, false),
     });
     const events = new DomainEvents();
     new WebhookOutbox(
