@@ -483,12 +483,16 @@ export class Environment {
   @Max(60_000)
   WEBHOOK_TIMEOUT_MS = 10_000;
 
-  /** Delivery jobs one worker process runs at once (each sends up to 100 deliveries). */
+  /**
+   * Delivery jobs one worker process runs at once (each sends up to 100 deliveries). They
+   * wait on receivers and the database, not the CPU: 64 kept the first-attempt p99 under
+   * a second in bench:webhooks where 16 let a backlog build (BENCHMARKS.md, P12).
+   */
   @Transform(toNumber)
   @IsInt()
   @Min(1)
-  @Max(200)
-  WEBHOOK_CONCURRENCY = 16;
+  @Max(500)
+  WEBHOOK_CONCURRENCY = 64;
 }
 
 export function validateEnvironment(raw: Record<string, unknown>): Environment {
