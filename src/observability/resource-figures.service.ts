@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import type { Redis } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
 import { DataSource } from 'typeorm';
 import { InjectRedis } from '../core/redis/redis.module';
 
@@ -51,10 +51,16 @@ export class ResourceFiguresService {
     };
   }
 
+  /** On a Redis Cluster, the sum over its masters. */
   async redisMemory(): Promise<RedisFigures> {
-    const info = await this.redis.info('memory');
-    const field = (name: string): number =>
+    const client = this.redis as unknown;
+    const servers: Redis[] = client instanceof Cluster ? client.nodes('master') : [this.redis];
+    const infos = await Promise.all(servers.map((server) => server.info('memory')));
+    const field = (info: string, name: string): number =>
       Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(info)?.[1] ?? 0);
-    return { usedMemoryBytes: field('used_memory'), maxMemoryBytes: field('maxmemory') };
+    return {
+      usedMemoryBytes: infos.reduce((sum, info) => sum + field(info, 'used_memory'), 0),
+      maxMemoryBytes: infos.reduce((sum, info) => sum + field(info, 'maxmemory'), 0),
+    };
   }
 }

@@ -62,6 +62,16 @@ export class Environment {
   REDIS_URL = 'redis://127.0.0.1:6379/0';
 
   /**
+   * A Redis Cluster's nodes, `host:port,…` (any subset; the rest is discovered). Set: every
+   * Redis use runs on the cluster, and REDIS_URL only supplies credentials and TLS.
+   */
+  @IsOptional()
+  @Matches(/^[^\s,:]+:\d{1,5}(,[^\s,:]+:\d{1,5})*$/, {
+    message: 'REDIS_CLUSTER_NODES must be host:port pairs separated by commas',
+  })
+  REDIS_CLUSTER_NODES?: string;
+
+  /**
    * Keep principals and participations in memory, invalidated through Postgres NOTIFY
    * (src/core/cache). Off: every request reads them from Postgres.
    */
