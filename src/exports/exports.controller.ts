@@ -78,7 +78,7 @@ export class ExportsController {
         'content-type': 'application/x-tar',
         'content-length': String(row.sizeBytes),
         'content-disposition': `attachment; filename="case-export-${row.id}.tar"`,
-        etag: `"${row.sha256}"`,
+        etag: `"${row.manifestSha256}"`,
         'cache-control': 'private, no-store',
         vary: 'accept',
       })

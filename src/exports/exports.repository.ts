@@ -19,7 +19,6 @@ export type ExportChanges = Partial<
     | 'status'
     | 'storageKey'
     | 'sizeBytes'
-    | 'sha256'
     | 'manifestSha256'
     | 'keyId'
     | 'entryCount'

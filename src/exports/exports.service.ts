@@ -116,7 +116,7 @@ export class ExportsService {
         resourceType: 'export',
         resourceId: row.id,
         caseId: row.caseId,
-        details: { sha256: row.sha256, sizeBytes: Number(row.sizeBytes) },
+        details: { manifestSha256: row.manifestSha256, sizeBytes: Number(row.sizeBytes) },
       });
     } catch (error) {
       body.destroy();
@@ -157,7 +157,6 @@ export class ExportsService {
           status: 'ready',
           storageKey: built.storageKey,
           sizeBytes: String(built.sizeBytes),
-          sha256: built.sha256,
           manifestSha256: built.manifestSha256,
           keyId: built.keyId,
           entryCount: built.entryCount,
@@ -175,7 +174,6 @@ export class ExportsService {
           actorId: null,
           details: {
             requestedBy: row.requestedBy,
-            sha256: built.sha256,
             manifestSha256: built.manifestSha256,
             keyId: built.keyId,
             sizeBytes: built.sizeBytes,

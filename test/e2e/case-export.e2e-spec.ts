@@ -29,7 +29,7 @@ interface ExportBody {
   status: string;
   requestedBy: string;
   sizeBytes: number | null;
-  sha256: string | null;
+  manifestSha256: string | null;
   keyId: string | null;
   entryCount: number | null;
   completedAt: string | null;
@@ -101,6 +101,12 @@ async function addParticipant(
     .set(lead.auth)
     .send({ userId, role })
     .expect(201);
+}
+
+/** The bytes of manifest.json in a bundle. */
+function manifestOf(bundle: Buffer): Buffer {
+  const entry = ustarLayout(bundle).find((e) => e.name === 'manifest.json')!;
+  return bundle.subarray(entry.data, entry.data + entry.size);
 }
 
 async function requestExport(t: TestApp, auth: Record<string, string>, caseId: string) {
@@ -216,25 +222,25 @@ describe('Signed case export (SPEC section 13, TARGETS S12)', () => {
       expect(job.result).toEqual({ exportId: response.body.id });
     });
 
-    it('describes a ready export: size, sha256, key, expiry after EXPORT_TTL_HOURS, download URL', () => {
+    it('describes a ready export: size, manifest sha256, key, expiry after EXPORT_TTL_HOURS, download URL', () => {
       expect(exported).toMatchObject({
         status: 'ready',
         caseId,
         requestedBy: lead.userId,
         keyId,
         sizeBytes: bundle.length,
-        sha256: sha256Of(bundle),
+        manifestSha256: sha256Of(manifestOf(bundle)),
         downloadUrl: `/api/v1/exports/${exported.id}`,
       });
       const ttl = Date.parse(exported.expiresAt!) - Date.parse(exported.completedAt!);
       expect(ttl).toBe(72 * 3_600_000);
     });
 
-    it('downloads the tar with its size and sha256 as ETag', async () => {
+    it('downloads the tar with its size, and the manifest sha256 as ETag', async () => {
       const response = await download(t.http, lead.auth, exported.id);
       expect(response.headers['content-type']).toBe('application/x-tar');
       expect(Number(response.headers['content-length'])).toBe(bundle.length);
-      expect(response.headers.etag).toBe(`"${sha256Of(bundle)}"`);
+      expect(response.headers.etag).toBe(`"${sha256Of(manifestOf(bundle))}"`);
     });
 
     it('holds every part SPEC section 13 names, signed with the published key', async () => {
@@ -398,7 +404,7 @@ describe('Signed case export (SPEC section 13, TARGETS S12)', () => {
       expect(rows[0]).toMatchObject({ action: 'case.export', actor_id: lead.userId });
       expect(rows[1]).toMatchObject({
         action: 'export.complete',
-        details: expect.objectContaining({ sha256: sha256Of(bundle), keyId }),
+        details: expect.objectContaining({ manifestSha256: sha256Of(manifestOf(bundle)), keyId }),
       });
       const downloads = rows.filter((r) => r.action === 'export.download');
       expect(downloads.length).toBeGreaterThanOrEqual(3);

@@ -107,6 +107,16 @@ export class Environment {
   REDIS_CLUSTER_NODES?: string;
 
   /**
+   * On a Redis Cluster: how many durable turn buffers (each with its own hash slot)
+   * conversations are spread over. Ignored on a single server (one buffer).
+   */
+  @Transform(toNumber)
+  @IsInt()
+  @Min(1)
+  @Max(1024)
+  TURN_BUFFER_SHARDS = 16;
+
+  /**
    * Keep principals and participations in memory, invalidated through Postgres NOTIFY
    * (src/core/cache). Off: every request reads them from Postgres.
    */
@@ -577,12 +587,16 @@ export class Environment {
   @Max(60_000)
   WEBHOOK_TIMEOUT_MS = 10_000;
 
-  /** Delivery jobs one worker process runs at once (each sends up to 100 deliveries). */
+  /**
+   * Delivery jobs one worker process runs at once (each sends up to 100 deliveries). They
+   * wait on receivers and the database, not the CPU: 64 kept the first-attempt p99 under
+   * a second in bench:webhooks where 16 let a backlog build (BENCHMARKS.md, P12).
+   */
   @Transform(toNumber)
   @IsInt()
   @Min(1)
-  @Max(200)
-  WEBHOOK_CONCURRENCY = 16;
+  @Max(500)
+  WEBHOOK_CONCURRENCY = 64;
 }
 
 export function validateEnvironment(raw: Record<string, unknown>): Environment {

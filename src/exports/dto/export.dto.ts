@@ -11,9 +11,11 @@ export class ExportResponse {
   @ApiProperty({ format: 'uuid' }) requestedBy!: string;
   @ApiProperty({ nullable: true, type: Number, description: 'Bytes of the tar' })
   sizeBytes!: number | null;
-  @ApiProperty({ nullable: true, type: String, description: 'sha256 of the whole tar' })
-  sha256!: string | null;
-  @ApiProperty({ nullable: true, type: String, description: 'sha256 of manifest.json' })
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    description: 'sha256 of manifest.json (what the signature covers; the download ETag)',
+  })
   manifestSha256!: string | null;
   @ApiProperty({ nullable: true, type: String, description: 'Id of the signing key' })
   keyId!: string | null;
@@ -37,7 +39,6 @@ export class ExportResponse {
       status: row.status,
       requestedBy: row.requestedBy,
       sizeBytes: row.sizeBytes === null ? null : Number(row.sizeBytes),
-      sha256: row.sha256,
       manifestSha256: row.manifestSha256,
       keyId: row.keyId,
       entryCount: row.entryCount,

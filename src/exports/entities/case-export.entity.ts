@@ -27,7 +27,7 @@ export const EXPORT_STATUSES: readonly ExportStatus[] = [
 /**
  * One signed export of a case (SPEC section 13). The bundle itself is in storage
  * under `exports/<id>.tar`; this row says who asked, what state it is in, and what the
- * stored bundle is (size, sha256, signing key) so a download can be checked against it.
+ * stored bundle is (size, manifest sha256, signing key) so a download can be checked against it.
  */
 @Entity('case_exports')
 @Check('case_exports_status_check', `status IN ('queued', 'running', 'ready', 'failed', 'expired')`)
@@ -64,11 +64,11 @@ export class CaseExportEntity {
   @Column({ type: 'bigint', nullable: true })
   sizeBytes!: string | null;
 
-  /** sha256 of the whole stored tar (the download's ETag). */
-  @Column({ type: 'char', length: 64, nullable: true })
-  sha256!: string | null;
-
-  /** sha256 of the bundle's manifest.json: what the signature covers. */
+  /**
+   * sha256 of the bundle's manifest.json: what the signature covers, and the download's
+   * ETag. (No hash of the whole tar: a second sha256 pass over every byte halved the
+   * export's throughput, and the manifest already pins every entry.)
+   */
   @Column({ type: 'char', length: 64, nullable: true })
   manifestSha256!: string | null;
 
