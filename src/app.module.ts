@@ -19,6 +19,7 @@ import { SigningModule } from './core/signing/signing.module';
 import { SecurityModule } from './core/security/security.module';
 import { StorageModule } from './core/storage/storage.module';
 import { HealthModule } from './health/health.module';
+import { NotificationsModule } from './notifications/notifications.module';
 import { ObservabilityModule } from './observability/observability.module';
 import { JobsModule } from './jobs/jobs.module';
 import { SearchModule } from './search/search.module';
@@ -60,6 +61,7 @@ export class AppModule {
         AnalysisModule,
         SearchModule,
         SettingsModule,
+        NotificationsModule,
         JobsModule,
         HealthModule,
         ObservabilityModule,

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { AudioFilesWorkersModule } from './audio-files/audio-files.workers.module';
 import { AuditWorkersModule } from './audit/audit.workers.module';
 import { ConversationsWorkersModule } from './conversations/conversations.workers.module';
+import { NotificationsWorkersModule } from './notifications/notifications.workers.module';
 
 /**
  * Every queue processor. Imported by the worker process, and by the API process
@@ -9,6 +10,11 @@ import { ConversationsWorkersModule } from './conversations/conversations.worker
  * Feature modules add their `<feature>.workers.module.ts` here.
  */
 @Module({
-  imports: [AudioFilesWorkersModule, AuditWorkersModule, ConversationsWorkersModule],
+  imports: [
+    AudioFilesWorkersModule,
+    AuditWorkersModule,
+    ConversationsWorkersModule,
+    NotificationsWorkersModule,
+  ],
 })
 export class WorkersModule {}

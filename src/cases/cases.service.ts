@@ -1,3 +1,4 @@
+import { DomainEvents } from '../core/events/domain-events';
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
@@ -34,6 +35,7 @@ export class CasesService {
     private readonly audit: AuditService,
     private readonly invalidation: CacheInvalidation,
     private readonly clock: Clock,
+    private readonly events: DomainEvents,
   ) {}
 
   list(actor: Actor, query: ListCasesQuery): Promise<CaseListPage> {
@@ -217,6 +219,20 @@ export class CasesService {
           resourceId: dto.userId,
           caseId,
           details: { role: dto.role },
+        },
+        manager,
+      );
+      await this.events.publish(
+        {
+          type: 'case.participant_added',
+          actorId: actor.userId,
+          caseId,
+          resourceType: 'case',
+          resourceId: caseId,
+          title: `${user.username} was added to a case as ${dto.role}`,
+          alsoNotify: [dto.userId],
+          data: { userId: dto.userId, username: user.username, role: dto.role },
+          occurredAt: this.clock.now(),
         },
         manager,
       );

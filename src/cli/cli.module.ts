@@ -5,7 +5,9 @@ import { CacheModule } from '../core/cache/cache.module';
 import { ClockModule } from '../core/clock/clock.module';
 import { ConfigModule } from '../core/config/config.module';
 import { DatabaseModule } from '../core/database/database.module';
+import { EventsModule } from '../core/events/events.module';
 import { HttpModule } from '../core/http/http.module';
+import { NotificationWriterModule } from '../notifications/notification-writer.module';
 import { RedisModule } from '../core/redis/redis.module';
 import { SecurityModule } from '../core/security/security.module';
 import { QueueModule } from '../core/queue/queue.module';
@@ -33,6 +35,9 @@ import { SigningModule } from '../core/signing/signing.module';
     AuthModule,
     QueueModule,
     TranscriptionsModule,
+    // import-transcript creates transcriptions: their notifications are written too.
+    EventsModule,
+    NotificationWriterModule,
   ],
   providers: [
     MigrateCommand,

@@ -5,4 +5,5 @@ export enum QueueName {
   Retention = 'retention',
   AuditCheckpoint = 'audit-checkpoint',
   ConversationIdle = 'conversation-idle',
+  NotificationRetention = 'notification-retention',
 }
