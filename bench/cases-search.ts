@@ -3,6 +3,8 @@ import { loadavg } from 'node:os';
 import { CaseListFilter, CasesRepository, EXACT_COUNT_LIMIT } from '../src/cases/cases.repository';
 import { BITMAP_ONLY } from '../src/search/planner';
 import { percentile, throwawayDatabase, writeBenchmarkSection } from './bench-db';
+import { SystemClock } from '../src/core/clock/clock';
+import { ReplicaReads } from '../src/core/database/replica-reads';
 
 /**
  * Issue 3 / TARGETS P5 (cases part): the case list and its full-text search over 100k
@@ -63,7 +65,10 @@ async function main(): Promise<void> {
     const [worker] = await dataSource.query<{ id: string }[]>(
       `SELECT id FROM users WHERE username = 'bench1'`,
     );
-    const repository = new CasesRepository(dataSource);
+    const repository = new CasesRepository(
+      dataSource,
+      new ReplicaReads(dataSource, new SystemClock()),
+    );
     const base: CaseListFilter = {
       actorId: worker!.id,
       seesAll: false,

@@ -7,6 +7,8 @@ import { databaseOptions } from '../src/core/database/database-options';
 import { SearchType } from '../src/search/dto/search.dto';
 import { PAGE_SETTINGS, SearchFilter, SearchRepository } from '../src/search/search.repository';
 import { percentile, throwawayDatabase, writeBenchmarkSection } from './bench-db';
+import { SystemClock } from '../src/core/clock/clock';
+import { ReplicaReads } from '../src/core/database/replica-reads';
 
 /**
  * Issue 5 / TARGETS P5: full-text search with 100k cases and 1M transcript segments
@@ -253,8 +255,11 @@ async function searchPart(): Promise<string> {
               (SELECT count(*) FROM transcriptions)::text AS transcripts,
               (SELECT sum(segment_count) FROM transcriptions)::text AS segments`,
     );
-    const search = new SearchRepository(dataSource);
-    const cases = new CasesRepository(dataSource);
+    const search = new SearchRepository(
+      dataSource,
+      new ReplicaReads(dataSource, new SystemClock()),
+    );
+    const cases = new CasesRepository(dataSource, new ReplicaReads(dataSource, new SystemClock()));
     const { configs } = await search.prepare('w100');
 
     /** GET /search as the repository runs it: the page query and its count, concurrently. */

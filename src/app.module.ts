@@ -10,6 +10,7 @@ import { ClockModule } from './core/clock/clock.module';
 import { ConfigModule } from './core/config/config.module';
 import { DatabaseModule } from './core/database/database.module';
 import { EventsModule } from './core/events/events.module';
+import { ExportsModule } from './exports/exports.module';
 import { HttpModule } from './core/http/http.module';
 import { LoggingModule } from './core/logging/logging.module';
 import { MetricsModule } from './core/metrics/metrics.module';
@@ -25,6 +26,7 @@ import { JobsModule } from './jobs/jobs.module';
 import { SearchModule } from './search/search.module';
 import { SettingsModule } from './settings/settings.module';
 import { TranscriptionsModule } from './transcriptions/transcriptions.module';
+import { WebhooksModule } from './webhooks/webhooks.module';
 import { WorkersModule } from './workers.module';
 
 /** Infrastructure every process needs, API or worker. */
@@ -60,9 +62,11 @@ export class AppModule {
         TranscriptionsModule,
         AnalysisModule,
         SearchModule,
+        ExportsModule,
         SettingsModule,
         NotificationsModule,
         JobsModule,
+        WebhooksModule,
         HealthModule,
         ObservabilityModule,
         ...(workers ? [WorkersModule] : []),

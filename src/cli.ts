@@ -1,10 +1,21 @@
+import './cli/quiet-logs';
 import 'reflect-metadata';
 import { existsSync } from 'node:fs';
 import { CommandFactory } from 'nest-commander';
 import { CliModule } from './cli/cli.module';
+import { verifyBundleCommand } from './cli/verify-bundle';
 
 async function main(): Promise<void> {
   if (existsSync('.env')) process.loadEnvFile('.env');
+  // Offline by design: checks a bundle with nothing but the file and a public key, so
+  // it runs before the application (database, Redis, configuration) would start.
+  if (process.argv[2] === 'verify-bundle') {
+    process.exitCode = await verifyBundleCommand(process.argv.slice(3)).catch((error: Error) => {
+      console.error(error.message);
+      return 1;
+    });
+    return;
+  }
   await CommandFactory.run(CliModule, {
     logger: ['error', 'warn'],
     errorHandler: (error) => {

@@ -2,7 +2,10 @@ import { Module } from '@nestjs/common';
 import { AudioFilesWorkersModule } from './audio-files/audio-files.workers.module';
 import { AuditWorkersModule } from './audit/audit.workers.module';
 import { ConversationsWorkersModule } from './conversations/conversations.workers.module';
+import { ExportsWorkersModule } from './exports/exports.workers.module';
+import { MaintenanceWorkersModule } from './maintenance/maintenance.workers.module';
 import { NotificationsWorkersModule } from './notifications/notifications.workers.module';
+import { WebhooksWorkersModule } from './webhooks/webhooks.workers.module';
 
 /**
  * Every queue processor. Imported by the worker process, and by the API process
@@ -14,7 +17,10 @@ import { NotificationsWorkersModule } from './notifications/notifications.worker
     AudioFilesWorkersModule,
     AuditWorkersModule,
     ConversationsWorkersModule,
+    ExportsWorkersModule,
+    MaintenanceWorkersModule,
     NotificationsWorkersModule,
+    WebhooksWorkersModule,
   ],
 })
 export class WorkersModule {}

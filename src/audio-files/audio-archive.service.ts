@@ -415,4 +415,20 @@ export class AudioArchiveService {
     this.logger.log({ claimsReleased: released, archiveJobs: done }, 'retention sweep done');
     return { claimsReleased: released, archiveJobs: done };
   }
+  /**
+   * Purge (SPEC section 12): live audio of cases deleted before `deletedBefore` and not
+   * held is queued for deletion; the delete job re-checks the hold under a lock.
+   */
+  async purgeDeletedCases(deletedBefore: Date, reason: string): Promise<{ deleteJobs: number }> {
+    const candidates = await this.audio.purgeCandidates(deletedBefore, 10_000);
+    for (let start = 0; start < candidates.length; start += ENQUEUE_CHUNK) {
+      await this.jobs.enqueueMany(
+        AudioJobName.Delete,
+        candidates.slice(start, start + ENQUEUE_CHUNK),
+        null,
+        { reason },
+      );
+    }
+    return { deleteJobs: candidates.length };
+  }
 }

@@ -3,6 +3,7 @@ import { Module } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module';
 import { CasesModule } from '../cases/cases.module';
 import { QueueName } from '../core/queue/queue-names';
+import { StorageCheckService } from './storage-check.service';
 import { AudioArchiveService } from './audio-archive.service';
 import { AudioFilesController, CaseAudioController } from './audio-files.controller';
 import { AudioFilesRepository } from './audio-files.repository';
@@ -25,7 +26,8 @@ import { AudioTransferService } from './audio-transfer.service';
     AudioProcessingService,
     AudioJobsService,
     AudioArchiveService,
+    StorageCheckService,
   ],
-  exports: [AudioProcessingService, AudioJobsService, AudioArchiveService],
+  exports: [AudioProcessingService, AudioJobsService, AudioArchiveService, StorageCheckService],
 })
 export class AudioFilesModule {}

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+import { ReplicaReads } from '../core/database/replica-reads';
 import type { AccessScope } from '../core/access/access-decision';
 import { visibleCases } from '../core/access/access.predicates';
 import { AudioFileEntity, AudioStatus } from './entities/audio-file.entity';
@@ -42,7 +43,10 @@ export interface KeyChange {
 
 @Injectable()
 export class AudioFilesRepository {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly replica: ReplicaReads,
+  ) {}
 
   private manager(manager?: EntityManager): EntityManager {
     return manager ?? this.dataSource.manager;
@@ -136,9 +140,16 @@ export class AudioFilesRepository {
     return new Set(rows.map((row) => row.id));
   }
 
-  /** Visible, live audio, filtered and paginated in SQL. */
+  /** Visible, live audio, filtered and paginated in SQL; from a read replica if any. */
   list(filter: AudioListFilter): Promise<[AudioFileEntity[], number]> {
-    const query = this.dataSource
+    return this.replica.read((manager) => this.listOn(manager, filter));
+  }
+
+  private listOn(
+    manager: EntityManager,
+    filter: AudioListFilter,
+  ): Promise<[AudioFileEntity[], number]> {
+    const query = manager
       .getRepository(AudioFileEntity)
       .createQueryBuilder('a')
       .innerJoin('cases', 'c', 'c.id = a.case_id AND c.deleted_at IS NULL')
@@ -225,6 +236,45 @@ export class AudioFilesRepository {
       .where('a.deletedAt IS NULL AND NOT a.isArchived')
       .andWhere(`c.status = 'closed' AND c.closed_at < :closedBefore`, { closedBefore })
       .andWhere('c.legal_hold_at IS NULL AND c.deleted_at IS NULL')
+      .orderBy('a.createdAt', 'ASC')
+      .limit(limit)
+      .getMany();
+  }
+  /** Of these audio ids, those with a live (not deleted) row. */
+  async liveIdsAmong(ids: string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const rows = await this.dataSource.query<{ id: string }[]>(
+      `SELECT id FROM audio_files WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL`,
+      [ids],
+    );
+    return new Set(rows.map((row) => row.id));
+  }
+
+  /** Live rows after `afterId` in id order, for a pass over every stored object's row. */
+  liveKeysPage(
+    afterId: string | null,
+    limit: number,
+  ): Promise<{ id: string; caseId: string; storageKey: string; errorMessage: string | null }[]> {
+    return this.dataSource.query(
+      `SELECT id, case_id AS "caseId", storage_key AS "storageKey", error_message AS "errorMessage"
+         FROM audio_files
+        WHERE deleted_at IS NULL AND ($1::uuid IS NULL OR id > $1::uuid)
+        ORDER BY id LIMIT $2`,
+      [afterId, limit],
+    );
+  }
+
+  /**
+   * Live audio of cases deleted before `deletedBefore` and not under legal hold: what the
+   * purge deletes. Bounded; the next run takes the rest.
+   */
+  purgeCandidates(deletedBefore: Date, limit: number): Promise<AudioFileEntity[]> {
+    return this.dataSource
+      .getRepository(AudioFileEntity)
+      .createQueryBuilder('a')
+      .innerJoin('cases', 'c', 'c.id = a.case_id')
+      .where('a.deletedAt IS NULL')
+      .andWhere('c.deleted_at < :deletedBefore AND c.legal_hold_at IS NULL', { deletedBefore })
       .orderBy('a.createdAt', 'ASC')
       .limit(limit)
       .getMany();

@@ -8,6 +8,7 @@ import { UsageService } from '../audit/usage.service';
 import { LegalHoldService } from '../cases/legal-hold.service';
 import { AppConfig } from '../core/config/app-config';
 import { postgresErrorCode, UNIQUE_VIOLATION } from '../core/database/postgres-errors';
+import { DomainEvents } from '../core/events/domain-events';
 import { NotFoundProblem, ValidationProblem } from '../core/http/problem.exception';
 import type { Actor } from '../core/security/actor';
 import { HashingCounter, SizeLimitExceededError } from '../core/storage/hashing';
@@ -74,6 +75,7 @@ export class AudioTransferService {
     private readonly config: AppConfig,
     private readonly files: AudioFilesService,
     @InjectStorage() private readonly storage: StorageDriver,
+    private readonly events: DomainEvents,
   ) {}
 
   // --- upload ---------------------------------------------------------------------
@@ -235,6 +237,27 @@ export class AudioTransferService {
           },
           manager,
         );
+        await this.events.publish(
+          {
+            type: 'audio.uploaded',
+            actorId: actor.userId,
+            caseId,
+            resourceType: 'audio',
+            resourceId: created.id,
+            title: `Audio ${upload.originalName} uploaded`,
+            data: {
+              audioId: created.id,
+              originalName: upload.originalName,
+              mimeType: upload.mimeType,
+              sizeBytes: upload.size,
+              sha256: upload.sha256,
+              durationSeconds: upload.durationSeconds,
+              status: created.status,
+            },
+            occurredAt: created.createdAt,
+          },
+          manager,
+        );
         return created;
       });
     } catch (error) {
@@ -332,7 +355,6 @@ export class AudioTransferService {
       });
     }
   }
-
 }
 
 interface StoredUpload {

@@ -152,6 +152,11 @@ export class UsersRepository {
     await this.repo().query('UPDATE users SET last_login_at = now() WHERE id = $1', [id]);
   }
 
+  async activeIdsWithRole(role: string): Promise<string[]> {
+    const rows = await this.repo().find({ select: { id: true }, where: { role, isActive: true } });
+    return rows.map((row) => row.id);
+  }
+
   countWithRole(role: string, manager?: EntityManager): Promise<number> {
     return this.repo(manager).countBy({ role });
   }

@@ -33,6 +33,11 @@ export class UsersService {
     return this.users.list(offset, limit);
   }
 
+  /** Active administrators: who hears of what only operators can fix (a failed backup). */
+  adminIds(): Promise<string[]> {
+    return this.users.activeIdsWithRole('admin');
+  }
+
   async get(id: string): Promise<UserEntity> {
     const user = await this.users.findById(id);
     if (!user) throw new NotFoundProblem('user');

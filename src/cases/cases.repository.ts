@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+import { ReplicaReads } from '../core/database/replica-reads';
 import type { AccessScope } from '../core/access/access-decision';
 import { visibleCases } from '../core/access/access.predicates';
 import { plainSelectList } from '../core/database/plain-select';
@@ -79,7 +80,10 @@ const phraseTest = (q: string): string =>
 export class CasesRepository {
   private findLiveSql: string | undefined;
 
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly replica: ReplicaReads,
+  ) {}
 
   private manager(manager?: EntityManager): EntityManager {
     return manager ?? this.dataSource.manager;
@@ -210,22 +214,16 @@ export class CasesRepository {
    * index scan in `created_at` order that tests every row it passes, and testing
    * `transcripts_search` decompresses a wide vector per row (10k rows took 150 ms).
    */
-  private async readOnly<T>(sql: string, params: unknown[], settings = ''): Promise<T[]> {
-    const runner = this.dataSource.createQueryRunner('slave');
-    try {
-      await runner.connect();
-      await runner.query(
+  private readOnly<T>(sql: string, params: unknown[], settings = ''): Promise<T[]> {
+    // A list: from a read replica when there is one (SPEC section 12).
+    return this.replica.readClient(async (client) => {
+      await client.query(
         `BEGIN READ ONLY; SET LOCAL max_parallel_workers_per_gather = 0; ${settings}`,
       );
-      const rows = (await runner.query(sql, params)) as T[];
-      await runner.query('COMMIT');
+      const rows = (await client.query(sql, params)).rows as T[];
+      await client.query('COMMIT');
       return rows;
-    } catch (error) {
-      await runner.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    } finally {
-      await runner.release();
-    }
+    });
   }
 
   /**

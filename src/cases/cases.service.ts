@@ -1,13 +1,14 @@
-import { DomainEvents } from '../core/events/domain-events';
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import { accessScope } from '../core/access/access-decision';
 import { CacheInvalidation } from '../core/cache/cache-invalidation';
 import { Clock } from '../core/clock/clock';
+import { DomainEvents } from '../core/events/domain-events';
 import { UsersRepository } from '../auth/users.repository';
 import { postgresErrorCode, UNIQUE_VIOLATION } from '../core/database/postgres-errors';
 import { NotFoundProblem, PreconditionFailedProblem } from '../core/http/problem.exception';
+import { RequestContext } from '../core/http/request-context';
 import type { Actor } from '../core/security/actor';
 import { CasesErrorCode, CasesException } from './cases.exception';
 import { CaseChanges, CaseListPage, CasesRepository } from './cases.repository';
@@ -82,6 +83,19 @@ export class CasesService {
             resourceId: created.id,
             caseId: created.id,
             details: { caseCode },
+          },
+          manager,
+        );
+        await this.events.publish(
+          {
+            type: 'case.created',
+            actorId: actor.userId,
+            caseId: created.id,
+            resourceType: 'case',
+            resourceId: created.id,
+            title: `Case ${caseCode} created`,
+            data: { caseCode, status: created.status, priority: created.priority },
+            occurredAt: created.createdAt,
           },
           manager,
         );
@@ -174,6 +188,21 @@ export class CasesService {
         },
         manager,
       );
+      if (action === 'case.close') {
+        await this.events.publish(
+          {
+            type: 'case.closed',
+            actorId: RequestContext.current()?.actor?.userId ?? null,
+            caseId: id,
+            resourceType: 'case',
+            resourceId: id,
+            title: `Case ${current.caseCode} closed`,
+            data: { caseCode: current.caseCode, previousStatus: current.status },
+            occurredAt: updated!.closedAt ?? this.clock.now(),
+          },
+          manager,
+        );
+      }
       return updated!;
     });
   }

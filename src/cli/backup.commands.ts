@@ -1,8 +1,8 @@
 import { Command, CommandRunner, Option } from 'nest-commander';
-import { BackupService } from './backup/backup.service';
+import { BackupService } from '../maintenance/backup/backup.service';
 import { describeBreak } from '../audit/audit-chain';
-import { formatBytes, terminalProgress } from './backup/progress';
-import { RestoreService } from './backup/restore.service';
+import { formatBytes, terminalProgress } from '../maintenance/backup/progress';
+import { RestoreService } from '../maintenance/backup/restore.service';
 
 /* eslint-disable no-console -- a CLI talks to its operator on stdout */
 

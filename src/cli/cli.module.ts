@@ -14,11 +14,13 @@ import { QueueModule } from '../core/queue/queue.module';
 import { StorageModule } from '../core/storage/storage.module';
 import { TranscriptionsModule } from '../transcriptions/transcriptions.module';
 import { BackupCommand, RestoreCommand } from './backup.commands';
-import { BackupService } from './backup/backup.service';
-import { RestoreService } from './backup/restore.service';
+import { RestoreService } from '../maintenance/backup/restore.service';
 import { CreateAdminCommand, MigrateCommand, SeedCommand, VerifyAuditCommand } from './commands';
 import { ImportTranscriptCommand } from './import-transcript.command';
 import { SigningModule } from '../core/signing/signing.module';
+import { MetricsModule } from '../core/metrics/metrics.module';
+import { MaintenanceModule } from '../maintenance/maintenance.module';
+import { StorageCheckCommand } from './storage-check.command';
 
 @Module({
   imports: [
@@ -35,8 +37,10 @@ import { SigningModule } from '../core/signing/signing.module';
     AuthModule,
     QueueModule,
     TranscriptionsModule,
-    // import-transcript creates transcriptions: their notifications are written too.
     EventsModule,
+    MetricsModule,
+    MaintenanceModule,
+    // import-transcript creates transcriptions: their notifications are written too.
     NotificationWriterModule,
   ],
   providers: [
@@ -44,11 +48,11 @@ import { SigningModule } from '../core/signing/signing.module';
     SeedCommand,
     CreateAdminCommand,
     VerifyAuditCommand,
-    BackupService,
     RestoreService,
     BackupCommand,
     RestoreCommand,
     ImportTranscriptCommand,
+    StorageCheckCommand,
   ],
 })
 export class CliModule {}

@@ -10,6 +10,7 @@ export enum ConversationsErrorCode {
   NotParticipant = 'not-participant',
   LastOwner = 'last-owner',
   UnknownUser = 'unknown-user',
+  RevisionContention = 'revision-contention',
 }
 
 const DEFINITIONS: Record<
@@ -60,6 +61,11 @@ const DEFINITIONS: Record<
     status: 422,
     title: 'Unprocessable Content',
     detail: 'The user does not exist or is inactive.',
+  },
+  [ConversationsErrorCode.RevisionContention]: {
+    status: 409,
+    title: 'Conflict',
+    detail: 'The turn is being revised by many clients at once; read it and try again.',
   },
 };
 

@@ -12,6 +12,8 @@ import { ConversationsService } from './conversations.service';
 import { FlushScheduler } from './turns/flush-scheduler';
 import { TurnBuffer } from './turns/turn-buffer';
 import { TurnPersistenceService } from './turns/turn-persistence.service';
+import { TurnDeadLetters } from './turns/turn-dead-letters';
+import { TurnPurgeService } from './turns/turn-purge.service';
 import { TurnsRepository } from './turns/turns.repository';
 import { TurnsController } from './turns/turns.controller';
 import { TurnsService } from './turns/turns.service';
@@ -33,6 +35,8 @@ import { TurnsService } from './turns/turns.service';
     TurnBuffer,
     FlushScheduler,
     TurnPersistenceService,
+    TurnPurgeService,
+    TurnDeadLetters,
   ],
   exports: [
     ConversationsService,
@@ -40,6 +44,8 @@ import { TurnsService } from './turns/turns.service';
     FlushScheduler,
     TurnBuffer,
     ConversationsRepository,
+    TurnPurgeService,
+    TurnDeadLetters,
   ],
 })
 export class ConversationsModule {}

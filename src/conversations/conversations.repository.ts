@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+import { ReplicaReads } from '../core/database/replica-reads';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { CacheInvalidation } from '../core/cache/cache-invalidation';
 import type { AccessScope } from '../core/access/access-decision';
@@ -40,6 +41,7 @@ export class ConversationsRepository {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly invalidation: CacheInvalidation,
+    private readonly replica: ReplicaReads,
   ) {}
 
   transaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
@@ -135,8 +137,16 @@ export class ConversationsRepository {
     return this.findLive(id, manager);
   }
 
+  /** From a read replica if any (SPEC section 12). */
   list(filter: ConversationListFilter): Promise<[ConversationEntity[], number]> {
-    const query = this.dataSource
+    return this.replica.read((manager) => this.listOn(manager, filter));
+  }
+
+  private listOn(
+    manager: EntityManager,
+    filter: ConversationListFilter,
+  ): Promise<[ConversationEntity[], number]> {
+    const query = manager
       .getRepository(ConversationEntity)
       .createQueryBuilder('c')
       .addSelect('c.joinPasswordHash')

@@ -18,8 +18,9 @@ export class JobsService {
     @InjectQueue(QueueName.Retention) retention: Queue,
     @InjectQueue(QueueName.TurnPersistence) turnPersistence: Queue,
     @InjectQueue(QueueName.AuditCheckpoint) auditCheckpoint: Queue,
+    @InjectQueue(QueueName.CaseExport) caseExport: Queue,
   ) {
-    this.queues = [audioArchive, retention, turnPersistence, auditCheckpoint];
+    this.queues = [audioArchive, retention, turnPersistence, auditCheckpoint, caseExport];
   }
 
   /** The job, if it exists and the caller asked for it or holds `queues:admin`; 404 otherwise. */

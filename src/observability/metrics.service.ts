@@ -8,6 +8,8 @@ import { DataSource } from 'typeorm';
 import { TurnBuffer } from '../conversations/turns/turn-buffer';
 import { MetricsRegistry } from '../core/metrics/metrics-registry';
 import { QueueName } from '../core/queue/queue-names';
+import { MaintenanceService } from '../maintenance/maintenance.service';
+import { ResourceFiguresService } from './resource-figures.service';
 
 const JOB_STATES = ['waiting', 'active', 'delayed', 'completed', 'failed'] as const;
 
@@ -34,6 +36,8 @@ export class MetricsService implements OnModuleInit {
     private readonly buffer: TurnBuffer,
     @InjectDataSource() private readonly dataSource: DataSource,
     metrics: MetricsRegistry,
+    private readonly figures: ResourceFiguresService,
+    private readonly maintenance: MaintenanceService,
   ) {
     this.registry = metrics.registry;
     this.httpDuration = new Histogram({
@@ -91,6 +95,62 @@ export class MetricsService implements OnModuleInit {
         this.set({ state: 'total' }, pool.totalCount);
         this.set({ state: 'idle' }, pool.idleCount);
         this.set({ state: 'waiting' }, pool.waitingCount);
+      },
+    });
+    this.resourceGauges();
+  }
+
+  /** Sizes (SPEC section 12): database and tables, Redis memory, stored audio. */
+  private resourceGauges(): void {
+    const figures = this.figures;
+    const maintenance = this.maintenance;
+    new Gauge({
+      name: 'verbatim_database_size_bytes',
+      help: 'Size of the database on disk',
+      registers: [this.registry],
+      async collect() {
+        this.set((await figures.database()).sizeBytes);
+      },
+    });
+    const tableGauge = (name: string, help: string, pick: 'rows' | 'totalBytes'): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: ['table'] as const,
+        registers: [this.registry],
+        async collect() {
+          const { tables } = await figures.database();
+          for (const [table, values] of Object.entries(tables)) this.set({ table }, values[pick]);
+        },
+      });
+    };
+    tableGauge('verbatim_table_rows_estimate', 'Planner row estimate per table', 'rows');
+    tableGauge('verbatim_table_size_bytes', 'Table size with indexes and TOAST', 'totalBytes');
+    new Gauge({
+      name: 'verbatim_redis_memory_bytes',
+      help: 'Redis memory: used, and the configured maximum (0 = no limit)',
+      labelNames: ['kind'] as const,
+      registers: [this.registry],
+      async collect() {
+        const memory = await figures.redisMemory();
+        this.set({ kind: 'used' }, memory.usedMemoryBytes);
+        this.set({ kind: 'max' }, memory.maxMemoryBytes);
+      },
+    });
+    new Gauge({
+      name: 'verbatim_storage_objects',
+      help: 'Stored audio objects at the last storage check',
+      registers: [this.registry],
+      async collect() {
+        this.set((await maintenance.summary()).storage.objects ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'verbatim_storage_bytes',
+      help: 'Bytes of stored audio at the last storage check',
+      registers: [this.registry],
+      async collect() {
+        this.set((await maintenance.summary()).storage.bytes ?? 0);
       },
     });
   }

@@ -3,6 +3,8 @@ import { Module, OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance } from 'fastify';
 import { ConversationsModule } from '../conversations/conversations.module';
+import { MaintenanceModule } from '../maintenance/maintenance.module';
+import { ResourceFiguresService } from './resource-figures.service';
 import { QueueName } from '../core/queue/queue-names';
 import { MetricsController } from './metrics.controller';
 import { MetricsService } from './metrics.service';
@@ -38,12 +40,14 @@ class HttpMetricsHook implements OnModuleInit {
 @Module({
   imports: [
     ConversationsModule,
+    MaintenanceModule,
     BullModule.registerQueue(...Object.values(QueueName).map((name) => ({ name }))),
   ],
   controllers: [MetricsController, SystemStatsController],
   providers: [
     MetricsService,
     SystemStatsService,
+    ResourceFiguresService,
     {
       provide: HttpMetricsHook,
       inject: [HttpAdapterHost, MetricsService],

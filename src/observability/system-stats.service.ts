@@ -7,12 +7,19 @@ import { DataSource } from 'typeorm';
 import { TurnBuffer } from '../conversations/turns/turn-buffer';
 import { Clock } from '../core/clock/clock';
 import { QueueName } from '../core/queue/queue-names';
+import { MaintenanceService, MaintenanceSummary } from '../maintenance/maintenance.service';
+import { DatabaseFigures, RedisFigures, ResourceFiguresService } from './resource-figures.service';
 
 export interface SystemStats {
   rows: Record<string, number>;
   activeConversations: number;
   queues: Record<string, Record<string, number>>;
   turnBuffer: { entries: number; unacknowledged: number; lagMs: number; deadLettered: number };
+  database: DatabaseFigures;
+  redis: RedisFigures;
+  /** From the last storage check (listing a bucket per request would be too slow). */
+  storage: MaintenanceSummary['storage'];
+  backups: MaintenanceSummary['backups'];
   generatedAt: string;
 }
 
@@ -27,6 +34,8 @@ export class SystemStatsService {
     private readonly buffer: TurnBuffer,
     private readonly moduleRef: ModuleRef,
     private readonly clock: Clock,
+    private readonly figures: ResourceFiguresService,
+    private readonly maintenance: MaintenanceService,
   ) {}
 
   async collect(): Promise<SystemStats> {
@@ -55,10 +64,13 @@ export class SystemStatsService {
         'failed',
       );
     }
-    const [backlog, lagMs, deadLettered] = await Promise.all([
+    const [backlog, lagMs, deadLettered, database, redis, lifecycle] = await Promise.all([
       this.buffer.backlog(),
       this.buffer.oldestAgeMs(),
       this.buffer.deadLetterCount(),
+      this.figures.database(),
+      this.figures.redisMemory(),
+      this.maintenance.summary(),
     ]);
     const { activeConversations, ...rows } = counts!;
     return {
@@ -66,6 +78,10 @@ export class SystemStatsService {
       activeConversations: activeConversations ?? 0,
       queues,
       turnBuffer: { entries: backlog.length, unacknowledged: backlog.pending, lagMs, deadLettered },
+      database,
+      redis,
+      storage: lifecycle.storage,
+      backups: lifecycle.backups,
       generatedAt: this.clock.now().toISOString(),
     };
   }

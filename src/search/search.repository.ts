@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { createHash } from 'node:crypto';
 import type { Pool } from 'pg';
 import { DataSource } from 'typeorm';
+import { ReplicaReads } from '../core/database/replica-reads';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import type { AccessScope } from '../core/access/access-decision';
 import { visibleCases, visibleConversations } from '../core/access/access.predicates';
@@ -84,7 +85,10 @@ const statementName = (sql: string): string =>
  */
 @Injectable()
 export class SearchRepository {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly replica: ReplicaReads,
+  ) {}
 
   /**
    * Whether `q` has at least one term an index can look up (not only punctuation or
@@ -195,24 +199,16 @@ export class SearchRepository {
    * pooled connection. `settings` adds planner settings for this statement only
    * (`PAGE_SETTINGS`, `BITMAP_ONLY`).
    */
-  private async runSerial<T>(sql: string, params: unknown[], settings: string): Promise<T[]> {
-    const client = await this.pool().connect();
-    let broken = false;
-    try {
+  private runSerial<T>(sql: string, params: unknown[], settings: string): Promise<T[]> {
+    // Search reads from a read replica when there is one (SPEC section 12).
+    return this.replica.readClient(async (client) => {
       await client.query(
         `BEGIN READ ONLY; SET LOCAL max_parallel_workers_per_gather = 0; ${settings}`,
       );
       const result = await client.query({ name: statementName(sql), text: sql, values: params });
       await client.query('COMMIT');
       return result.rows as T[];
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => {
-        broken = true;
-      });
-      throw error;
-    } finally {
-      client.release(broken);
-    }
+    });
   }
 
   private pool(): Pool {

@@ -8,14 +8,14 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
-import { ArchiveDamagedError } from '../../src/cli/backup/archive';
-import { BackupReport, BackupService } from '../../src/cli/backup/backup.service';
-import { Progress } from '../../src/cli/backup/progress';
+import { ArchiveDamagedError } from '../../src/maintenance/backup/archive';
+import { BackupReport, BackupService } from '../../src/maintenance/backup/backup.service';
+import { Progress } from '../../src/maintenance/backup/progress';
 import {
   RestoreRefusedError,
   RestoreReport,
   RestoreService,
-} from '../../src/cli/backup/restore.service';
+} from '../../src/maintenance/backup/restore.service';
 import { CliModule } from '../../src/cli/cli.module';
 import { databaseOptions } from '../../src/core/database/database-options';
 import { seedDatabase } from '../support/seed-fixture';

@@ -26,6 +26,7 @@ import {
   MAX_MESSAGE_NUMBER,
   nonJsonRequest,
   QUERY_KEYS,
+  TURN_TEXT_FILTERS,
   unicodeText,
   validCreate,
   validTurn,
@@ -563,7 +564,10 @@ describe('Conversation fuzz (TARGETS R7)', () => {
             path: `/api/v1/conversations?${q.query}`,
           })),
         },
-        { weight: 5, arbitrary: malformedQuery(QUERY_KEYS.turns).map(at('/turns')) },
+        {
+          weight: 5,
+          arbitrary: malformedQuery(QUERY_KEYS.turns, TURN_TEXT_FILTERS).map(at('/turns')),
+        },
         { weight: 4, arbitrary: malformedQuery(QUERY_KEYS.window).map(at('/turns/window')) },
         { weight: 3, arbitrary: malformedQuery(QUERY_KEYS.recent).map(at('/turns/recent')) },
         {

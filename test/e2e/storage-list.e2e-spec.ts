@@ -14,14 +14,20 @@ import { archiveAudioKey, caseAudioKey } from '../../src/core/storage/storage-ke
 import type { TestS3 } from '../support/s3';
 import { startS3Process } from '../support/s3-process';
 
-async function listAll(storage: StorageDriver, prefix: string): Promise<ListedObject[]> {
-  const out: ListedObject[] = [];
-  for await (const object of storage.list(prefix)) out.push(object);
+type Listed = Omit<ListedObject, 'modifiedAt'>;
+
+/** Key and size of every listed object (modifiedAt is checked on its own). */
+async function listAll(storage: StorageDriver, prefix: string): Promise<Listed[]> {
+  const out: Listed[] = [];
+  for await (const { key, size, modifiedAt } of storage.list(prefix)) {
+    expect(Number.isFinite(modifiedAt.getTime())).toBe(true);
+    out.push({ key, size });
+  }
   return out.sort((a, b) => a.key.localeCompare(b.key));
 }
 
 /** Puts objects of known sizes under both key shapes; returns them sorted by key. */
-async function populate(storage: StorageDriver): Promise<{ caseId: string; all: ListedObject[] }> {
+async function populate(storage: StorageDriver): Promise<{ caseId: string; all: Listed[] }> {
   const caseId = randomUUID();
   const otherCase = randomUUID();
   const keys = [
@@ -31,7 +37,7 @@ async function populate(storage: StorageDriver): Promise<{ caseId: string; all: 
     caseAudioKey(otherCase, randomUUID(), '.flac'),
     archiveAudioKey(randomUUID(), '.wav'),
   ];
-  const all: ListedObject[] = [];
+  const all: Listed[] = [];
   for (const [i, key] of keys.entries()) {
     const body = Buffer.alloc(100 + i * 7, i);
     await storage.put(key, Readable.from([body]));
@@ -43,7 +49,7 @@ async function populate(storage: StorageDriver): Promise<{ caseId: string; all: 
 function behavesLikeAStore(name: string, make: () => Promise<StorageDriver>): void {
   describe(`${name}: list(prefix)`, () => {
     let storage: StorageDriver;
-    let data: { caseId: string; all: ListedObject[] };
+    let data: { caseId: string; all: Listed[] };
 
     beforeAll(async () => {
       storage = await make();

@@ -145,17 +145,17 @@ describe('Turn persistence (integration)', () => {
       await accept(conversation, numbers(1, 5));
       // A worker reads the batch and commits it, then dies before acknowledging.
       const delivered = await buffer.readNew(persistence.consumer, BATCH_SIZE);
-      expect(delivered.map((e) => e.turn.messageNumber)).toEqual(numbers(1, 5));
+      expect(delivered.map((e) => e.turn!.messageNumber)).toEqual(numbers(1, 5));
       expect(
         await turns.appendBatch(
-          delivered.map((e) => e.turn),
+          delivered.map((e) => e.turn!),
           new Date(),
         ),
       ).toBe(5);
       // Stored twice by hand: nothing new.
       expect(
         await turns.appendBatch(
-          delivered.map((e) => e.turn),
+          delivered.map((e) => e.turn!),
           new Date(),
         ),
       ).toBe(0);

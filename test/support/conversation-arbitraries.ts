@@ -944,6 +944,37 @@ interface QueryKey {
   bad: fc.Arbitrary<string>;
 }
 
+/** Free-text filters of the turn list (SPEC section 10). */
+export const TURN_TEXT_FILTERS = ['speaker', 'businessDomain', 'contextDetected'] as const;
+
+/** A parameter taking one of `values`, exactly (case and spaces matter). */
+const enumParam = (values: readonly string[]): QueryKey => ({
+  good: fc.constantFrom(...values),
+  bad: fc
+    .oneof(
+      fc.constantFrom(...values).map((v) => v.toLowerCase()),
+      fc.constantFrom(...values).map((v) => v.toUpperCase()),
+      fc.constantFrom(...values).map((v) => ` ${v}`),
+      fc.constantFrom('', '1', '0', 'yes', 'null', '*'),
+      asciiText(0, 10),
+    )
+    .filter((v) => !values.includes(v)),
+});
+
+/** An ISO 8601 instant (`from`/`to` of the turn list). */
+const timeParam: QueryKey = {
+  good: fc
+    .date({ min: new Date('1000-01-01T00:00:00Z'), max: new Date('9999-12-30T00:00:00Z') })
+    .filter((d) => !Number.isNaN(d.getTime()))
+    .map((d) => d.toISOString()),
+  bad: fc
+    .oneof(
+      fc.constantFrom('yesterday', '2026-13-01T00:00:00Z', '2026-02-30', 'now', '', '0', '-1'),
+      asciiText(0, 10),
+    )
+    .filter((v) => !/^\d{4}/.test(v) || v === '2026-13-01T00:00:00Z' || v === '2026-02-30'),
+};
+
 const intParam = (min: number, max: number): QueryKey => ({
   good: fc.integer({ min, max }).map(String),
   bad: fc
@@ -1016,6 +1047,12 @@ export const QUERY_KEYS = {
         .filter((v) => !/^\d{1,9}$/.test(v)),
     },
     limit: intParam(1, 100),
+    confidenceLevel: enumParam(['HIGH', 'MEDIUM', 'LOW']),
+    cleaningLevel: enumParam(CLEANING_LEVELS),
+    cleaned: enumParam(['true', 'false']),
+    errors: enumParam(['true', 'false']),
+    from: timeParam,
+    to: timeParam,
   },
   window: { size: intParam(1, 200), before: intParam(1, MAX_MESSAGE_NUMBER + 1) },
   recent: { minutes: intParam(1, 1440) },
@@ -1028,6 +1065,8 @@ export const QUERY_KEYS = {
  */
 export function malformedQuery(
   keys: Record<string, QueryKey>,
+  /** Keys the route also accepts, with free text (not fuzzed here: never "unknown"). */
+  alsoAccepted: readonly string[] = [],
 ): fc.Arbitrary<{ label: string; query: string }> {
   const names = Object.keys(keys);
   const known = (name: string) => keys[name]!;
@@ -1067,7 +1106,7 @@ export function malformedQuery(
     {
       weight: 2,
       arbitrary: fc
-        .tuple(unknownKey(names), asciiText(0, 10))
+        .tuple(unknownKey([...names, ...alsoAccepted]), asciiText(0, 10))
         .map(([k, v]): [string, string] => [
           `+${JSON.stringify(k)}`,
           `${percentEncode(k)}=${percentEncode(v)}`,

@@ -57,5 +57,7 @@ export function testEnvironment(run: TestRun): Record<string, string> {
     // advanced by hours would end the live conversations of every spec sharing the
     // database. The idle spec turns it on with a database and queues of its own.
     CONVERSATION_IDLE_MINUTES: '0',
+    // Off for the same reason: the lifecycle spec runs it with its own database and storage.
+    MAINTENANCE_CRON: 'off',
   };
 }

@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
+  IsDateString,
   IsIn,
   IsInt,
   IsOptional,
@@ -26,7 +27,7 @@ import {
   ConversationEntity,
   ConversationStatus,
 } from '../entities/conversation.entity';
-import { MAX_MESSAGE_NUMBER } from './turn.dto';
+import { IsStorableTimestamp, MAX_MESSAGE_NUMBER } from './turn.dto';
 
 /** SPEC "Limits that apply everywhere": conversation metadata is at most 64 KiB as JSON. */
 export const MAX_METADATA_BYTES = 64 * 1024;
@@ -192,6 +193,65 @@ export class TurnCursorQuery extends CursorQuery {
   @IsOptional()
   @Matches(/^\d{1,9}$/, { message: 'after must be a messageNumber' })
   override after?: string = undefined;
+}
+
+/** The turn list's filters (SPEC section 10): AND-combined, the cursor still applies. */
+export class TurnListQuery extends TurnCursorQuery {
+  @ApiPropertyOptional({ description: 'Exact speaker' })
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  @MaxLength(100)
+  @IsPrintableText()
+  speaker?: string;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  @MaxLength(200)
+  @IsPrintableText()
+  businessDomain?: string;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  @MaxLength(200)
+  @IsPrintableText()
+  contextDetected?: string;
+
+  @ApiPropertyOptional({ enum: ['HIGH', 'MEDIUM', 'LOW'] })
+  @IsOptional()
+  @IsIn(['HIGH', 'MEDIUM', 'LOW'])
+  confidenceLevel?: 'HIGH' | 'MEDIUM' | 'LOW';
+
+  @ApiPropertyOptional({ enum: ['none', 'light', 'full'] })
+  @IsOptional()
+  @IsIn(['none', 'light', 'full'])
+  cleaningLevel?: 'none' | 'light' | 'full';
+
+  @ApiPropertyOptional({ enum: ['true', 'false'], description: 'cleaningApplied' })
+  @IsOptional()
+  @IsIn(['true', 'false'])
+  cleaned?: 'true' | 'false';
+
+  @ApiPropertyOptional({ enum: ['true', 'false'], description: 'transcriptionErrorDetected' })
+  @IsOptional()
+  @IsIn(['true', 'false'])
+  errors?: 'true' | 'false';
+
+  @ApiPropertyOptional({ format: 'date-time', description: 'spokenAt at or after' })
+  @IsOptional()
+  @IsDateString({ strict: true })
+  @IsStorableTimestamp()
+  from?: string;
+
+  @ApiPropertyOptional({ format: 'date-time', description: 'spokenAt before' })
+  @IsOptional()
+  @IsDateString({ strict: true })
+  @IsStorableTimestamp()
+  to?: string;
 }
 
 export class RecentQuery {

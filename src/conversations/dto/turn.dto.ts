@@ -1,4 +1,6 @@
+import { Param, PipeTransform } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ValidationProblem } from '../../core/http/problem.exception';
 import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
@@ -21,8 +23,9 @@ import {
   ValidationOptions,
   buildMessage,
 } from 'class-validator';
-import { IsMultilineText, IsPrintableText } from '../../core/http/validation-patterns';
+import { IsMultilineText, IsOmittable, IsPrintableText } from '../../core/http/validation-patterns';
 import type { CleaningLevel } from '../entities/turn.entity';
+import type { ConfidenceLevel } from '../turns/turn-record';
 
 /**
  * ISO 8601 admits forms JavaScript's Date cannot read (week dates such as `2024-W01-1`,
@@ -53,9 +56,48 @@ export function IsStorableTimestamp(options?: ValidationOptions): PropertyDecora
   );
 }
 
+export const CONFIDENCE_LEVELS: readonly ConfidenceLevel[] = ['HIGH', 'MEDIUM', 'LOW'];
+
+/** A correction's confidence: a finite number 0..1, or a level name. */
+export function IsCorrectionConfidence(options?: ValidationOptions): PropertyDecorator {
+  return ValidateBy(
+    {
+      name: 'isCorrectionConfidence',
+      validator: {
+        validate: (value: unknown): boolean =>
+          (typeof value === 'number' && Number.isFinite(value) && value >= 0 && value <= 1) ||
+          (typeof value === 'string' && (CONFIDENCE_LEVELS as readonly string[]).includes(value)),
+        defaultMessage: buildMessage(
+          (each) => `${each}$property must be a number from 0 to 1, or HIGH, MEDIUM or LOW`,
+        ),
+      },
+    },
+    options,
+  );
+}
+
 /** The duplicate detector keeps one bit per messageNumber, so numbers are bounded. */
 export const MAX_MESSAGE_NUMBER = 10_000_000;
 export const MAX_TURNS_PER_REQUEST = 1000;
+
+class MessageNumberPipe implements PipeTransform<string, number> {
+  transform(value: string): number {
+    const n = /^\d{1,8}$/.test(value) ? Number(value) : NaN;
+    if (!(n >= 1 && n <= MAX_MESSAGE_NUMBER)) {
+      throw new ValidationProblem([
+        {
+          field: 'messageNumber',
+          message: `messageNumber must be an integer from 1 to ${MAX_MESSAGE_NUMBER}`,
+        },
+      ]);
+    }
+    return n;
+  }
+}
+
+/** The `:messageNumber` route parameter (400 problem+json unless 1..MAX_MESSAGE_NUMBER). */
+export const MessageNumberParam = (): ParameterDecorator =>
+  Param('messageNumber', new MessageNumberPipe());
 
 export class TextPositionDto {
   @ApiProperty()
@@ -84,17 +126,28 @@ export class CorrectionDto {
   @IsMultilineText()
   corrected!: string;
 
-  @ApiProperty({ minimum: 0, maximum: 1 })
-  @IsNumber({ allowNaN: false, allowInfinity: false })
-  @Min(0)
-  @Max(1)
-  confidence!: number;
+  @ApiProperty({
+    oneOf: [
+      { type: 'number', minimum: 0, maximum: 1 },
+      { type: 'string', enum: [...CONFIDENCE_LEVELS] },
+    ],
+    description: 'A number 0..1, or HIGH / MEDIUM / LOW as seed engines send it',
+  })
+  @IsCorrectionConfidence()
+  confidence!: number | ConfidenceLevel;
 
   @ApiProperty()
   @IsString()
   @MaxLength(500)
   @IsPrintableText()
   reason!: string;
+
+  @ApiPropertyOptional()
+  @IsOmittable()
+  @IsString()
+  @MaxLength(200)
+  @IsPrintableText()
+  contextRelevance?: string;
 
   @ApiProperty({ type: TextPositionDto })
   // ValidateNested skips a missing value, so without this a correction with no position
@@ -222,6 +275,115 @@ export class TurnDto {
   @Min(0)
   @Max(100_000)
   contextTurnsUsed?: number;
+
+  @ApiPropertyOptional({ description: "The cleaning engine's request id, for tracing" })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  @IsPrintableText()
+  engineRequestId?: string;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(86_400_000)
+  websocketLatencyMs?: number;
+}
+
+/**
+ * PATCH of a turn: only the cleaning fields. The raw fields (`rawText`, `speaker`,
+ * `spokenAt`, `messageNumber`) are unknown here, so sending one is 400. Fields a turn may
+ * have empty accept `null` (clear it); the others may be left out but not sent as null.
+ */
+export class ReviseTurnDto {
+  @ApiPropertyOptional({ nullable: true, type: String })
+  @IsOptional()
+  @IsString()
+  @MaxLength(10_000)
+  @IsMultilineText()
+  cleanedText?: string | null;
+
+  @ApiPropertyOptional()
+  @IsOmittable()
+  @IsBoolean()
+  cleaningApplied?: boolean;
+
+  @ApiPropertyOptional({ enum: ['none', 'light', 'full'] })
+  @IsOmittable()
+  @IsIn(['none', 'light', 'full'])
+  cleaningLevel?: CleaningLevel;
+
+  @ApiPropertyOptional({ type: [CorrectionDto] })
+  @IsOmittable()
+  @IsArray()
+  @ArrayMaxSize(100)
+  @IsObject({ each: true })
+  @ValidateNested({ each: true })
+  @Type(() => CorrectionDto)
+  corrections?: CorrectionDto[];
+
+  @ApiPropertyOptional({ nullable: true, type: String })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  @IsPrintableText()
+  contextDetected?: string | null;
+
+  @ApiPropertyOptional({ nullable: true, type: String })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  @IsPrintableText()
+  businessDomain?: string | null;
+
+  @ApiPropertyOptional({ nullable: true, type: String })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  @IsPrintableText()
+  conversationFlow?: string | null;
+
+  @ApiPropertyOptional({ nullable: true, type: String })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  @IsPrintableText()
+  aiModelUsed?: string | null;
+
+  @ApiPropertyOptional()
+  @IsOmittable()
+  @IsBoolean()
+  transcriptionErrorDetected?: boolean;
+
+  @ApiPropertyOptional({ nullable: true, type: Number })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(86_400_000)
+  processingTimeMs?: number | null;
+
+  @ApiPropertyOptional({ nullable: true, type: String })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  @IsPrintableText()
+  engineRequestId?: string | null;
+
+  @ApiPropertyOptional({ nullable: true, type: Number })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(86_400_000)
+  websocketLatencyMs?: number | null;
+}
+
+export class TurnRevisionResponse {
+  @ApiProperty() revision!: number;
+  @ApiProperty({ nullable: true, type: String }) changedBy!: string | null;
+  @ApiProperty() changedAt!: string;
+  @ApiProperty({ type: Object, description: 'The fields this revision set' })
+  changes!: Record<string, unknown>;
 }
 
 export class TurnBatchDto {
@@ -263,6 +425,11 @@ export class TurnResponse {
   @ApiProperty({ nullable: true, type: Number }) processingTimeMs!: number | null;
   @ApiProperty({ nullable: true, type: Number }) slidingWindowSize!: number | null;
   @ApiProperty({ nullable: true, type: Number }) contextTurnsUsed!: number | null;
+  @ApiProperty({ nullable: true, type: String }) engineRequestId!: string | null;
+  @ApiProperty({ nullable: true, type: Number }) websocketLatencyMs!: number | null;
+  @ApiProperty({ description: '1 for the turn as posted, +1 per revision' }) revision!: number;
+  @ApiProperty({ description: 'When the latest revision was made (receivedAt before any)' })
+  updatedAt!: string;
   @ApiProperty() receivedAt!: string;
   @ApiProperty({ nullable: true, type: String }) persistedAt!: string | null;
   @ApiProperty({ nullable: true, type: Number }) queueTimeMs!: number | null;

@@ -5,9 +5,11 @@ export type CleaningLevel = 'none' | 'light' | 'full';
 export interface TurnCorrection {
   original: string;
   corrected: string;
-  confidence: number;
+  /** A number 0..1, or the level a seed engine sends instead (`HIGH`, `MEDIUM`, `LOW`). */
+  confidence: number | 'HIGH' | 'MEDIUM' | 'LOW';
   reason: string;
   position: { start: number; end: number };
+  contextRelevance?: string;
 }
 
 /**
@@ -42,7 +44,12 @@ export class TurnEntity {
   @Column({ type: 'integer', nullable: true }) processingTimeMs!: number | null;
   @Column({ type: 'integer', nullable: true }) slidingWindowSize!: number | null;
   @Column({ type: 'integer', nullable: true }) contextTurnsUsed!: number | null;
+  @Column({ type: 'varchar', nullable: true }) engineRequestId!: string | null;
+  @Column({ type: 'integer', nullable: true }) websocketLatencyMs!: number | null;
   @Column({ type: 'uuid', nullable: true }) ingestedBy!: string | null;
+  /** 1 for the turn as posted, +1 per revision (PATCH); the row holds the latest. */
+  @Column({ type: 'integer', default: 1 }) revision!: number;
+  @Column({ type: 'timestamptz', nullable: true }) updatedAt!: Date | null;
   @Column({ type: 'timestamptz' }) receivedAt!: Date;
   @Column({ type: 'timestamptz' }) persistedAt!: Date;
 }

@@ -1,6 +1,6 @@
 import { createHash, Hash } from 'node:crypto';
 import { canonicalJson } from '../../core/canonical-json';
-import type { TurnRecord } from './turn-record';
+import type { RevisedTurn, TurnRecord } from './turn-record';
 
 /**
  * SHA-256 over a conversation's turns in messageNumber order, one canonical JSON line
@@ -11,7 +11,13 @@ export class TranscriptSeal {
   private readonly hash: Hash = createHash('sha256');
   private count = 0;
 
-  add(turn: TurnRecord): void {
+  /**
+   * The cleaning fields are the latest revision's (the row holds it). The revision
+   * number, and the fields added with revisions, enter the line only when set, so a
+   * transcript sealed before revisions existed still verifies.
+   */
+  add(turn: TurnRecord | RevisedTurn): void {
+    const revision = 'revision' in turn ? turn.revision : 1;
     this.count += 1;
     this.hash.update(
       canonicalJson({
@@ -32,6 +38,9 @@ export class TranscriptSeal {
         processingTimeMs: turn.processingTimeMs,
         slidingWindowSize: turn.slidingWindowSize,
         contextTurnsUsed: turn.contextTurnsUsed,
+        ...(revision > 1 ? { revision } : {}),
+        ...(turn.engineRequestId != null ? { engineRequestId: turn.engineRequestId } : {}),
+        ...(turn.websocketLatencyMs != null ? { websocketLatencyMs: turn.websocketLatencyMs } : {}),
       }),
     );
     this.hash.update('\n');

@@ -3,9 +3,13 @@ import { hostname } from 'node:os';
 import { Clock } from '../../core/clock/clock';
 import { AppConfig } from '../../core/config/app-config';
 import { isRefusedData } from '../../core/database/postgres-errors';
-import { PERSISTENCE_METRICS, PersistenceMetrics } from '../../core/metrics/persistence-metrics.port';
+import {
+  PERSISTENCE_METRICS,
+  PersistenceMetrics,
+} from '../../core/metrics/persistence-metrics.port';
 import { FlushScheduler } from './flush-scheduler';
 import { BufferedEntry, TurnBuffer } from './turn-buffer';
+import { RevisionRecord, TurnRecord } from './turn-record';
 import { TurnsRepository } from './turns.repository';
 
 export interface DrainResult {
@@ -94,10 +98,7 @@ export class TurnPersistenceService {
   private async persist(entries: BufferedEntry[]): Promise<number> {
     let inserted: number;
     try {
-      inserted = await this.turns.appendBatch(
-        entries.map((e) => e.turn),
-        this.clock.now(),
-      );
+      inserted = await this.store(entries);
     } catch (error) {
       if (!isRefusedData(error)) throw error;
       if (entries.length === 1) {
@@ -116,9 +117,30 @@ export class TurnPersistenceService {
     }
     await this.buffer.acknowledge(entries);
     this.metrics.turnsPersisted(inserted);
-    if (inserted < entries.length) {
-      this.logger.debug({ entries: entries.length, inserted }, 'skipped turns already persisted');
+    const turnEntries = entries.filter((e) => e.kind === 'turn').length;
+    if (inserted < turnEntries) {
+      this.logger.debug({ entries: turnEntries, inserted }, 'skipped turns already persisted');
     }
+    // A turn inserted by its revision's entry counts as persisted there and as a
+    // duplicate when its own entry follows; never report fewer than none.
+    return Math.min(inserted, turnEntries);
+  }
+
+  /**
+   * Turns first, then revisions, each one idempotent statement. A revision's entry
+   * carries its turn when the turn was still buffered (see TurnBuffer.revise), and that
+   * turn is inserted here before the revision is applied, so a revision never meets a
+   * missing row, whichever worker holds the turn's own entry.
+   */
+  private async store(entries: BufferedEntry[]): Promise<number> {
+    const turns = new Map<string, TurnRecord>();
+    const revisions: RevisionRecord[] = [];
+    for (const entry of entries) {
+      if (entry.kind === 'revision') revisions.push(entry.revision);
+      if (entry.turn) turns.set(`${entry.conversationId}:${entry.turn.messageNumber}`, entry.turn);
+    }
+    const inserted = await this.turns.appendBatch([...turns.values()], this.clock.now());
+    await this.turns.appendRevisions(revisions);
     return inserted;
   }
 }

@@ -23,8 +23,75 @@ export interface TurnRecord {
   processingTimeMs: number | null;
   slidingWindowSize: number | null;
   contextTurnsUsed: number | null;
+  /** Absent on turns buffered before these fields existed: read as null. */
+  engineRequestId?: string | null;
+  websocketLatencyMs?: number | null;
   ingestedBy: string | null;
   receivedAt: string;
+}
+
+/** The fields a revision (PATCH) may change; everything else about a turn is fixed. */
+export const CLEANING_FIELDS = [
+  'cleanedText',
+  'cleaningApplied',
+  'cleaningLevel',
+  'corrections',
+  'contextDetected',
+  'businessDomain',
+  'conversationFlow',
+  'aiModelUsed',
+  'transcriptionErrorDetected',
+  'processingTimeMs',
+  'engineRequestId',
+  'websocketLatencyMs',
+] as const;
+
+export type CleaningField = (typeof CLEANING_FIELDS)[number];
+export type CleaningState = { [K in CleaningField]-?: Exclude<TurnRecord[K], undefined> };
+export type CleaningChanges = Partial<CleaningState>;
+
+/** A turn with its revision number: the form every read returns. */
+export interface RevisedTurn extends TurnRecord {
+  revision: number;
+  /** When the latest revision was made; null for a turn never revised. */
+  updatedAt: string | null;
+}
+
+export interface RevisionHistoryEntry {
+  revision: number;
+  changedBy: string | null;
+  changedAt: string;
+  changes: CleaningChanges;
+}
+
+/**
+ * A revision as it travels through the Redis buffer into `turn_revisions`. `state` is
+ * every cleaning field as it is after this revision, so the worker can apply the highest
+ * revision alone, whatever order batches commit in. Revision 2 carries revision 1 (the
+ * cleaning fields as posted) as `original`, since the turn row is about to lose them.
+ */
+export interface RevisionRecord extends RevisionHistoryEntry {
+  conversationId: string;
+  messageNumber: number;
+  state: CleaningState;
+  original?: RevisionHistoryEntry;
+}
+
+export function cleaningStateOf(turn: TurnRecord): CleaningState {
+  return {
+    cleanedText: turn.cleanedText,
+    cleaningApplied: turn.cleaningApplied,
+    cleaningLevel: turn.cleaningLevel,
+    corrections: turn.corrections,
+    contextDetected: turn.contextDetected,
+    businessDomain: turn.businessDomain,
+    conversationFlow: turn.conversationFlow,
+    aiModelUsed: turn.aiModelUsed,
+    transcriptionErrorDetected: turn.transcriptionErrorDetected,
+    processingTimeMs: turn.processingTimeMs,
+    engineRequestId: turn.engineRequestId ?? null,
+    websocketLatencyMs: turn.websocketLatencyMs ?? null,
+  };
 }
 
 export type ConfidenceLevel = 'HIGH' | 'MEDIUM' | 'LOW';

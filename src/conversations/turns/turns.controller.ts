@@ -5,6 +5,7 @@ import {
   Get,
   Headers,
   HttpCode,
+  Patch,
   Post,
   Query,
   Sse,
@@ -15,11 +16,13 @@ import {
   ApiBearerAuth,
   ApiBody,
   ApiExtraModels,
+  ApiOkResponse,
   ApiOperation,
   ApiTags,
   getSchemaPath,
 } from '@nestjs/swagger';
 import { Observable } from 'rxjs';
+import { IfMatchVersion } from '../../core/http/etag';
 import { CursorPage } from '../../core/http/pagination';
 import { UuidParam } from '../../core/http/uuid-param';
 import { Authenticated, CurrentActor } from '../../core/security/access.decorators';
@@ -27,8 +30,16 @@ import type { Actor } from '../../core/security/actor';
 import { GuardedStreams } from '../../core/sse/guarded-streams';
 import { StreamContext } from '../../core/sse/stream-access';
 import { ConversationsService } from '../conversations.service';
-import { RecentQuery, TurnCursorQuery, WindowQuery } from '../dto/conversation.dto';
-import { IngestResponse, TurnBatchDto, TurnDto, TurnResponse } from '../dto/turn.dto';
+import { RecentQuery, TurnListQuery, WindowQuery } from '../dto/conversation.dto';
+import {
+  IngestResponse,
+  MessageNumberParam,
+  ReviseTurnDto,
+  TurnBatchDto,
+  TurnDto,
+  TurnResponse,
+  TurnRevisionResponse,
+} from '../dto/turn.dto';
 import { TurnsService } from './turns.service';
 
 /** The turns of one conversation: ingestion, reading back and the live stream. */
@@ -66,19 +77,70 @@ export class TurnsController {
 
   @Get(':id/turns')
   @Authenticated({ permission: 'conversations:read', resource: 'conversation' })
-  @ApiOperation({ summary: "List a conversation's turns (cursor pages)" })
+  @ApiOperation({
+    summary: "List a conversation's turns (cursor pages), optionally filtered",
+    description:
+      'Filters combine (AND); buffered turns and not-yet-persisted revisions are included.',
+  })
   async list(
     @UuidParam() id: string,
-    @Query() query: TurnCursorQuery,
+    @Query() query: TurnListQuery,
   ): Promise<CursorPage<TurnResponse>> {
     const after = query.after ? Number(query.after) : 0;
-    const data = await this.turns.listAfter(id, after, query.limit + 1);
-    const page = data.slice(0, query.limit);
-    const last = page[page.length - 1];
-    return {
-      data: page,
-      meta: { nextCursor: data.length > query.limit && last ? String(last.messageNumber) : null },
-    };
+    const { data, nextCursor } = await this.turns.list(id, after, query.limit, {
+      speaker: query.speaker,
+      businessDomain: query.businessDomain,
+      contextDetected: query.contextDetected,
+      confidenceLevel: query.confidenceLevel,
+      cleaningLevel: query.cleaningLevel,
+      cleaned: query.cleaned === undefined ? undefined : query.cleaned === 'true',
+      errors: query.errors === undefined ? undefined : query.errors === 'true',
+      from: query.from === undefined ? undefined : new Date(query.from),
+      to: query.to === undefined ? undefined : new Date(query.to),
+    });
+    return { data, meta: { nextCursor } };
+  }
+
+  @Get(':id/turns/:messageNumber')
+  @Authenticated({ permission: 'conversations:read', resource: 'conversation' })
+  @ApiOperation({ summary: 'Get one turn as it now is (latest revision)' })
+  findOne(
+    @UuidParam() id: string,
+    @MessageNumberParam() messageNumber: number,
+  ): Promise<TurnResponse> {
+    return this.turns.findOne(id, messageNumber);
+  }
+
+  /** Viewers read only: the access layer's `write` level (PATCH) refuses them with 403. */
+  @Patch(':id/turns/:messageNumber')
+  @Authenticated({
+    anyPermission: ['conversations:ingest', 'conversations:write'],
+    resource: 'conversation',
+  })
+  @ApiOkResponse({ type: TurnResponse })
+  @ApiOperation({
+    summary: "Revise a turn's cleaning fields",
+    description:
+      'Only the cleaning fields change; each PATCH is a new revision. If-Match: "<revision>" makes it conditional (412).',
+  })
+  revise(
+    @CurrentActor() actor: Actor,
+    @UuidParam() id: string,
+    @MessageNumberParam() messageNumber: number,
+    @Body() dto: ReviseTurnDto,
+    @IfMatchVersion() revision: number | undefined,
+  ): Promise<TurnResponse> {
+    return this.turns.revise(actor, id, messageNumber, dto, revision);
+  }
+
+  @Get(':id/turns/:messageNumber/revisions')
+  @Authenticated({ permission: 'conversations:read', resource: 'conversation' })
+  @ApiOperation({ summary: "A turn's revisions, oldest first" })
+  async revisions(
+    @UuidParam() id: string,
+    @MessageNumberParam() messageNumber: number,
+  ): Promise<{ data: TurnRevisionResponse[] }> {
+    return { data: await this.turns.revisions(id, messageNumber) };
   }
 
   @Get(':id/turns/recent')

@@ -1,10 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { TurnRecord } from './turn-record';
+import { filterConditions, TurnFilter } from './turn-filter';
+import { RevisedTurn, RevisionHistoryEntry, RevisionRecord, TurnRecord } from './turn-record';
 
 /** A persisted turn as the read paths return it. */
-export interface StoredTurn extends TurnRecord {
+export interface StoredTurn extends RevisedTurn {
   id: string;
   persistedAt: string;
 }
@@ -28,12 +29,15 @@ const COLUMNS = `
   t.conversation_flow AS "conversationFlow", t.ai_model_used AS "aiModelUsed",
   t.transcription_error_detected AS "transcriptionErrorDetected", t.processing_time_ms AS "processingTimeMs",
   t.sliding_window_size AS "slidingWindowSize", t.context_turns_used AS "contextTurnsUsed",
-  t.ingested_by AS "ingestedBy", t.received_at AS "receivedAt", t.persisted_at AS "persistedAt"`;
+  t.engine_request_id AS "engineRequestId", t.websocket_latency_ms AS "websocketLatencyMs",
+  t.ingested_by AS "ingestedBy", t.received_at AS "receivedAt", t.persisted_at AS "persistedAt",
+  t.revision, t.updated_at AS "updatedAt"`;
 
-type Row = Omit<StoredTurn, 'spokenAt' | 'receivedAt' | 'persistedAt'> & {
+type Row = Omit<StoredTurn, 'spokenAt' | 'receivedAt' | 'persistedAt' | 'updatedAt'> & {
   spokenAt: Date;
   receivedAt: Date;
   persistedAt: Date;
+  updatedAt: Date | null;
 };
 
 function toStored(row: Row): StoredTurn {
@@ -42,8 +46,56 @@ function toStored(row: Row): StoredTurn {
     spokenAt: row.spokenAt.toISOString(),
     receivedAt: row.receivedAt.toISOString(),
     persistedAt: row.persistedAt.toISOString(),
+    updatedAt: row.updatedAt ? row.updatedAt.toISOString() : null,
   };
 }
+
+/**
+ * One statement per batch of revisions: keep each in the history (a revision already
+ * there is skipped), then set each turn to the highest revision of the batch unless the
+ * row already has a higher one. Every revision carries the full cleaning state it leads
+ * to, so applying only the highest is exact, and batches may commit in any order: two
+ * concurrent updates of one row serialize on its lock and the second re-checks
+ * `t.revision < l.revision` against the first's result.
+ */
+const APPEND_REVISIONS = `
+WITH input AS (
+  SELECT * FROM json_to_recordset($1::json) AS r(
+    "conversationId" uuid, "messageNumber" int, revision int, "changedBy" uuid,
+    "changedAt" timestamptz, changes jsonb, state jsonb)
+),
+history AS (
+  INSERT INTO turn_revisions (conversation_id, message_number, revision, changed_by, changed_at, changes)
+  SELECT "conversationId", "messageNumber", revision, "changedBy", "changedAt", changes FROM input
+  ON CONFLICT DO NOTHING
+  RETURNING 1
+),
+latest AS (
+  SELECT DISTINCT ON ("conversationId", "messageNumber") * FROM input WHERE state IS NOT NULL
+   ORDER BY "conversationId", "messageNumber", revision DESC
+),
+applied AS (
+  UPDATE turns t
+     SET cleaned_text = l.state->>'cleanedText',
+         cleaning_applied = (l.state->>'cleaningApplied')::boolean,
+         cleaning_level = l.state->>'cleaningLevel',
+         corrections = l.state->'corrections',
+         context_detected = l.state->>'contextDetected',
+         business_domain = l.state->>'businessDomain',
+         conversation_flow = l.state->>'conversationFlow',
+         ai_model_used = l.state->>'aiModelUsed',
+         transcription_error_detected = (l.state->>'transcriptionErrorDetected')::boolean,
+         processing_time_ms = (l.state->>'processingTimeMs')::int,
+         engine_request_id = l.state->>'engineRequestId',
+         websocket_latency_ms = (l.state->>'websocketLatencyMs')::int,
+         revision = l.revision,
+         updated_at = l."changedAt"
+    FROM latest l JOIN conversations c ON c.id = l."conversationId"
+   WHERE t.conversation_id = l."conversationId" AND t.partition_month = c.partition_month
+     AND t.message_number = l."messageNumber" AND t.revision < l.revision
+  RETURNING 1
+)
+SELECT (SELECT count(*) FROM history)::int AS stored, (SELECT count(*) FROM applied)::int AS applied`;
 
 /**
  * One statement per batch: insert the turns (duplicates skipped by the unique key),
@@ -60,25 +112,27 @@ WITH input AS (
          "conversationFlow" AS conversation_flow, "aiModelUsed" AS ai_model_used,
          "transcriptionErrorDetected" AS transcription_error_detected,
          "processingTimeMs" AS processing_time_ms, "slidingWindowSize" AS sliding_window_size,
-         "contextTurnsUsed" AS context_turns_used, "ingestedBy" AS ingested_by, "receivedAt" AS received_at
+         "contextTurnsUsed" AS context_turns_used, "engineRequestId" AS engine_request_id,
+         "websocketLatencyMs" AS websocket_latency_ms, "ingestedBy" AS ingested_by, "receivedAt" AS received_at
     FROM json_to_recordset($1::json) AS t(
       "conversationId" uuid, "messageNumber" int, speaker text, "rawText" text, "cleanedText" text,
       "spokenAt" timestamptz, confidence real, "cleaningApplied" bool, "cleaningLevel" text,
       corrections jsonb, "contextDetected" text, "businessDomain" text, "conversationFlow" text,
       "aiModelUsed" text, "transcriptionErrorDetected" bool, "processingTimeMs" int,
-      "slidingWindowSize" int, "contextTurnsUsed" int, "ingestedBy" uuid, "receivedAt" timestamptz)
+      "slidingWindowSize" int, "contextTurnsUsed" int, "engineRequestId" text, "websocketLatencyMs" int,
+      "ingestedBy" uuid, "receivedAt" timestamptz)
 ),
 inserted AS (
   INSERT INTO turns (partition_month, conversation_id, message_number, speaker, raw_text, cleaned_text,
                      spoken_at, confidence, cleaning_applied, cleaning_level, corrections, context_detected,
                      business_domain, conversation_flow, ai_model_used, transcription_error_detected,
-                     processing_time_ms, sliding_window_size, context_turns_used, ingested_by, received_at,
-                     persisted_at)
+                     processing_time_ms, sliding_window_size, context_turns_used, engine_request_id,
+                     websocket_latency_ms, ingested_by, received_at, persisted_at)
   SELECT c.partition_month, i.conversation_id, i.message_number, i.speaker, i.raw_text, i.cleaned_text,
          i.spoken_at, i.confidence, i.cleaning_applied, i.cleaning_level, i.corrections,
          i.context_detected, i.business_domain, i.conversation_flow, i.ai_model_used,
          i.transcription_error_detected, i.processing_time_ms, i.sliding_window_size, i.context_turns_used,
-         i.ingested_by, i.received_at, $2
+         i.engine_request_id, i.websocket_latency_ms, i.ingested_by, i.received_at, $2
     FROM input i JOIN conversations c ON c.id = i.conversation_id
   ON CONFLICT (conversation_id, message_number, partition_month) DO NOTHING
   RETURNING conversation_id, confidence, processing_time_ms, ingested_by, received_at
@@ -147,18 +201,82 @@ export class TurnsRepository {
     return row?.inserted ?? 0;
   }
 
-  /** Turns with messageNumber > after, ascending (the partition key prunes to one partition). */
+  /** Stores revisions (see APPEND_REVISIONS); returns how many were new to the history. */
+  async appendRevisions(revisions: RevisionRecord[]): Promise<number> {
+    if (revisions.length === 0) return 0;
+    const rows: (RevisionHistoryEntry & {
+      conversationId: string;
+      messageNumber: number;
+      state: RevisionRecord['state'] | null;
+    })[] = [];
+    for (const r of revisions) {
+      const { conversationId, messageNumber } = r;
+      rows.push({
+        conversationId,
+        messageNumber,
+        revision: r.revision,
+        changedBy: r.changedBy,
+        changedAt: r.changedAt,
+        changes: r.changes,
+        state: r.state,
+      });
+      if (r.original) rows.push({ conversationId, messageNumber, ...r.original, state: null });
+    }
+    const [row] = await this.dataSource.query<{ stored: number }[]>(APPEND_REVISIONS, [
+      JSON.stringify(rows),
+    ]);
+    return row?.stored ?? 0;
+  }
+
+  /** One persisted turn, or undefined. */
+  async findOne(
+    conversationId: string,
+    partitionMonth: string,
+    messageNumber: number,
+  ): Promise<StoredTurn | undefined> {
+    const [row] = await this.dataSource.query<Row[]>(
+      `SELECT ${COLUMNS} FROM turns t
+        WHERE t.conversation_id = $1 AND t.partition_month = $2 AND t.message_number = $3`,
+      [conversationId, partitionMonth, messageNumber],
+    );
+    return row ? toStored(row) : undefined;
+  }
+
+  /** The persisted revisions of one turn, oldest first. */
+  async revisions(conversationId: string, messageNumber: number): Promise<RevisionHistoryEntry[]> {
+    const rows = await this.dataSource.query<
+      (Omit<RevisionHistoryEntry, 'changedAt'> & { changedAt: Date })[]
+    >(
+      `SELECT revision, changed_by AS "changedBy", changed_at AS "changedAt", changes
+         FROM turn_revisions WHERE conversation_id = $1 AND message_number = $2
+        ORDER BY revision`,
+      [conversationId, messageNumber],
+    );
+    return rows.map((r) => ({ ...r, changedAt: r.changedAt.toISOString() }));
+  }
+
+  /**
+   * Turns with messageNumber > after matching `filter`, ascending (the partition key
+   * prunes to one partition; each filter has an index, see turn-filter.ts).
+   */
   async listAfter(
     conversationId: string,
     partitionMonth: string,
     after: number,
     limit: number,
+    filter: TurnFilter = {},
   ): Promise<StoredTurn[]> {
+    const parameters: unknown[] = [conversationId, partitionMonth, after, limit];
+    const conditions = filterConditions(filter, (value) => {
+      parameters.push(value);
+      return `$${parameters.length}`;
+    });
     const rows = await this.dataSource.query<Row[]>(
       `SELECT ${COLUMNS} FROM turns t
         WHERE t.conversation_id = $1 AND t.partition_month = $2 AND t.message_number > $3
+          ${conditions.map((c) => `AND ${c}`).join(' ')}
         ORDER BY t.message_number LIMIT $4`,
-      [conversationId, partitionMonth, after, limit],
+      parameters,
     );
     return rows.map(toStored);
   }

@@ -4,24 +4,48 @@ import { validate } from 'class-validator';
 import { map, Observable } from 'rxjs';
 import { Clock } from '../../core/clock/clock';
 import { flattenValidationErrors } from '../../core/http/validation';
-import { ValidationProblem } from '../../core/http/problem.exception';
+import {
+  NotFoundProblem,
+  PreconditionFailedProblem,
+  ValidationProblem,
+} from '../../core/http/problem.exception';
 import { SharedStreamReader } from '../../core/sse/shared-stream-reader';
 import { isStreamId } from '../../core/sse/stream-ids';
 import type { Actor } from '../../core/security/actor';
 import { ConversationsErrorCode, ConversationsException } from '../conversations.exception';
 import { ConversationsService } from '../conversations.service';
 import {
+  CorrectionDto,
   IngestResponse,
   MAX_MESSAGE_NUMBER,
+  ReviseTurnDto,
   TurnBatchDto,
   TurnDto,
   TurnResponse,
 } from '../dto/turn.dto';
+import type { TurnCorrection } from '../entities/turn.entity';
 import { isCertainlyValidBody } from '../dto/turn-fast-check';
 import { FlushScheduler } from './flush-scheduler';
-import { TurnBuffer } from './turn-buffer';
-import { confidenceLevelOf, TurnRecord } from './turn-record';
+import { RevisionBase, TurnBuffer } from './turn-buffer';
+import { isFiltered, matchesFilter, TurnFilter } from './turn-filter';
+import {
+  CLEANING_FIELDS,
+  CleaningChanges,
+  cleaningStateOf,
+  confidenceLevelOf,
+  RevisedTurn,
+  RevisionHistoryEntry,
+  RevisionRecord,
+  TurnRecord,
+} from './turn-record';
 import { StoredTurn, TurnsRepository } from './turns.repository';
+
+/** A filtered list scans buffered turns this many at a time, at most this many times. */
+const BUFFER_SCAN_CHUNK = 500;
+const BUFFER_SCAN_CHUNKS = 20;
+
+/** Concurrent PATCHes of one turn re-read and retry; this many rounds is ample. */
+const MAX_REVISION_ATTEMPTS = 25;
 
 const VALIDATION = {
   whitelist: true,
@@ -29,8 +53,9 @@ const VALIDATION = {
   forbidUnknownValues: true,
 } as const;
 
-export function toTurnResponse(turn: TurnRecord | StoredTurn): TurnResponse {
+export function toTurnResponse(turn: TurnRecord | RevisedTurn | StoredTurn): TurnResponse {
   const stored = 'persistedAt' in turn ? turn : undefined;
+  const revised = 'revision' in turn ? turn : undefined;
   return {
     id: stored?.id ?? null,
     conversationId: turn.conversationId,
@@ -52,18 +77,70 @@ export function toTurnResponse(turn: TurnRecord | StoredTurn): TurnResponse {
     processingTimeMs: turn.processingTimeMs,
     slidingWindowSize: turn.slidingWindowSize,
     contextTurnsUsed: turn.contextTurnsUsed,
+    engineRequestId: turn.engineRequestId ?? null,
+    websocketLatencyMs: turn.websocketLatencyMs ?? null,
+    revision: revised?.revision ?? 1,
+    updatedAt: revised?.updatedAt ?? turn.receivedAt,
     receivedAt: turn.receivedAt,
     persistedAt: stored?.persistedAt ?? null,
     queueTimeMs: stored ? Date.parse(stored.persistedAt) - Date.parse(stored.receivedAt) : null,
   };
 }
 
+type AnyTurn = TurnRecord | RevisedTurn | StoredTurn;
+
 /** Persisted and buffered turns together, one per messageNumber (persisted wins), ascending. */
-function merge(persisted: StoredTurn[], buffered: TurnRecord[]): (StoredTurn | TurnRecord)[] {
-  const byNumber = new Map<number, StoredTurn | TurnRecord>();
+function merge(persisted: StoredTurn[], buffered: TurnRecord[]): AnyTurn[] {
+  const byNumber = new Map<number, AnyTurn>();
   for (const turn of buffered) byNumber.set(turn.messageNumber, turn);
   for (const turn of persisted) byNumber.set(turn.messageNumber, turn);
   return [...byNumber.values()].sort((a, b) => a.messageNumber - b.messageNumber);
+}
+
+const revisionOf = (turn: AnyTurn): number => ('revision' in turn ? turn.revision : 1);
+
+/** `turn` as its newer buffered revision made it, keeping the row's id once persisted. */
+function withRevision(turn: AnyTurn, revised: RevisedTurn | undefined): AnyTurn {
+  if (!revised || revised.revision <= revisionOf(turn)) return turn;
+  return 'persistedAt' in turn
+    ? { ...revised, id: turn.id, persistedAt: turn.persistedAt }
+    : revised;
+}
+
+/** A RevisedTurn without the row's own fields, as it is kept in Redis. */
+function asRevised(turn: AnyTurn): RevisedTurn {
+  const copy: Partial<StoredTurn> = { ...turn };
+  delete copy.id;
+  delete copy.persistedAt;
+  return {
+    ...(copy as TurnRecord),
+    revision: revisionOf(turn),
+    updatedAt: 'revision' in turn ? turn.updatedAt : null,
+  };
+}
+
+/** The fields a PATCH sets (left-out ones are absent; null clears a nullable field). */
+function changesOf(dto: ReviseTurnDto): CleaningChanges {
+  const changes: Record<string, unknown> = {};
+  for (const field of CLEANING_FIELDS) {
+    const value = dto[field];
+    if (value === undefined) continue;
+    changes[field] =
+      field === 'corrections' && Array.isArray(value) ? value.map(correctionOf) : value;
+  }
+  return changes;
+}
+
+/** A plain correction object (no DTO instance, only known keys, stable key order). */
+function correctionOf(c: CorrectionDto): TurnCorrection {
+  return {
+    original: c.original,
+    corrected: c.corrected,
+    confidence: c.confidence,
+    reason: c.reason,
+    position: { start: c.position.start, end: c.position.end },
+    ...(c.contextRelevance !== undefined ? { contextRelevance: c.contextRelevance } : {}),
+  };
 }
 
 /**
@@ -92,7 +169,7 @@ export class TurnsService {
       ]);
     }
     const batch = 'turns' in body;
-    if (isCertainlyValidBody(body)) return batch ? (body).turns : [body];
+    if (isCertainlyValidBody(body)) return batch ? body.turns : [body];
     const dto = batch ? plainToInstance(TurnBatchDto, body) : plainToInstance(TurnDto, body);
     const errors = await validate(dto, VALIDATION);
     if (errors.length > 0) throw new ValidationProblem(flattenValidationErrors(errors));
@@ -114,13 +191,7 @@ export class TurnsService {
       confidence: dto.confidence,
       cleaningApplied: dto.cleaningApplied ?? false,
       cleaningLevel: dto.cleaningLevel ?? 'none',
-      corrections: (dto.corrections ?? []).map((c) => ({
-        original: c.original,
-        corrected: c.corrected,
-        confidence: c.confidence,
-        reason: c.reason,
-        position: { start: c.position.start, end: c.position.end },
-      })),
+      corrections: (dto.corrections ?? []).map((c) => correctionOf(c)),
       contextDetected: dto.contextDetected ?? null,
       businessDomain: dto.businessDomain ?? null,
       conversationFlow: dto.conversationFlow ?? null,
@@ -129,6 +200,8 @@ export class TurnsService {
       processingTimeMs: dto.processingTimeMs ?? null,
       slidingWindowSize: dto.slidingWindowSize ?? null,
       contextTurnsUsed: dto.contextTurnsUsed ?? null,
+      engineRequestId: dto.engineRequestId ?? null,
+      websocketLatencyMs: dto.websocketLatencyMs ?? null,
       ingestedBy: actor.userId,
       receivedAt,
     }));
@@ -145,13 +218,229 @@ export class TurnsService {
     return outcome;
   }
 
-  async listAfter(conversationId: string, after: number, limit: number): Promise<TurnResponse[]> {
+  /**
+   * A page of the turns after `after` that match `filter`, in messageNumber order, from
+   * three sources: rows (filtered in SQL), buffered turns (filtered here), and turns a
+   * not-yet-persisted revision changed (they may match now, or no longer). Each turn is
+   * taken as its latest revision made it and filtered again. A source read up to
+   * `limit + 1` matches may hold more beyond what it returned, so the page stops at the
+   * lowest such point (`bound`): no turn past it is skipped, and the cursor resumes there.
+   */
+  async list(
+    conversationId: string,
+    after: number,
+    limit: number,
+    filter: TurnFilter = {},
+  ): Promise<{ data: TurnResponse[]; nextCursor: string | null }> {
     const conversation = await this.conversations.get(conversationId);
-    const [persisted, buffered] = await Promise.all([
-      this.turns.listAfter(conversationId, conversation.partitionMonth, after, limit),
-      this.buffer.pendingBetween(conversationId, after, Number.MAX_SAFE_INTEGER, limit),
+    const want = limit + 1;
+    const filtered = isFiltered(filter);
+    const [persisted, buffered, revised] = await Promise.all([
+      this.turns.listAfter(conversationId, conversation.partitionMonth, after, want, filter),
+      this.bufferedMatching(conversationId, after, want, filter),
+      filtered ? this.buffer.revisedAfter(conversationId, after) : Promise.resolve([]),
     ]);
-    return merge(persisted, buffered).slice(0, limit).map(toTurnResponse);
+    let bound = buffered.bound;
+    if (persisted.length === want) bound = Math.min(bound, persisted[want - 1]!.messageNumber);
+    const candidates = merge(persisted, buffered.turns);
+    const known = new Set(candidates.map((t) => t.messageNumber));
+    for (const turn of revised) if (!known.has(turn.messageNumber)) candidates.push(turn);
+    candidates.sort((a, b) => a.messageNumber - b.messageNumber);
+    const reachable = (await this.latest(conversationId, candidates)).filter(
+      (t) => t.messageNumber <= bound && (!filtered || matchesFilter(t, filter)),
+    );
+    const page = reachable.slice(0, limit);
+    const last = page[page.length - 1];
+    let nextCursor: string | null = null;
+    if (reachable.length > limit && last) nextCursor = String(last.messageNumber);
+    else if (Number.isFinite(bound)) nextCursor = String(bound);
+    return { data: page.map(toTurnResponse), nextCursor };
+  }
+
+  /**
+   * Buffered turns after `after` matching `filter`, up to `want`, scanning the pending
+   * set in chunks; `bound` is where the scan stopped short (Infinity when it saw all).
+   */
+  private async bufferedMatching(
+    conversationId: string,
+    after: number,
+    want: number,
+    filter: TurnFilter,
+  ): Promise<{ turns: TurnRecord[]; bound: number }> {
+    if (!isFiltered(filter)) {
+      const turns = await this.buffer.pendingBetween(
+        conversationId,
+        after,
+        Number.MAX_SAFE_INTEGER,
+        want,
+      );
+      const bound = turns.length === want ? turns[want - 1]!.messageNumber : Infinity;
+      return { turns, bound };
+    }
+    const matches: TurnRecord[] = [];
+    let cursor = after;
+    for (let chunk = 0; chunk < BUFFER_SCAN_CHUNKS; chunk++) {
+      const turns = await this.buffer.pendingBetween(
+        conversationId,
+        cursor,
+        Number.MAX_SAFE_INTEGER,
+        BUFFER_SCAN_CHUNK,
+      );
+      for (const turn of turns) {
+        if (!matchesFilter(turn, filter)) continue;
+        matches.push(turn);
+        if (matches.length === want) return { turns: matches, bound: turn.messageNumber };
+      }
+      if (turns.length < BUFFER_SCAN_CHUNK) return { turns: matches, bound: Infinity };
+      cursor = turns[turns.length - 1]!.messageNumber;
+    }
+    return { turns: matches, bound: cursor };
+  }
+
+  /** Each turn as its latest revision made it, buffered revisions included (one HMGET). */
+  private async latest(conversationId: string, turns: AnyTurn[]): Promise<AnyTurn[]> {
+    const revised = await this.buffer.revisedTurns(
+      conversationId,
+      turns.map((t) => t.messageNumber),
+    );
+    if (revised.size === 0) return turns;
+    return turns.map((t) => withRevision(t, revised.get(t.messageNumber)));
+  }
+
+  /**
+   * One turn as it now is, with what the buffer knows of it. A turn only buffered is
+   * answered from Redis; otherwise its row is read, overlaid by a buffered revision.
+   */
+  private async resolve(
+    conversationId: string,
+    messageNumber: number,
+  ): Promise<{ turn: AnyTurn; base: RevisionBase } | null> {
+    const base = await this.buffer.revisionBase(conversationId, messageNumber);
+    const buffered = base.pendingRaw ? (JSON.parse(base.pendingRaw) as TurnRecord) : null;
+    if (base.revision === null && buffered) return { turn: buffered, base };
+    const conversation = await this.conversations.get(conversationId);
+    const stored = await this.turns.findOne(
+      conversationId,
+      conversation.partitionMonth,
+      messageNumber,
+    );
+    const turn = stored ?? base.latest ?? buffered;
+    return turn ? { turn: withRevision(turn, base.latest ?? undefined), base } : null;
+  }
+
+  async findOne(conversationId: string, messageNumber: number): Promise<TurnResponse> {
+    const found = await this.resolve(conversationId, messageNumber);
+    if (!found) throw new NotFoundProblem('turn');
+    return toTurnResponse(found.turn);
+  }
+
+  /**
+   * Every revision of a turn, oldest first: those persisted, then those still buffered;
+   * revision 1 is the turn as posted (stored when revision 2 is, else the turn itself).
+   */
+  async revisions(conversationId: string, messageNumber: number): Promise<RevisionHistoryEntry[]> {
+    const found = await this.resolve(conversationId, messageNumber);
+    if (!found) throw new NotFoundProblem('turn');
+    const [persisted, buffered] = await Promise.all([
+      this.turns.revisions(conversationId, messageNumber),
+      this.buffer.pendingRevisions(conversationId, messageNumber),
+    ]);
+    const byRevision = new Map<number, RevisionHistoryEntry>();
+    const keep = (entry: RevisionHistoryEntry) => {
+      if (!byRevision.has(entry.revision)) byRevision.set(entry.revision, entry);
+    };
+    persisted.forEach(keep);
+    for (const record of buffered) {
+      if (record.original) keep(record.original);
+      keep({
+        revision: record.revision,
+        changedBy: record.changedBy,
+        changedAt: record.changedAt,
+        changes: record.changes,
+      });
+    }
+    if (!byRevision.has(1)) {
+      const turn = found.turn;
+      keep({
+        revision: 1,
+        changedBy: turn.ingestedBy,
+        changedAt: turn.receivedAt,
+        changes: cleaningStateOf(turn),
+      });
+    }
+    return [...byRevision.values()].sort((a, b) => a.revision - b.revision);
+  }
+
+  /**
+   * A revision (SPEC section 10): the cleaning fields in `dto` change, the turn's
+   * revision moves up by one. Redis-first like ingestion: the revision is a
+   * compare-and-set on the turn's counter plus an entry in the durable buffer (see
+   * TurnBuffer.revise and the README); concurrent PATCHes re-read and retry, so each
+   * gets its own number, unless they sent If-Match, which then fails with 412.
+   */
+  async revise(
+    actor: Actor,
+    conversationId: string,
+    messageNumber: number,
+    dto: ReviseTurnDto,
+    ifMatch?: number,
+  ): Promise<TurnResponse> {
+    const changes = changesOf(dto);
+    if (Object.keys(changes).length === 0) {
+      throw new ValidationProblem([
+        { field: 'body', message: `send at least one of ${CLEANING_FIELDS.join(', ')}` },
+      ]);
+    }
+    if ((await this.conversations.statusForIngest(conversationId)) !== 'active')
+      throw new ConversationsException(ConversationsErrorCode.NotActive);
+    for (let attempt = 0; attempt < MAX_REVISION_ATTEMPTS; attempt++) {
+      const found = await this.resolve(conversationId, messageNumber);
+      if (!found) throw new NotFoundProblem('turn');
+      const { turn, base } = found;
+      const current = revisionOf(turn);
+      if (ifMatch !== undefined && ifMatch !== current) throw new PreconditionFailedProblem();
+      const changedAt = this.clock.now().toISOString();
+      const next: RevisedTurn = {
+        ...asRevised(turn),
+        ...changes,
+        revision: current + 1,
+        updatedAt: changedAt,
+      };
+      const record: RevisionRecord = {
+        conversationId,
+        messageNumber,
+        revision: next.revision,
+        changedBy: actor.userId,
+        changedAt,
+        changes,
+        state: cleaningStateOf(next),
+        ...(current === 1
+          ? {
+              original: {
+                revision: 1,
+                changedBy: turn.ingestedBy,
+                changedAt: turn.receivedAt,
+                changes: cleaningStateOf(turn),
+              },
+            }
+          : {}),
+      };
+      const outcome = await this.buffer.revise(record, next, base.pendingRaw);
+      if (outcome === 'closed') throw new ConversationsException(ConversationsErrorCode.NotActive);
+      if (outcome === 'conflict') {
+        if (ifMatch !== undefined) throw new PreconditionFailedProblem();
+        continue;
+      }
+      this.scheduler
+        .requestFlush()
+        .catch((error: unknown) =>
+          this.logger.warn({ err: String(error) }, 'flush request failed'),
+        );
+      return toTurnResponse(
+        'persistedAt' in turn ? { ...next, id: turn.id, persistedAt: turn.persistedAt } : next,
+      );
+    }
+    throw new ConversationsException(ConversationsErrorCode.RevisionContention);
   }
 
   /** The `size` turns before `before` (or the latest), oldest first. */
@@ -163,14 +452,16 @@ export class TurnsService {
       this.turns.listBefore(conversationId, conversation.partitionMonth, end, size),
       this.buffer.pendingBefore(conversationId, end, size),
     ]);
-    return merge(persisted, buffered).slice(-size).map(toTurnResponse);
+    return (await this.latest(conversationId, merge(persisted, buffered).slice(-size))).map(
+      toTurnResponse,
+    );
   }
 
   /** Turns spoken in the last `minutes`, from the live window when the conversation is live. */
   async recent(conversationId: string, minutes: number): Promise<TurnResponse[]> {
     const since = this.clock.nowMs() - minutes * 60_000;
     const live = await this.buffer.liveSince(conversationId, since);
-    if (live) return live.map(toTurnResponse);
+    if (live) return (await this.latest(conversationId, live)).map(toTurnResponse);
     const conversation = await this.conversations.get(conversationId);
     const persisted = await this.turns.spokenSince(
       conversationId,
@@ -178,7 +469,7 @@ export class TurnsService {
       new Date(since),
       1000,
     );
-    return persisted.map(toTurnResponse);
+    return (await this.latest(conversationId, persisted)).map(toTurnResponse);
   }
 
   /**
@@ -203,8 +494,9 @@ export class TurnsService {
     return this.reader.follow(this.buffer.eventsKey(conversationId), cursor).pipe(
       map((entry) => ({
         id: entry.id,
-        type: 'turn',
-        data: toTurnResponse(JSON.parse(entry.fields[1]!) as TurnRecord),
+        // `turn` entries are arrivals, `revised` ones the turn as a revision made it.
+        type: entry.fields[0] === 'revised' ? 'turn.revised' : 'turn',
+        data: toTurnResponse(JSON.parse(entry.fields[1]!) as TurnRecord | RevisedTurn),
       })),
     );
   }

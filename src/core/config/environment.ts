@@ -48,8 +48,38 @@ export class Environment {
   @Max(200)
   DATABASE_POOL_SIZE = 10;
 
+  /**
+   * Streaming replicas of DATABASE_URL, comma-separated postgres:// URLs: lists, search,
+   * stats and exports read from them (SPEC section 12). Empty: everything on the primary.
+   */
+  @IsOptional()
+  @Matches(/^postgres(ql)?:\/\/[^,\s]+(,postgres(ql)?:\/\/[^,\s]+)*$/, {
+    message: 'DATABASE_REPLICA_URLS must be comma-separated postgres:// URLs',
+  })
+  DATABASE_REPLICA_URLS?: string;
+
   @Matches(/^rediss?:\/\//, { message: 'REDIS_URL must be a redis:// URL' })
   REDIS_URL = 'redis://127.0.0.1:6379/0';
+
+  /**
+   * A Redis Cluster's nodes, `host:port,…` (any subset; the rest is discovered). Set: every
+   * Redis use runs on the cluster, and REDIS_URL only supplies credentials and TLS.
+   */
+  @IsOptional()
+  @Matches(/^[^\s,:]+:\d{1,5}(,[^\s,:]+:\d{1,5})*$/, {
+    message: 'REDIS_CLUSTER_NODES must be host:port pairs separated by commas',
+  })
+  REDIS_CLUSTER_NODES?: string;
+
+  /**
+   * On a Redis Cluster: how many durable turn buffers (each with its own hash slot)
+   * conversations are spread over. Ignored on a single server (one buffer).
+   */
+  @Transform(toNumber)
+  @IsInt()
+  @Min(1)
+  @Max(1024)
+  TURN_BUFFER_SHARDS = 16;
 
   /**
    * Keep principals and participations in memory, invalidated through Postgres NOTIFY
@@ -354,6 +384,43 @@ export class Environment {
   @Matches(/^(\S+\s+){4,5}\S+$/, { message: 'RETENTION_CRON must be a cron expression' })
   RETENTION_CRON = '0 3 * * *';
 
+  // --- Data lifecycle (SPEC section 12) -------------------------------------------
+
+  /**
+   * When the worker checks storage against the database and purges deleted cases (cron,
+   * server time zone); `off` runs neither (the CLI's `storage-check` still works).
+   */
+  @IsString()
+  @Matches(/^(off|(\S+\s+){4,5}\S+)$/, {
+    message: 'MAINTENANCE_CRON must be a cron expression or off',
+  })
+  MAINTENANCE_CRON = '30 3 * * *';
+
+  /** Audio and turns of cases deleted longer ago than this are purged, unless held. */
+  @Transform(toNumber)
+  @IsInt()
+  @Min(0)
+  @Max(36500)
+  CASE_PURGE_DAYS = 30;
+
+  /** When the worker writes a backup archive (cron); empty: no scheduled backups. */
+  @IsOptional()
+  @IsString()
+  @Matches(/^(\S+\s+){4,5}\S+$/, { message: 'BACKUP_SCHEDULE must be a cron expression' })
+  BACKUP_SCHEDULE?: string;
+
+  /** Where scheduled backups are written. */
+  @IsString()
+  @MinLength(1)
+  BACKUP_DIR = './.data/backups';
+
+  /** Scheduled backup archives kept; older ones are deleted after a successful backup. */
+  @Transform(toNumber)
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  BACKUP_KEEP = 7;
+
   // --- Signing and audit checkpoints (SPEC section 13) ---------------------------
 
   /**
@@ -378,6 +445,61 @@ export class Environment {
   @Min(1)
   @Max(10080)
   AUDIT_CHECKPOINT_MINUTES = 60;
+
+  // --- Signed case exports (SPEC section 13) ------------------------------------
+
+  /** A finished export bundle is downloadable this long, then removed from storage. */
+  @Transform(toNumber)
+  @IsNumber()
+  @IsPositive()
+  @Max(8760)
+  EXPORT_TTL_HOURS = 72;
+
+  /** How often the worker removes expired export bundles from storage. */
+  @Transform(toNumber)
+  @IsInt()
+  @Min(1)
+  @Max(1440)
+  EXPORT_SWEEP_MINUTES = 15;
+
+  // --- Outgoing webhooks (SPEC section 11) -------------------------------------------
+
+  /**
+   * Addresses or CIDRs (comma-separated) a webhook may reach although they are loopback,
+   * private, link-local or cloud metadata, e.g. `127.0.0.1` for a receiver on this host.
+   */
+  @IsString()
+  @Matches(/^[0-9a-fA-F.:/,\s]*$/, {
+    message: 'WEBHOOK_ALLOWED_HOSTS must be comma-separated IP addresses or CIDRs',
+  })
+  WEBHOOK_ALLOWED_HOSTS = '';
+
+  /**
+   * Delays before the retries of a failed delivery (SPEC section 11: 8 attempts over about a
+   * day). Comma-separated durations with a unit (`ms`, `s`, `m`, `h`); tests shorten them.
+   */
+  @Matches(/^\s*\d+(ms|s|m|h)(\s*,\s*\d+(ms|s|m|h))*\s*$/, {
+    message: 'WEBHOOK_RETRY_DELAYS must be comma-separated durations such as 5s,5m,2h',
+  })
+  WEBHOOK_RETRY_DELAYS = '5s,5m,30m,2h,5h,10h,10h';
+
+  /** How long one delivery attempt may take before it counts as failed. */
+  @Transform(toNumber)
+  @IsInt()
+  @Min(100)
+  @Max(60_000)
+  WEBHOOK_TIMEOUT_MS = 10_000;
+
+  /**
+   * Delivery jobs one worker process runs at once (each sends up to 100 deliveries). They
+   * wait on receivers and the database, not the CPU: 64 kept the first-attempt p99 under
+   * a second in bench:webhooks where 16 let a backlog build (BENCHMARKS.md, P12).
+   */
+  @Transform(toNumber)
+  @IsInt()
+  @Min(1)
+  @Max(500)
+  WEBHOOK_CONCURRENCY = 64;
 }
 
 export function validateEnvironment(raw: Record<string, unknown>): Environment {

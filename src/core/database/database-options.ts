@@ -8,16 +8,34 @@ const root = join(__dirname, '..', '..', '..');
 export interface DatabaseSettings {
   url: string;
   poolSize: number;
+  /** Streaming replicas: reads routed by ReplicaReads go there; nothing else does. */
+  replicaUrls?: string[];
 }
 
 /**
  * One definition of how the service talks to Postgres, shared by the app, the
  * migration CLI and the tests. `synchronize` is off: migrations alone change the schema.
  */
-export function databaseOptions({ url, poolSize }: DatabaseSettings): DataSourceOptions {
+export function databaseOptions({
+  url,
+  poolSize,
+  replicaUrls = [],
+}: DatabaseSettings): DataSourceOptions {
   return {
     type: 'postgres',
     url,
+    // TypeORM's replication, with the primary as the default for everything (a query
+    // builder would otherwise read from a replica and miss the caller's own writes); only
+    // ReplicaReads asks for a replica, explicitly.
+    ...(replicaUrls.length > 0
+      ? {
+          replication: {
+            master: { url },
+            slaves: replicaUrls.map((replica) => ({ url: replica })),
+            defaultMode: 'master' as const,
+          },
+        }
+      : {}),
     uuidExtension: 'pgcrypto',
     entities: [join(root, 'src', '**', '*.entity.{ts,js}')],
     migrations: [join(root, 'migrations', '*.{ts,js}')],

@@ -2,6 +2,7 @@ import { Global, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AppConfig } from '../config/app-config';
 import { databaseOptions } from './database-options';
+import { ReplicaReads, replicaUrlsOf } from './replica-reads';
 
 @Global()
 @Module({
@@ -12,6 +13,7 @@ import { databaseOptions } from './database-options';
         ...databaseOptions({
           url: config.get('DATABASE_URL'),
           poolSize: config.get('DATABASE_POOL_SIZE'),
+          replicaUrls: replicaUrlsOf(config.get('DATABASE_REPLICA_URLS')),
         }),
         // Fail fast at boot instead of retrying for a minute; readiness reports outages later.
         retryAttempts: 2,
@@ -19,5 +21,7 @@ import { databaseOptions } from './database-options';
       }),
     }),
   ],
+  providers: [ReplicaReads],
+  exports: [ReplicaReads],
 })
 export class DatabaseModule {}

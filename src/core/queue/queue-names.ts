@@ -5,5 +5,8 @@ export enum QueueName {
   Retention = 'retention',
   AuditCheckpoint = 'audit-checkpoint',
   ConversationIdle = 'conversation-idle',
+  CaseExport = 'case-export',
+  Maintenance = 'maintenance',
+  Webhooks = 'webhooks',
   NotificationRetention = 'notification-retention',
 }

@@ -1,20 +1,11 @@
 import { Global, Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
 import Redis from 'ioredis';
 import { AppConfig } from '../config/app-config';
+import { createRedisClient } from './redis-options';
 
 export const REDIS = Symbol('REDIS');
 /** The shared application Redis client; every key it touches carries `REDIS_PREFIX:`. */
 export const InjectRedis = (): ParameterDecorator => Inject(REDIS);
-
-export function createRedisClient(url: string, keyPrefix?: string): Redis {
-  return new Redis(url, {
-    keyPrefix,
-    lazyConnect: false,
-    enableReadyCheck: true,
-    // Commands fail fast while Redis is away instead of piling up for ever.
-    maxRetriesPerRequest: 2,
-  });
-}
 
 @Injectable()
 class RedisShutdown implements OnApplicationShutdown {
@@ -32,7 +23,11 @@ class RedisShutdown implements OnApplicationShutdown {
       provide: REDIS,
       inject: [AppConfig],
       useFactory: (config: AppConfig) =>
-        createRedisClient(config.get('REDIS_URL'), `${config.get('REDIS_PREFIX')}:`),
+        createRedisClient({
+          url: config.get('REDIS_URL'),
+          clusterNodes: config.get('REDIS_CLUSTER_NODES'),
+          keyPrefix: `${config.get('REDIS_PREFIX')}:`,
+        }),
     },
     RedisShutdown,
   ],

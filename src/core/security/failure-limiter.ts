@@ -7,7 +7,7 @@ import { InjectRedis } from '../redis/redis.module';
 
 /** A counter of failures (per account, per IP, ...) that locks once it reaches its limit. */
 export interface FailureScope {
-  /** e.g. `login:account:<id>`; namespaced under `failures:` in Redis. */
+  /** e.g. `login:account:<id>`; namespaced under `{failures}:` in Redis. */
   key: string;
   maxFailures: number;
   /**
@@ -29,8 +29,8 @@ export interface FailureScope {
  * six browser tabs or a fleet of clients sharing a service account were refused although
  * nobody had failed at all.
  *
- * Now failures and attempts in flight are kept apart: `failures:count:*` counts settled
- * failures only (and only failures lock), `failures:inflight:*` holds the reservations of
+ * Now failures and attempts in flight are kept apart: `{failures}:count:*` counts settled
+ * failures only (and only failures lock), `{failures}:inflight:*` holds the reservations of
  * attempts being checked. An attempt that finds no free slot is not refused: it waits (a
  * few ms at a time) for an earlier attempt to settle. Correct logins give their slot back at
  * once, so 20 concurrent correct logins pass in waves of `max`; wrong guesses fill the
@@ -111,6 +111,14 @@ export class ReservedAttempt {
 }
 
 /**
+ * One attempt's script touches the keys of all its scopes (account and address): they
+ * share the `{failures}` hash tag, so on a Redis Cluster they are in one slot.
+ */
+function failureKey(kind: 'count' | 'lock' | 'inflight', scope: string): string {
+  return `{failures}:${kind}:${scope}`;
+}
+
+/**
  * Brute-force protection backed by Redis, so limits hold across API replicas.
  * Only failures are counted and only failures lock; see the comment above for how
  * concurrent attempts are admitted without letting concurrent guesses exceed the limit.
@@ -132,9 +140,9 @@ export class FailureLimiter {
   ): Promise<ReservedAttempt | AttemptRefusal> {
     const token = randomUUID();
     const keys = scopes.flatMap((s) => [
-      `failures:count:${s.key}`,
-      `failures:lock:${s.key}`,
-      `failures:inflight:${s.key}`,
+      failureKey('count', s.key),
+      failureKey('lock', s.key),
+      failureKey('inflight', s.key),
     ]);
     const args = [token, LEASE_MS, ...scopes.map((s) => s.maxFailures)];
     const deadline = this.clock.nowMs() + waitMs;
@@ -162,9 +170,9 @@ export class FailureLimiter {
       pipeline.eval(
         SETTLE_FAILURE,
         3,
-        `failures:count:${s.key}`,
-        `failures:lock:${s.key}`,
-        `failures:inflight:${s.key}`,
+        failureKey('count', s.key),
+        failureKey('lock', s.key),
+        failureKey('inflight', s.key),
         token,
         s.maxFailures,
         Math.ceil(s.windowMs),
@@ -177,18 +185,18 @@ export class FailureLimiter {
   /** @internal through ReservedAttempt.release */
   async release(scopes: FailureScope[], token: string): Promise<void> {
     const pipeline = this.redis.pipeline();
-    scopes.forEach((s) => pipeline.zrem(`failures:inflight:${s.key}`, token));
+    scopes.forEach((s) => pipeline.zrem(failureKey('inflight', s.key), token));
     await pipeline.exec();
   }
 
   /** How much longer the scope `key` stays locked, in ms; 0 when it is not locked. */
   async lockedForMs(key: string): Promise<number> {
-    return Math.max(0, await this.redis.pttl(`failures:lock:${key}`));
+    return Math.max(0, await this.redis.pttl(failureKey('lock', key)));
   }
 
   /** Forgets the failures counted in a scope (a success proves the owner is back). */
   async reset(scope: FailureScope): Promise<void> {
-    await this.redis.del(`failures:count:${scope.key}`);
+    await this.redis.del(failureKey('count', scope.key));
   }
 }
 

@@ -20,6 +20,7 @@ export const PERMISSION_CATALOGUE = {
   'audit:read': 'Read and verify the audit log',
   'stats:read': 'Read usage and system statistics',
   'queues:admin': 'Administer background queues and see every job',
+  'webhooks:manage': 'Create, change, test and delete outgoing webhooks; read their deliveries',
 } as const;
 
 export type Permission = keyof typeof PERMISSION_CATALOGUE;

@@ -3,6 +3,7 @@ import type Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { Observable } from 'rxjs';
 import { AppConfig } from '../config/app-config';
+import { duplicateClient } from '../redis/redis-options';
 import { InjectRedis } from '../redis/redis.module';
 import { compareStreamIds } from './stream-ids';
 
@@ -26,6 +27,7 @@ const RETRY_MS = 500;
 const ENTRIES_PER_READ = 500;
 
 /**
+ * One lane of the shared reader: the streams of one hash slot (or all, off a cluster).
  * Follows Redis streams for every live response of this process over ONE connection
  * (F6): a single loop runs a blocking XREAD over all the streams someone follows, from
  * the oldest cursor among each stream's followers, and hands each follower the entries
@@ -37,30 +39,22 @@ const ENTRIES_PER_READ = 500;
  * which ends the current XREAD at once. While Redis is unreachable the loop retries and
  * the followers wait; nothing is lost as their cursors are kept.
  */
-@Injectable()
-export class SharedStreamReader implements OnModuleDestroy {
+class StreamLane {
   private readonly logger = new Logger(SharedStreamReader.name);
   private readonly followed = new Map<string, Set<Follower>>();
-  private readonly wakeKey = `sse:wake:${randomUUID()}`;
+  private readonly wakeKey: string;
   private wakeCursor = '0-0';
   private client: Redis | undefined;
   private running = false;
   private stopped = false;
-  /** CLIENT SETNAME of the shared connection: one per process (pid) and REDIS_PREFIX. */
-  readonly connectionName: string;
 
   constructor(
-    @InjectRedis() private readonly redis: Redis,
-    config: AppConfig,
+    private readonly redis: Redis,
+    private readonly connectionName: string,
+    tag: string,
   ) {
-    const prefix = config.get('REDIS_PREFIX').replace(/[^A-Za-z0-9_-]/g, '_');
-    this.connectionName = `verbatim-streams-${prefix}-${process.pid}`;
-  }
-
-  /** Id of the newest entry of `key` (`0-0` when empty): a start that misses nothing after now. */
-  async latestId(key: string): Promise<string> {
-    const [last] = (await this.redis.xrevrange(key, '+', '-', 'COUNT', 1)) as [string, string[]][];
-    return last?.[0] ?? '0-0';
+    // In the lane's slot, like every stream it reads.
+    this.wakeKey = `sse:${tag === '' ? '' : `{${tag}}:`}wake:${randomUUID()}`;
   }
 
   /** Entries of `key` after `after`, in order, as they arrive; never ends by itself. */
@@ -89,7 +83,7 @@ export class SharedStreamReader implements OnModuleDestroy {
     });
   }
 
-  async onModuleDestroy(): Promise<void> {
+  async stop(): Promise<void> {
     this.stopped = true;
     for (const followers of this.followed.values())
       for (const follower of [...followers]) follower.complete();
@@ -99,7 +93,7 @@ export class SharedStreamReader implements OnModuleDestroy {
   }
 
   private connection(): Redis {
-    this.client ??= this.redis.duplicate({ connectionName: this.connectionName });
+    this.client ??= duplicateClient(this.redis, this.connectionName);
     return this.client;
   }
 
@@ -180,5 +174,54 @@ export class SharedStreamReader implements OnModuleDestroy {
         }
       }
     }
+  }
+}
+
+/** The hash tag of a full key (what Redis Cluster hashes), '' when it has none. */
+export function hashTagOf(key: string): string {
+  const open = key.indexOf('{');
+  if (open === -1) return '';
+  const close = key.indexOf('}', open + 1);
+  return close > open + 1 ? key.slice(open + 1, close) : '';
+}
+
+/**
+ * Follows Redis streams for every live response of this process (F6). One blocking XREAD
+ * can only read keys of one hash slot on a Redis Cluster, so streams are grouped by hash
+ * tag into lanes, each with one connection and one loop (StreamLane). On a single Redis
+ * server the conversation streams carry no tag: there is one lane and one connection.
+ */
+@Injectable()
+export class SharedStreamReader implements OnModuleDestroy {
+  private readonly lanes = new Map<string, StreamLane>();
+  private readonly prefix: string;
+  /** CLIENT SETNAME of the shared connections: one name per process (pid) and REDIS_PREFIX. */
+  readonly connectionName: string;
+
+  constructor(
+    @InjectRedis() private readonly redis: Redis,
+    config: AppConfig,
+  ) {
+    const prefix = config.get('REDIS_PREFIX').replace(/[^A-Za-z0-9_-]/g, '_');
+    this.connectionName = `verbatim-streams-${prefix}-${process.pid}`;
+    this.prefix = this.redis.options.keyPrefix ?? '';
+  }
+
+  /** Id of the newest entry of `key` (`0-0` when empty): a start that misses nothing after now. */
+  async latestId(key: string): Promise<string> {
+    const [last] = (await this.redis.xrevrange(key, '+', '-', 'COUNT', 1)) as [string, string[]][];
+    return last?.[0] ?? '0-0';
+  }
+
+  /** Entries of `key` after `after`, in order, as they arrive; never ends by itself. */
+  follow(key: string, after: string): Observable<StreamEntry> {
+    const tag = hashTagOf(this.prefix + key);
+    let lane = this.lanes.get(tag);
+    if (!lane) this.lanes.set(tag, (lane = new StreamLane(this.redis, this.connectionName, tag)));
+    return lane.follow(key, after);
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await Promise.all([...this.lanes.values()].map((lane) => lane.stop()));
   }
 }

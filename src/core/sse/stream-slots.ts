@@ -94,11 +94,16 @@ export class StreamSlots {
   async renew(slots: StreamSlot[]): Promise<void> {
     if (slots.length === 0) return;
     const expiry = this.clock.nowMs() + SLOT_LEASE_MS;
-    const pipeline = this.redis.pipeline();
-    for (const slot of slots) {
-      pipeline.zadd(this.key(slot.userId), 'XX', expiry, slot.id);
-      pipeline.pexpire(this.key(slot.userId), SLOT_LEASE_MS);
-    }
-    await pipeline.exec();
+    // One pipeline per user: a user's set is one key (one cluster slot); users' are not.
+    const byUser = new Map<string, string[]>();
+    for (const slot of slots)
+      byUser.set(slot.userId, [...(byUser.get(slot.userId) ?? []), slot.id]);
+    await Promise.all(
+      [...byUser].map(([userId, ids]) => {
+        const pipeline = this.redis.pipeline();
+        for (const id of ids) pipeline.zadd(this.key(userId), 'XX', expiry, id);
+        return pipeline.pexpire(this.key(userId), SLOT_LEASE_MS).exec();
+      }),
+    );
   }
 }

@@ -11,8 +11,12 @@ import {
   StorageDriver,
   StorageNotFoundError,
   StoredObject,
+  UploadLeftover,
 } from './storage-driver';
 import { assertValidKey, assertValidPrefix, isValidKey } from './storage-keys';
+
+/** The suffix of a write in progress (see temporaryPathFor). */
+const TEMPORARY = /^(.+)\.partial-[0-9a-f]{12}$/;
 
 const isMissing = (error: unknown): boolean =>
   (error as { code?: unknown } | null)?.code === 'ENOENT';
@@ -124,6 +128,47 @@ export class LocalStorageDriver implements StorageDriver {
     yield* this.walk(start, prefix);
   }
 
+  async *leftovers(before: Date): AsyncIterable<UploadLeftover> {
+    for await (const path of this.files(this.root)) {
+      const target = TEMPORARY.exec(path)?.[1];
+      if (target === undefined) continue;
+      try {
+        const info = await lstat(path);
+        if (info.mtime >= before) continue;
+        const key = relative(this.root, target).split(sep).join('/');
+        yield { id: relative(this.root, path).split(sep).join('/'), key, startedAt: info.mtime };
+      } catch (error) {
+        if (!isMissing(error)) throw error; // finished or removed since the listing
+      }
+    }
+  }
+
+  async removeLeftover(leftover: UploadLeftover): Promise<void> {
+    const path = resolve(this.root, leftover.id);
+    // Only ever a temporary file inside the root.
+    if (!path.startsWith(this.root + sep) || !TEMPORARY.test(path)) {
+      throw new InvalidStorageKeyError(leftover.id);
+    }
+    await unlink(path).catch((error: unknown) => {
+      if (!isMissing(error)) throw error;
+    });
+  }
+
+  private async *files(directory: string): AsyncIterable<string> {
+    let entries;
+    try {
+      entries = await opendir(directory);
+    } catch (error) {
+      if (isMissing(error)) return;
+      throw error;
+    }
+    for await (const entry of entries) {
+      const path = join(directory, entry.name);
+      if (entry.isDirectory()) yield* this.files(path);
+      else if (entry.isFile()) yield path;
+    }
+  }
+
   private async *walk(directory: string, prefix: string): AsyncIterable<ListedObject> {
     let entries;
     try {
@@ -142,7 +187,8 @@ export class LocalStorageDriver implements StorageDriver {
         }
       } else if (entry.isFile() && key.startsWith(prefix) && isValidKey(key)) {
         try {
-          yield { key, size: (await lstat(path)).size };
+          const info = await lstat(path);
+          yield { key, size: info.size, modifiedAt: info.mtime };
         } catch (error) {
           if (!isMissing(error)) throw error; // deleted since the directory was read
         }

@@ -1,9 +1,11 @@
 import {
+  AbortMultipartUploadCommand,
   CopyObjectCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
   ListObjectsV2Command,
   S3Client,
   S3ServiceException,
@@ -12,10 +14,12 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { Readable } from 'node:stream';
 import {
   ByteRange,
+  LeftoversUnsupportedError,
   ListedObject,
   StorageDriver,
   StorageNotFoundError,
   StoredObject,
+  UploadLeftover,
 } from './storage-driver';
 import { assertValidKey, assertValidPrefix, isValidKey } from './storage-keys';
 
@@ -41,6 +45,13 @@ function isNotFound(error: unknown): boolean {
     );
   }
   return false;
+}
+
+function isNotImplemented(error: unknown): boolean {
+  return (
+    error instanceof S3ServiceException &&
+    (error.$metadata.httpStatusCode === 501 || error.name === 'NotImplemented')
+  );
 }
 
 /**
@@ -166,11 +177,57 @@ export class S3StorageDriver implements StorageDriver {
       );
       for (const object of page.Contents ?? []) {
         if (object.Key !== undefined && isValidKey(object.Key)) {
-          yield { key: object.Key, size: object.Size ?? 0 };
+          yield {
+            key: object.Key,
+            size: object.Size ?? 0,
+            modifiedAt: object.LastModified ?? new Date(0),
+          };
         }
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
+  }
+
+  async *leftovers(before: Date): AsyncIterable<UploadLeftover> {
+    let keyMarker: string | undefined;
+    let uploadIdMarker: string | undefined;
+    do {
+      let page;
+      try {
+        page = await this.client.send(
+          new ListMultipartUploadsCommand({
+            Bucket: this.settings.bucket,
+            KeyMarker: keyMarker,
+            UploadIdMarker: uploadIdMarker,
+          }),
+        );
+      } catch (error) {
+        if (isNotImplemented(error)) throw new LeftoversUnsupportedError('this S3 server');
+        throw error;
+      }
+      for (const upload of page.Uploads ?? []) {
+        const startedAt = upload.Initiated ?? new Date(0);
+        if (upload.Key && upload.UploadId && startedAt < before) {
+          yield { id: upload.UploadId, key: upload.Key, startedAt };
+        }
+      }
+      keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
+      uploadIdMarker = page.IsTruncated ? page.NextUploadIdMarker : undefined;
+    } while (keyMarker);
+  }
+
+  async removeLeftover(leftover: UploadLeftover): Promise<void> {
+    try {
+      await this.client.send(
+        new AbortMultipartUploadCommand({
+          Bucket: this.settings.bucket,
+          Key: leftover.key,
+          UploadId: leftover.id,
+        }),
+      );
+    } catch (error) {
+      if (!isNotFound(error) && (error as { name?: string }).name !== 'NoSuchUpload') throw error;
+    }
   }
 
   /** Readiness: the bucket answers. */

@@ -13,6 +13,20 @@ export interface StoredObject {
 /** One object found by `list`. */
 export interface ListedObject extends StoredObject {
   key: string;
+  /** When it was last written. */
+  modifiedAt: Date;
+}
+
+/**
+ * What an interrupted write left behind: a temporary file of the local driver, an
+ * unfinished multipart upload of S3. Never readable under a real key; only takes space.
+ */
+export interface UploadLeftover {
+  /** The temporary file's path under the root, or the multipart upload's id. */
+  id: string;
+  /** The key the write was for. */
+  key: string;
+  startedAt: Date;
 }
 
 /**
@@ -40,6 +54,13 @@ export interface StorageDriver {
    * service's data. The order is unspecified.
    */
   list(prefix: string): AsyncIterable<ListedObject>;
+  /**
+   * Leftovers of writes started before `before`. Rejects with LeftoversUnsupportedError
+   * where the backend cannot list them (some S3-compatible servers).
+   */
+  leftovers(before: Date): AsyncIterable<UploadLeftover>;
+  /** Removes one leftover; idempotent. */
+  removeLeftover(leftover: UploadLeftover): Promise<void>;
 }
 
 export const STORAGE = Symbol('STORAGE');
@@ -55,5 +76,12 @@ export class InvalidStorageKeyError extends Error {
   constructor(key: string) {
     super(`Refused storage key ${JSON.stringify(key.slice(0, 200))}`);
     this.name = 'InvalidStorageKeyError';
+  }
+}
+
+export class LeftoversUnsupportedError extends Error {
+  constructor(backend: string) {
+    super(`${backend} cannot list unfinished uploads`);
+    this.name = 'LeftoversUnsupportedError';
   }
 }

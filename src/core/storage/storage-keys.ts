@@ -1,9 +1,12 @@
 import { UUID_LOWERCASE as UUID } from '../http/validation-patterns';
 import { InvalidStorageKeyError } from './storage-driver';
 const EXTENSION = /^\.[a-z0-9]{1,8}$/;
-/** The only key shapes that exist: `cases/{caseId}/{audioId}{.ext}` and `archive/{audioId}/{audioId}{.ext}`. */
+/**
+ * The only key shapes that exist: `cases/{caseId}/{audioId}{.ext}`,
+ * `archive/{audioId}/{audioId}{.ext}` and `exports/{exportId}.tar`.
+ */
 const KEY =
-  /^(cases\/[0-9a-f-]{36}\/[0-9a-f-]{36}|archive\/[0-9a-f-]{36}\/[0-9a-f-]{36})(\.[a-z0-9]{1,8})?$/;
+  /^((cases\/[0-9a-f-]{36}\/[0-9a-f-]{36}|archive\/[0-9a-f-]{36}\/[0-9a-f-]{36})(\.[a-z0-9]{1,8})?|exports\/[0-9a-f-]{36}\.tar)$/;
 
 function checkParts(ids: string[], extension: string): void {
   if (!ids.every((id) => UUID.test(id)) || (extension !== '' && !EXTENSION.test(extension))) {
@@ -21,6 +24,12 @@ export function caseAudioKey(caseId: string, audioId: string, extension: string)
 export function archiveAudioKey(audioId: string, extension: string): string {
   checkParts([audioId], extension);
   return `archive/${audioId}/${audioId}${extension}`;
+}
+
+/** Where a signed case export bundle lives until it expires. */
+export function exportBundleKey(exportId: string): string {
+  checkParts([exportId], '');
+  return `exports/${exportId}.tar`;
 }
 
 /** The extension of a key built above (`.wav`), or '' when it has none. */
