@@ -63,6 +63,8 @@ export class TurnKeys {
   revs = (id: string): string => this.conversation(id, 'revs');
   /** Revisions accepted but not yet persisted, scored by messageNumber (history reads, seal wait). */
   revPending = (id: string): string => this.conversation(id, 'revpending');
+  /** Present for a second after a `conversation.updated` event: the throttle. */
+  updatedThrottle = (id: string): string => this.conversation(id, 'updated');
   /** Set when the conversation ended: the script refuses further turns atomically. */
   closed = (id: string): string => this.conversation(id, 'closed');
   /** A durable buffer every worker drains: a stream with a consumer group. */
@@ -150,6 +152,20 @@ redis.call('ZREM', KEYS[2], ARGV[3])
 return 1
 `;
 
+/**
+ * Adds a `conversation.updated` event (ARGV[1], the counters) to the conversation's
+ * event stream unless one was added in the last ARGV[2] ms.
+ */
+const UPDATED_SCRIPT = `
+if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[2]) then return 0 end
+redis.call('XADD', KEYS[1], 'MAXLEN', '~', 10000, '*', 'updated', ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 1
+`;
+
+/** At most one `conversation.updated` per conversation per this many ms (SPEC section 10). */
+const UPDATED_EVERY_MS = 1000;
+
 /** How long a turn's revision counter outlives its last revision (see README). */
 const REVISION_COUNTER_TTL_SECONDS = 7 * 86400;
 
@@ -236,6 +252,7 @@ export class TurnBuffer implements OnModuleInit {
     this.redis.defineCommand('ingestTurns', { numberOfKeys: 6, lua: INGEST_SCRIPT });
     this.redis.defineCommand('reviseTurn', { numberOfKeys: 6, lua: REVISE_SCRIPT });
     this.redis.defineCommand('forgetRevised', { numberOfKeys: 2, lua: FORGET_REVISED_SCRIPT });
+    this.redis.defineCommand('publishUpdated', { numberOfKeys: 2, lua: UPDATED_SCRIPT });
   }
 
   async onModuleInit(): Promise<void> {
@@ -375,6 +392,50 @@ export class TurnBuffer implements OnModuleInit {
       messageNumber,
     );
     return raws.map((raw) => JSON.parse(raw) as RevisionRecord);
+  }
+
+  // --- conversation events -------------------------------------------------------------
+
+  /**
+   * `conversation.updated` for each conversation a batch moved, throttled per conversation.
+   * One script each, not one pipeline: on a cluster the conversations live on any master.
+   */
+  async publishUpdated<T extends { conversationId: string }>(counters: T[]): Promise<void> {
+    const run = (
+      this.redis as unknown as Record<
+        'publishUpdated',
+        (...a: (string | number)[]) => Promise<number>
+      >
+    ).publishUpdated;
+    await Promise.all(
+      counters.map(({ conversationId, ...data }) =>
+        run.call(
+          this.redis,
+          this.keys.events(conversationId),
+          this.keys.updatedThrottle(conversationId),
+          JSON.stringify(data),
+          UPDATED_EVERY_MS,
+          this.ttlSeconds,
+        ),
+      ),
+    );
+  }
+
+  /** `conversation.ended` with the seal, after the conversation was sealed. */
+  async publishEnded(conversationId: string, sealHash: string | null): Promise<void> {
+    await this.redis
+      .multi()
+      .xadd(
+        this.keys.events(conversationId),
+        'MAXLEN',
+        '~',
+        10000,
+        '*',
+        'ended',
+        JSON.stringify({ sealHash }),
+      )
+      .expire(this.keys.events(conversationId), this.ttlSeconds)
+      .exec();
   }
 
   async markClosed(conversationId: string): Promise<void> {
