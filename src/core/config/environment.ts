@@ -476,6 +476,17 @@ export class Environment {
   @Max(10080)
   CLAIM_TIMEOUT_MINUTES = 30;
 
+  /**
+   * How often stale claims are returned to `queued` (a repeatable job), so a claim returns
+   * at most this long after CLAIM_TIMEOUT_MINUTES; 0 turns the job off (the nightly
+   * retention sweep and new claims still release them).
+   */
+  @Transform(toNumber)
+  @IsInt()
+  @Min(0)
+  @Max(60)
+  CLAIM_SWEEP_SECONDS = 60;
+
   /** Audio of cases closed longer than this is archived by the nightly retention job. */
   @Transform(toNumber)
   @IsNumber()
