@@ -307,6 +307,13 @@ export class Environment {
   @Max(3600)
   SSE_RECHECK_SECONDS = 30;
 
+  /** Read notifications are deleted this many days after they were read (hourly job). */
+  @Transform(toNumber)
+  @IsInt()
+  @Min(1)
+  @Max(3650)
+  NOTIFICATION_RETENTION_DAYS = 90;
+
   /** Turns persisted per INSERT statement by the turn-persistence worker. */
   @Transform(toNumber)
   @IsInt()
@@ -468,6 +475,17 @@ export class Environment {
   @IsPositive()
   @Max(10080)
   CLAIM_TIMEOUT_MINUTES = 30;
+
+  /**
+   * How often stale claims are returned to `queued` (a repeatable job), so a claim returns
+   * at most this long after CLAIM_TIMEOUT_MINUTES; 0 turns the job off (the nightly
+   * retention sweep and new claims still release them).
+   */
+  @Transform(toNumber)
+  @IsInt()
+  @Min(0)
+  @Max(60)
+  CLAIM_SWEEP_SECONDS = 60;
 
   /** Audio of cases closed longer than this is archived by the nightly retention job. */
   @Transform(toNumber)
