@@ -2,7 +2,7 @@
 // services and repositories against the real Postgres/Redis; e2e specs under test/e2e boot the real app;
 // fault specs under test/fault (TARGETS R1-R6) add real worker processes, proxies and servers.
 // A few transitive dependencies ship ESM only; they are compiled to CommonJS for Jest.
-const ESM_ONLY = ['content-disposition'];
+const ESM_ONLY = ['content-disposition', 'openid-client', 'oauth4webapi', 'jose'];
 
 module.exports = {
   rootDir: '.',

@@ -295,15 +295,15 @@ export class AudioArchiveService {
   }
 
   /**
-   * The nightly sweep: stale claims go back to `queued`, and audio of cases closed longer
-   * than RETENTION_ARCHIVE_DAYS (and not held) is queued for archiving.
+   * Stale processing claims (no claim renewal, progress or result for
+   * CLAIM_TIMEOUT_MINUTES by the application clock) go back to `queued`, each audited as
+   * `audio.claim_expired`. Run every minute by the retention queue and by the nightly sweep.
    */
-  async sweep(
-    progress: Progress = () => undefined,
-  ): Promise<{ claimsReleased: number; archiveJobs: number }> {
-    const released = await this.audio.transaction(async (manager) => {
+  async releaseStaleClaims(): Promise<{ released: string[] }> {
+    return this.audio.transaction(async (manager) => {
       const rows = await this.audio.releaseStaleClaims(
         this.config.get('CLAIM_TIMEOUT_MINUTES'),
+        this.clock.now(),
         manager,
       );
       for (const row of rows) {
@@ -319,8 +319,20 @@ export class AudioArchiveService {
           manager,
         );
       }
-      return rows.length;
+      if (rows.length > 0)
+        this.logger.log({ claimsReleased: rows.length }, 'stale claims released');
+      return { released: rows.map((row) => row.id) };
     });
+  }
+
+  /**
+   * The nightly sweep: stale claims go back to `queued`, and audio of cases closed longer
+   * than RETENTION_ARCHIVE_DAYS (and not held) is queued for archiving.
+   */
+  async sweep(
+    progress: Progress = () => undefined,
+  ): Promise<{ claimsReleased: number; archiveJobs: number }> {
+    const released = (await this.releaseStaleClaims()).released.length;
     await progress(10);
     const days = this.config.get('RETENTION_ARCHIVE_DAYS');
     const closedBefore = this.clock.fromNow(-days * 24 * 3600 * 1000);

@@ -23,6 +23,7 @@ import { AudioTransferService } from './audio-transfer.service';
 import {
   ArchiveAudioDto,
   AudioFileResponse,
+  AudioProgressDto,
   FailAudioDto,
   JobAcceptedResponse,
   ListAudioQuery,
@@ -141,6 +142,26 @@ export class AudioFilesController {
   @ApiOperation({ summary: 'Claim an audio file for processing' })
   async claim(@CurrentActor() actor: Actor, @UuidParam() id: string): Promise<AudioFileResponse> {
     return AudioFileResponse.from(await this.processing.claim(actor, id));
+  }
+
+  @Post(':id/progress')
+  @Authenticated({ permission: 'transcriptions:write', resource: 'audio', access: 'read' })
+  @HttpCode(200)
+  @ApiOkResponse({ type: AudioFileResponse })
+  @ApiOperation({
+    summary: 'Report processing progress (claimant only); renews the claim',
+  })
+  async progress(
+    @CurrentActor() actor: Actor,
+    @UuidParam() id: string,
+    @Body() dto: AudioProgressDto,
+  ): Promise<AudioFileResponse> {
+    return AudioFileResponse.from(
+      await this.processing.reportProgress(actor, id, {
+        percent: dto.percent,
+        stage: dto.stage ?? null,
+      }),
+    );
   }
 
   @Post(':id/fail')

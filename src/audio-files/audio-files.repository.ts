@@ -11,6 +11,9 @@ export interface AudioListFilter extends AccessScope {
   caseId?: string;
   status?: AudioStatus;
   language?: string;
+  uploadedBy?: string;
+  /** Creation order; oldest first unless `desc`. */
+  newestFirst?: boolean;
   offset: number;
   limit: number;
 }
@@ -22,6 +25,9 @@ export type AudioChanges = Partial<
     | 'errorMessage'
     | 'claimedBy'
     | 'claimedAt'
+    | 'progressPercent'
+    | 'progressStage'
+    | 'progressAt'
     | 'processedAt'
     | 'storageKey'
     | 'isArchived'
@@ -99,17 +105,24 @@ export class AudioFilesRepository {
       .getOne();
   }
 
-  /** Applies changes and bumps the version; with `expected`, only from that version. */
+  /**
+   * Applies changes and bumps the version; with `expected`, only from that version.
+   * Releasing the claim (`claimedBy: null`) clears its progress too.
+   */
   async update(
     id: string,
     changes: AudioChanges,
     manager: EntityManager,
     expected?: { version: number },
   ): Promise<AudioFileEntity | null> {
+    const released =
+      changes.claimedBy === null
+        ? { progressPercent: null, progressStage: null, progressAt: null }
+        : {};
     const query = manager
       .createQueryBuilder()
       .update(AudioFileEntity)
-      .set({ ...changes, version: () => 'version + 1', updatedAt: () => 'now()' })
+      .set({ ...released, ...changes, version: () => 'version + 1', updatedAt: () => 'now()' })
       .where('id = :id', { id });
     if (expected) query.andWhere('version = :version', { version: expected.version });
     const result = await query.execute();
@@ -163,9 +176,13 @@ export class AudioFilesRepository {
     if (filter.caseId) query.andWhere('a.caseId = :caseId', { caseId: filter.caseId });
     if (filter.status) query.andWhere('a.status = :status', { status: filter.status });
     if (filter.language) query.andWhere('a.language = :language', { language: filter.language });
+    if (filter.uploadedBy) {
+      query.andWhere('a.uploadedBy = :uploadedBy', { uploadedBy: filter.uploadedBy });
+    }
+    const direction = filter.newestFirst ? 'DESC' : 'ASC';
     query
-      .orderBy('a.createdAt', 'ASC')
-      .addOrderBy('a.id', 'ASC')
+      .orderBy('a.createdAt', direction)
+      .addOrderBy('a.id', direction)
       .offset(filter.offset)
       .limit(filter.limit);
     return Promise.all([query.getMany(), query.getCount()]);
@@ -181,32 +198,65 @@ export class AudioFilesRepository {
   /**
    * Atomically claims a file for `userId`: from `queued`, from its own claim (renewal),
    * or from a claim older than the timeout (stale claims expire lazily here as well as
-   * in the retention sweep). Null when the claim was not taken.
+   * in the every-minute release). A new claim starts without progress. `now` is the
+   * application clock's, so claim ages follow it. Null when the claim was not taken.
    */
   async claim(
     id: string,
     userId: string,
     timeoutMinutes: number,
+    now: Date,
     manager: EntityManager,
   ): Promise<AudioFileEntity | null> {
     const [rows] = await manager.query<[{ id: string }[], number]>(
       `UPDATE audio_files
-          SET status = 'processing', claimed_by = $2, claimed_at = now(), error_message = NULL,
+          SET status = 'processing', claimed_by = $2, claimed_at = $4, error_message = NULL,
+              progress_percent = CASE WHEN claimed_by = $2 THEN progress_percent END,
+              progress_stage = CASE WHEN claimed_by = $2 THEN progress_stage END,
+              progress_at = CASE WHEN claimed_by = $2 THEN progress_at END,
               version = version + 1, updated_at = now()
         WHERE id = $1 AND deleted_at IS NULL AND NOT is_archived
           AND (status = 'queued'
                OR (status = 'processing'
                    AND (claimed_by = $2 OR claimed_by IS NULL
-                        OR claimed_at < now() - $3 * interval '1 minute')))
+                        OR claimed_at < $4::timestamptz - $3 * interval '1 minute')))
         RETURNING id`,
-      [id, userId, timeoutMinutes],
+      [id, userId, timeoutMinutes, now],
     );
     return rows.length > 0 ? this.findAny(id, manager) : null;
   }
 
-  /** Returns stale claims to `queued`; what was released, with who held it. */
+  /**
+   * The claimant's progress report: stored, and the claim renewed (`claimedAt = now`), so
+   * an engine that reports is never taken for stale. Null unless `userId` holds the claim
+   * of a live file in `processing`.
+   */
+  async reportProgress(
+    id: string,
+    userId: string,
+    progress: { percent: number; stage: string | null },
+    now: Date,
+    manager: EntityManager,
+  ): Promise<AudioFileEntity | null> {
+    const [rows] = await manager.query<[{ id: string }[], number]>(
+      `UPDATE audio_files
+          SET progress_percent = $3, progress_stage = $4, progress_at = $5, claimed_at = $5,
+              version = version + 1, updated_at = now()
+        WHERE id = $1 AND deleted_at IS NULL AND status = 'processing' AND claimed_by = $2
+        RETURNING id`,
+      [id, userId, progress.percent, progress.stage, now],
+    );
+    return rows.length > 0 ? this.findAny(id, manager) : null;
+  }
+
+  /**
+   * Returns claims older than the timeout at `now` to `queued` (without progress); what
+   * was released, with who held it. Rows locked by a running claim or report are skipped:
+   * the next run sees them.
+   */
   async releaseStaleClaims(
     timeoutMinutes: number,
+    now: Date,
     manager: EntityManager,
   ): Promise<{ id: string; caseId: string; claimedBy: string | null }[]> {
     const [rows] = await manager.query<
@@ -215,14 +265,15 @@ export class AudioFilesRepository {
       `WITH stale AS (
          SELECT id, claimed_by FROM audio_files
           WHERE status = 'processing' AND deleted_at IS NULL
-            AND claimed_at < now() - $1 * interval '1 minute'
+            AND claimed_at < $2::timestamptz - $1 * interval '1 minute'
           FOR UPDATE SKIP LOCKED)
        UPDATE audio_files a
           SET status = 'queued', claimed_by = NULL, claimed_at = NULL,
+              progress_percent = NULL, progress_stage = NULL, progress_at = NULL,
               version = a.version + 1, updated_at = now()
          FROM stale WHERE a.id = stale.id
        RETURNING a.id, a.case_id AS "caseId", stale.claimed_by AS "claimedBy"`,
-      [timeoutMinutes],
+      [timeoutMinutes, now],
     );
     return rows;
   }

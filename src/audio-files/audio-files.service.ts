@@ -33,6 +33,8 @@ export class AudioFilesService {
       caseId: query.caseId,
       status: query.status,
       language: query.language,
+      uploadedBy: query.uploadedBy,
+      newestFirst: query.sort === '-createdAt',
       offset: query.offset,
       limit: query.limit,
     });

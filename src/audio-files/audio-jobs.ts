@@ -20,12 +20,24 @@ export interface AudioJobData extends RequestedJobData {
 /** Jobs of the `retention` queue. */
 export enum RetentionJobName {
   Sweep = 'retention-sweep',
+  /** Stale processing claims back to `queued` (CLAIM_SWEEP_SECONDS). */
+  ReleaseClaims = 'release-stale-claims',
 }
 
 export type RetentionJobData = RequestedJobData;
 
 /** The repeatable nightly sweep's scheduler id. */
 export const RETENTION_SCHEDULER_ID = 'retention-nightly';
+
+/** The repeatable stale-claim release's scheduler id. */
+export const CLAIM_RELEASE_SCHEDULER_ID = 'claims-release';
+
+/** A release that fails is simply run again at the next tick; history bounded. */
+export const CLAIM_RELEASE_JOB_OPTIONS: JobsOptions = {
+  attempts: 1,
+  removeOnComplete: { age: 24 * 3600, count: 100 },
+  removeOnFail: { age: 7 * 24 * 3600, count: 1000 },
+};
 
 /** Explicit retries with exponential backoff (2 s, 4 s, 8 s, ...); history kept for GET /jobs/:id. */
 export const AUDIO_JOB_OPTIONS: Record<AudioJobName, JobsOptions> = {

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
+import { UsageService } from '../audit/usage.service';
 import { Clock } from '../core/clock/clock';
 import { AppConfig } from '../core/config/app-config';
 import { NotFoundProblem } from '../core/http/problem.exception';
@@ -20,6 +21,7 @@ export class AudioProcessingService {
   constructor(
     private readonly audio: AudioFilesRepository,
     private readonly audit: AuditService,
+    private readonly usage: UsageService,
     private readonly config: AppConfig,
     private readonly clock: Clock,
   ) {}
@@ -27,7 +29,7 @@ export class AudioProcessingService {
   async claim(actor: Actor, id: string): Promise<AudioFileEntity> {
     return this.audio.transaction(async (manager) => {
       const timeout = this.config.get('CLAIM_TIMEOUT_MINUTES');
-      const claimed = await this.audio.claim(id, actor.userId, timeout, manager);
+      const claimed = await this.audio.claim(id, actor.userId, timeout, this.clock.now(), manager);
       if (!claimed) {
         const current = await this.audio.findLive(id, manager);
         if (!current) throw new NotFoundProblem('audio');
@@ -43,6 +45,38 @@ export class AudioProcessingService {
         manager,
       );
       return claimed;
+    });
+  }
+
+  /**
+   * The claimant reports how far it got; the report renews its claim. Not audited (an
+   * engine may report every few seconds; the claim, result or failure is). Anyone but the
+   * claimant, or a file not in `processing`, gets 409.
+   */
+  async reportProgress(
+    actor: Actor,
+    id: string,
+    progress: { percent: number; stage: string | null },
+  ): Promise<AudioFileEntity> {
+    return this.audio.transaction(async (manager) => {
+      const reported = await this.audio.reportProgress(
+        id,
+        actor.userId,
+        progress,
+        this.clock.now(),
+        manager,
+      );
+      if (reported) return reported;
+      const current = await this.audio.findLive(id, manager);
+      if (!current) throw new NotFoundProblem('audio');
+      if (current.status !== 'processing') {
+        throw new AudioException(AudioErrorCode.WrongStatus, {
+          detail: `A ${current.status} audio file takes no progress reports; claim it first.`,
+        });
+      }
+      throw new AudioException(AudioErrorCode.ClaimedByOther, {
+        detail: 'Only the processor holding the claim on this audio file reports its progress.',
+      });
     });
   }
 
@@ -63,6 +97,8 @@ export class AudioProcessingService {
         { status: 'failed', errorMessage: error, claimedBy: null, claimedAt: null },
         manager,
       );
+      // A failed processing job, on the usage of whoever asked for it (the uploader).
+      await this.usage.increment(current.uploadedBy, { jobsFailed: 1 }, manager);
       await this.audit.record(
         {
           action: 'audio.fail',
@@ -90,9 +126,12 @@ export class AudioProcessingService {
 
   /**
    * An engine delivered a transcription of the file: it is processed, and its claim (by
-   * whoever held it) is released. In the caller's transaction, with the new version.
+   * whoever held it) is released; a succeeded job on the uploader's usage. In the
+   * caller's transaction, with the new version.
    */
-  async markProcessed(id: string, manager: EntityManager): Promise<void> {
+  async markProcessed(audio: AudioFileEntity, manager: EntityManager): Promise<void> {
+    const id = audio.id;
+    await this.usage.increment(audio.uploadedBy, { jobsSucceeded: 1 }, manager);
     await this.audio.update(
       id,
       {

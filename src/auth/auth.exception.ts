@@ -18,6 +18,16 @@ export enum AuthErrorCode {
   InvalidPermission = 'invalid-permission',
   CannotChangeSelf = 'cannot-change-self',
   BeyondOwnPermissions = 'beyond-own-permissions',
+  PasswordLoginDisabled = 'password-login-disabled',
+  OidcNotConfigured = 'oidc-not-configured',
+  OidcUnavailable = 'oidc-unavailable',
+  OidcInvalidState = 'oidc-invalid-state',
+  OidcFailed = 'oidc-failed',
+  OidcEmailNotVerified = 'oidc-email-not-verified',
+  OidcEmailMissing = 'oidc-email-missing',
+  OidcNoRole = 'oidc-no-role',
+  OidcAccountNotLinkable = 'oidc-account-not-linkable',
+  AccountInactive = 'account-inactive',
 }
 
 const DEFINITIONS: Record<AuthErrorCode, { status: number; title: string; detail: string }> = {
@@ -106,6 +116,60 @@ const DEFINITIONS: Record<AuthErrorCode, { status: number; title: string; detail
     status: 403,
     title: 'Forbidden',
     detail: 'You cannot grant, assign or manage a role with permissions you do not hold yourself.',
+  },
+  [AuthErrorCode.PasswordLoginDisabled]: {
+    status: 403,
+    title: 'Forbidden',
+    detail: 'Password login is turned off; sign in through single sign-on (/auth/oidc/login).',
+  },
+  [AuthErrorCode.OidcNotConfigured]: {
+    status: 404,
+    title: 'Not Found',
+    detail: 'Single sign-on is not configured on this server.',
+  },
+  [AuthErrorCode.OidcUnavailable]: {
+    status: 503,
+    title: 'Service Unavailable',
+    detail: 'The identity provider cannot be reached. Try again later.',
+  },
+  [AuthErrorCode.OidcInvalidState]: {
+    status: 401,
+    title: 'Unauthorized',
+    detail:
+      'This sign-in is unknown, expired, already used or was started in another browser; start again.',
+  },
+  [AuthErrorCode.OidcFailed]: {
+    status: 401,
+    title: 'Unauthorized',
+    detail: 'The identity provider did not confirm this sign-in.',
+  },
+  [AuthErrorCode.OidcEmailNotVerified]: {
+    status: 409,
+    title: 'Conflict',
+    detail:
+      'An account with this e-mail exists; it is linked only when the identity provider asserts the e-mail as verified.',
+  },
+  [AuthErrorCode.OidcEmailMissing]: {
+    status: 403,
+    title: 'Forbidden',
+    detail:
+      'The identity provider sent no e-mail address; an account cannot be created without one.',
+  },
+  [AuthErrorCode.OidcNoRole]: {
+    status: 403,
+    title: 'Forbidden',
+    detail: 'None of your groups at the identity provider is given a role here.',
+  },
+  [AuthErrorCode.OidcAccountNotLinkable]: {
+    status: 409,
+    title: 'Conflict',
+    detail:
+      'The account with this e-mail cannot be linked to this identity (it is the built-in administrator or already linked to another identity).',
+  },
+  [AuthErrorCode.AccountInactive]: {
+    status: 403,
+    title: 'Forbidden',
+    detail: 'This account is deactivated.',
   },
 };
 

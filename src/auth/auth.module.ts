@@ -17,6 +17,11 @@ import { RolesService } from './roles.service';
 import { SessionsRepository } from './sessions.repository';
 import { ApiKeyStrategy } from './strategies/api-key.strategy';
 import { JwtStrategy } from './strategies/jwt.strategy';
+import { OidcClient } from './oidc/oidc-client';
+import { OidcController } from './oidc/oidc.controller';
+import { OidcFlowStore } from './oidc/oidc-flow-store';
+import { OidcService } from './oidc/oidc.service';
+import { UserIdentitiesRepository } from './oidc/user-identities.repository';
 import { TokensService } from './tokens.service';
 import { UsersController } from './users.controller';
 import { UsersRepository } from './users.repository';
@@ -44,6 +49,7 @@ import { UsersService } from './users.service';
     RolesController,
     ApiKeysController,
     AccessExplainController,
+    OidcController,
   ],
   providers: [
     AccessExplainService,
@@ -59,6 +65,10 @@ import { UsersService } from './users.service';
     ApiKeysRepository,
     JwtStrategy,
     ApiKeyStrategy,
+    OidcClient,
+    OidcFlowStore,
+    OidcService,
+    UserIdentitiesRepository,
   ],
   exports: [UsersRepository, PasswordHasher, UsersService],
 })

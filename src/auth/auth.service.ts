@@ -64,6 +64,21 @@ export class AuthService {
   }
 
   async login({ login, password }: LoginDto): Promise<TokenResponse> {
+    // Decided on the name alone, before any lookup or password check: the answer tells
+    // nothing about the account, and the admin signs in by username (not e-mail) then.
+    if (
+      !this.config.get('PASSWORD_LOGIN') &&
+      login.toLowerCase() !== this.config.get('ADMIN_USERNAME').toLowerCase()
+    ) {
+      await this.audit.record({
+        action: 'auth.login_failed',
+        resourceType: 'user',
+        actorId: null,
+        outcome: 'failure',
+        details: { reason: 'password-login-disabled' },
+      });
+      throw new AuthException(AuthErrorCode.PasswordLoginDisabled);
+    }
     const user = await this.users.findForLogin(login);
     const scopes = this.scopesFor(user?.id ?? `name:${login.toLowerCase()}`);
     // The check is admitted before the password is verified, so concurrent guesses cannot

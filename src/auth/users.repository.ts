@@ -70,6 +70,21 @@ export class UsersRepository {
       .getOne();
   }
 
+  /** By e-mail, case-insensitively (e-mails are unique that way). */
+  findByEmail(email: string, manager?: EntityManager): Promise<UserEntity | null> {
+    return this.repo(manager)
+      .createQueryBuilder('u')
+      .where('lower(u.email) = lower(:email)', { email })
+      .getOne();
+  }
+
+  usernameTaken(username: string, manager?: EntityManager): Promise<boolean> {
+    return this.repo(manager)
+      .createQueryBuilder('u')
+      .where('lower(u.username) = lower(:username)', { username })
+      .getExists();
+  }
+
   findById(id: string, manager?: EntityManager): Promise<UserEntity | null> {
     return this.repo(manager).findOneBy({ id });
   }

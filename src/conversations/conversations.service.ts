@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service';
 import { PasswordHasher } from '../auth/password-hasher';
 import { accessScope } from '../core/access/access-decision';
@@ -46,6 +46,7 @@ const percent = (part: number, total: number): number =>
 
 @Injectable()
 export class ConversationsService {
+  private readonly logger = new Logger(ConversationsService.name);
   private readonly lastKnownForIngest = new LastKnown<ConversationStatus | null>();
   private readonly ingestStatus: CoherentCache<ConversationStatus | null>;
 
@@ -411,12 +412,15 @@ export class ConversationsService {
     return ended;
   }
 
-  /** Computes and stores the seal; used by end() and by the seal job. */
+  /**
+   * Computes and stores the seal; used by end() and by the seal job. Live subscribers
+   * then get `conversation.ended` with the seal (best effort: the seal is stored).
+   */
   async seal(id: string): Promise<ConversationEntity> {
     const conversation = await this.get(id);
     if (conversation.sealHash) return conversation;
     const seal = await this.computeSeal(conversation);
-    return this.conversations.transaction(async (manager) => {
+    const result = await this.conversations.transaction(async (manager) => {
       const sealed = await this.conversations.update(
         id,
         { sealHash: seal.digest(), sealedAt: this.clock.now() },
@@ -435,6 +439,12 @@ export class ConversationsService {
       );
       return sealed!;
     });
+    await this.buffer
+      .publishEnded(id, result.sealHash)
+      .catch((error: unknown) =>
+        this.logger.warn({ err: String(error), id }, 'conversation.ended not published'),
+      );
+    return result;
   }
 
   pendingCount(id: string): Promise<number> {

@@ -107,7 +107,7 @@ export class TranscriptionsService {
         },
         manager,
       );
-      await this.audioService.markProcessed(audioId, manager);
+      await this.audioService.markProcessed(audio, manager);
       await this.usage.increment(actor.userId, { transcriptions: 1 }, manager);
       await this.audit.record(
         {

@@ -20,6 +20,8 @@ export interface ClaimedDelivery {
   url: string;
   secret: string;
   enabled: boolean;
+  /** The endpoint's failure streak when the attempt started (a success resets it). */
+  consecutiveFailures: number;
 }
 
 /** What an attempt changed: the delivery's new state and the attempt's record. */
@@ -107,42 +109,41 @@ export class WebhookDeliveriesRepository {
           AND d.next_attempt_at <= now() + interval '2 seconds'
           AND (d.locked_until IS NULL OR d.locked_until < now())
        RETURNING d.id, d.webhook_id AS "webhookId", d.attempts AS attempt, d.payload,
-                 w.url, w.secret, w.enabled`,
+                 w.url, w.secret, w.enabled, w.consecutive_failures AS "consecutiveFailures"`,
       [ids, lockMs],
     );
     return rows;
   }
 
-  /** The outcomes of a batch of attempts, in the caller's transaction. */
-  async record(records: readonly AttemptRecord[], manager: EntityManager): Promise<void> {
+  /**
+   * The outcomes of a batch of attempts: deliveries updated and attempts appended in one
+   * statement (one round trip, atomic without a transaction of its own).
+   */
+  async record(records: readonly AttemptRecord[], manager?: EntityManager): Promise<void> {
     if (records.length === 0) return;
     const column = <K extends keyof AttemptRecord>(key: K) => records.map((r) => r[key]);
-    await manager.query(
-      `UPDATE webhook_deliveries d
-          SET status = r.status, last_status_code = r.code, last_error = r.error,
-              duration_ms = r.duration, next_attempt_at = r.next_at, locked_until = NULL,
-              delivered_at = CASE WHEN r.status = 'delivered' THEN now() ELSE d.delivered_at END
-         FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::int[], $6::timestamptz[])
-              AS r(id, status, code, error, duration, next_at)
-        WHERE d.id = r.id`,
-      [
-        column('id'),
-        column('status'),
-        column('statusCode'),
-        column('error'),
-        column('durationMs'),
-        column('nextAttemptAt'),
-      ],
-    );
-    await manager.query(
-      `INSERT INTO webhook_delivery_attempts
+    await (manager ?? this.dataSource.manager).query(
+      `WITH r AS (
+         SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::timestamptz[],
+                              $5::timestamptz[], $6::int[], $7::text[], $8::int[], $9::text[])
+                  AS r(id, attempt, status, next_at, started_at, code, error, duration, body)
+       ), updated AS (
+         UPDATE webhook_deliveries d
+            SET status = r.status, last_status_code = r.code, last_error = r.error,
+                duration_ms = r.duration, next_attempt_at = r.next_at, locked_until = NULL,
+                delivered_at = CASE WHEN r.status = 'delivered' THEN now() ELSE d.delivered_at END
+           FROM r
+          WHERE d.id = r.id
+       )
+       INSERT INTO webhook_delivery_attempts
               (delivery_id, attempt, started_at, status_code, error, duration_ms, response_body)
-       SELECT * FROM unnest($1::uuid[], $2::int[], $3::timestamptz[], $4::int[], $5::text[],
-                            $6::int[], $7::text[])
+       SELECT id, attempt, started_at, code, error, duration, body FROM r
        ON CONFLICT DO NOTHING`,
       [
         column('id'),
         column('attempt'),
+        column('status'),
+        column('nextAttemptAt'),
         column('startedAt'),
         column('statusCode'),
         column('error'),

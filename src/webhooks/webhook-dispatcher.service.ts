@@ -1,4 +1,5 @@
 import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import { AppConfig } from '../core/config/app-config';
 import { Clock } from '../core/clock/clock';
@@ -62,50 +63,64 @@ export class WebhookDispatcher implements OnModuleDestroy {
     const failedForGood = new Map<string, number>();
     claimed.forEach((delivery, i) => {
       const record = records[i]!;
-      if (record.status === 'delivered') succeeded.add(delivery.webhookId);
-      else if (record.status === 'failed' && delivery.enabled) {
+      if (record.status === 'delivered' && delivery.consecutiveFailures > 0) {
+        succeeded.add(delivery.webhookId);
+      } else if (record.status === 'failed' && delivery.enabled) {
         failedForGood.set(delivery.webhookId, (failedForGood.get(delivery.webhookId) ?? 0) + 1);
       }
     });
-    await this.deliveries.transaction(async (manager) => {
-      await this.deliveries.record(records, manager);
-      await this.webhooks.resetFailures([...succeeded], manager);
-      const disabled = await this.webhooks.addFailures(
-        failedForGood,
-        DISABLE_AFTER_FAILED_DELIVERIES,
-        manager,
-      );
-      for (const id of disabled) {
-        // No domain event type fits "webhook disabled" (notifications own that list): the
-        // audit log is where admins find it, with a warning in the logs.
-        this.logger.warn(
-          `webhook ${id} disabled after ${DISABLE_AFTER_FAILED_DELIVERIES} failed deliveries in a row`,
-        );
-        await this.audit.record(
-          {
-            action: 'webhook.disable',
-            resourceType: 'webhook',
-            resourceId: id,
-            actorId: null,
-            details: { failedDeliveriesInARow: DISABLE_AFTER_FAILED_DELIVERIES },
-          },
-          manager,
-        );
-      }
-    });
-    for (const record of records) {
-      if (record.status === 'pending' && record.nextAttemptAt) {
-        await this.queue.retry(
-          record.id,
-          record.attempt + 1,
-          Math.max(0, record.nextAttemptAt.getTime() - this.clock.nowMs()),
-        );
-      }
+    if (succeeded.size === 0 && failedForGood.size === 0) {
+      // The common case: one statement, no transaction.
+      await this.deliveries.record(records);
+    } else {
+      await this.deliveries.transaction(async (manager) => {
+        await this.deliveries.record(records, manager);
+        await this.webhooks.resetFailures([...succeeded], manager);
+        await this.disableFailing(failedForGood, manager);
+      });
     }
+    const now = this.clock.nowMs();
+    await this.queue.retry(
+      records
+        .filter((record) => record.status === 'pending' && record.nextAttemptAt)
+        .map((record) => ({
+          id: record.id,
+          attempt: record.attempt + 1,
+          delayMs: Math.max(0, record.nextAttemptAt!.getTime() - now),
+        })),
+    );
     return {
       attempted: claimed.length,
       delivered: records.filter((r) => r.status === 'delivered').length,
     };
+  }
+
+  private async disableFailing(
+    failedForGood: ReadonlyMap<string, number>,
+    manager: EntityManager,
+  ): Promise<void> {
+    const disabled = await this.webhooks.addFailures(
+      failedForGood,
+      DISABLE_AFTER_FAILED_DELIVERIES,
+      manager,
+    );
+    for (const id of disabled) {
+      // No domain event type fits "webhook disabled" (notifications own that list): the
+      // audit log is where admins find it, with a warning in the logs.
+      this.logger.warn(
+        `webhook ${id} disabled after ${DISABLE_AFTER_FAILED_DELIVERIES} failed deliveries in a row`,
+      );
+      await this.audit.record(
+        {
+          action: 'webhook.disable',
+          resourceType: 'webhook',
+          resourceId: id,
+          actorId: null,
+          details: { failedDeliveriesInARow: DISABLE_AFTER_FAILED_DELIVERIES },
+        },
+        manager,
+      );
+    }
   }
 
   /** Enqueues pending deliveries that are overdue: never enqueued, or their job was lost. */

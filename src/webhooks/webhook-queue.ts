@@ -9,6 +9,8 @@ import {
   WebhookJobName,
 } from './webhooks.jobs';
 
+const COALESCE_MS = 5;
+
 /**
  * Puts deliveries on the `webhooks` queue. Deliveries committed while an enqueue is in
  * flight wait and go together in the next one (up to 100 a job), so a burst of events
@@ -32,16 +34,19 @@ export class WebhookQueue implements OnModuleDestroy {
     this.flushing ??= this.flush();
   }
 
-  /** The next attempt of one delivery, after `delayMs`; one job per attempt number. */
-  async retry(id: string, attempt: number, delayMs: number): Promise<void> {
+  /** The next attempt of each delivery, after its delay; one job per attempt number. */
+  async retry(retries: readonly { id: string; attempt: number; delayMs: number }[]): Promise<void> {
+    if (retries.length === 0) return;
     try {
-      await this.queue.add(
-        WebhookJobName.Deliver,
-        { deliveryIds: [id], requestedBy: null },
-        { ...WEBHOOK_DELIVER_JOB_OPTIONS, delay: delayMs, jobId: `retry.${id}.${attempt}` },
+      await this.queue.addBulk(
+        retries.map(({ id, attempt, delayMs }) => ({
+          name: WebhookJobName.Deliver,
+          data: { deliveryIds: [id], requestedBy: null },
+          opts: { ...WEBHOOK_DELIVER_JOB_OPTIONS, delay: delayMs, jobId: `retry.${id}.${attempt}` },
+        })),
       );
     } catch (error) {
-      this.logger.warn({ err: error }, 'could not enqueue a webhook retry; the sweep will');
+      this.logger.warn({ err: error }, 'could not enqueue webhook retries; the sweep will');
     }
   }
 
@@ -50,7 +55,8 @@ export class WebhookQueue implements OnModuleDestroy {
   }
 
   private async flush(): Promise<void> {
-    await new Promise((resolve) => setImmediate(resolve));
+    // A few milliseconds of patience: under load, the commits of that window share a job.
+    await new Promise((resolve) => setTimeout(resolve, COALESCE_MS));
     while (this.waiting.length > 0) {
       const ids = this.waiting;
       this.waiting = [];

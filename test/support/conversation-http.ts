@@ -87,11 +87,16 @@ export interface EventStream {
   close(): void;
 }
 
-/** Opens GET `path` as an event stream and parses `event:`/`id:`/`data:` blocks as they come. */
+/**
+ * Opens GET `path` as an event stream and parses `event:`/`id:`/`data:` blocks as they come.
+ * Events named in `ignore` are dropped: by default `conversation.updated`, which arrives
+ * on its own whenever a batch is persisted (SPEC section 10) and would upset counts of turns.
+ */
 export function openEventStream(
   port: number,
   path: string,
   headers: Record<string, string> = {},
+  { ignore = ['conversation.updated'] }: { ignore?: string[] } = {},
 ): Promise<EventStream> {
   return new Promise((resolve, reject) => {
     const outgoing = request(
@@ -130,7 +135,7 @@ export function openEventStream(
               else continue;
               hasField = true;
             }
-            if (hasField) events.push(event);
+            if (hasField && !ignore.includes(event.event)) events.push(event);
             boundary = buffer.indexOf('\n\n');
           }
           for (const waiter of [...waiters]) {

@@ -59,5 +59,7 @@ export function testEnvironment(run: TestRun): Record<string, string> {
     CONVERSATION_IDLE_MINUTES: '0',
     // Off for the same reason: the lifecycle spec runs it with its own database and storage.
     MAINTENANCE_CRON: 'off',
+    // Off for the same reason: the claims spec runs it with its own database and queues.
+    CLAIM_SWEEP_SECONDS: '0',
   };
 }

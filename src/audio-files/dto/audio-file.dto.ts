@@ -1,10 +1,23 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsOptional, IsString, IsUUID, Matches, MaxLength, MinLength } from 'class-validator';
+import {
+  IsIn,
+  IsNumber,
+  IsOptional,
+  IsString,
+  IsUUID,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  MinLength,
+} from 'class-validator';
 import { PageQuery } from '../../core/http/pagination';
 import { IsMultilineText, IsPrintableText } from '../../core/http/validation-patterns';
 import { AUDIO_STATUS_CODES, AudioFileEntity, AudioStatus } from '../entities/audio-file.entity';
 
 export const LANGUAGE_TAG = /^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$/;
+
+export const AUDIO_SORTS = ['createdAt', '-createdAt'] as const;
 
 export class ListAudioQuery extends PageQuery {
   @ApiPropertyOptional({ enum: AUDIO_STATUS_CODES })
@@ -21,6 +34,21 @@ export class ListAudioQuery extends PageQuery {
   @IsOptional()
   @Matches(LANGUAGE_TAG, { message: 'language must be a language tag such as en or pt-BR' })
   language?: string;
+
+  @ApiPropertyOptional({ format: 'uuid', description: "Only this user's uploads" })
+  @IsOptional()
+  @IsUUID()
+  uploadedBy?: string;
+
+  @ApiPropertyOptional({
+    enum: AUDIO_SORTS,
+    default: 'createdAt',
+    description:
+      'Creation order: `createdAt` oldest first (the work queue), `-createdAt` newest first',
+  })
+  @IsOptional()
+  @IsIn(AUDIO_SORTS)
+  sort?: (typeof AUDIO_SORTS)[number];
 }
 
 /** The case-scoped list: the case comes from the path. */
@@ -47,6 +75,29 @@ export class FailAudioDto {
   @MaxLength(4000)
   @IsMultilineText()
   error!: string;
+}
+
+/** POST /audio/:id/progress: how far the claimant got. */
+export class AudioProgressDto {
+  @ApiProperty({ minimum: 0, maximum: 100, example: 42 })
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(0)
+  @Max(100)
+  percent!: number;
+
+  @ApiPropertyOptional({ example: 'diarization', maxLength: 64 })
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  @MaxLength(64)
+  @IsPrintableText()
+  stage?: string;
+}
+
+export class AudioProgressResponse {
+  @ApiProperty({ minimum: 0, maximum: 100 }) percent!: number;
+  @ApiProperty({ nullable: true, type: String }) stage!: string | null;
+  @ApiProperty({ format: 'date-time' }) updatedAt!: string;
 }
 
 /** Multipart form of POST /cases/:id/audio, for the OpenAPI document. */
@@ -76,6 +127,12 @@ export class AudioFileResponse {
   @ApiProperty({ nullable: true, type: String }) errorMessage!: string | null;
   @ApiProperty({ format: 'uuid', nullable: true, type: String }) claimedBy!: string | null;
   @ApiProperty({ format: 'date-time', nullable: true, type: String }) claimedAt!: string | null;
+  @ApiProperty({
+    type: AudioProgressResponse,
+    nullable: true,
+    description: "The claimant's last progress report; null without a claim or report",
+  })
+  progress!: AudioProgressResponse | null;
   @ApiProperty({ enum: ['local', 's3'] }) storageType!: 'local' | 's3';
   @ApiProperty({ example: 'cases/…/….wav' }) storageKey!: string;
   @ApiProperty() isArchived!: boolean;
@@ -101,6 +158,14 @@ export class AudioFileResponse {
       errorMessage: entity.errorMessage,
       claimedBy: entity.claimedBy,
       claimedAt: entity.claimedAt?.toISOString() ?? null,
+      progress:
+        entity.progressPercent !== null && entity.progressAt
+          ? {
+              percent: entity.progressPercent,
+              stage: entity.progressStage,
+              updatedAt: entity.progressAt.toISOString(),
+            }
+          : null,
       storageType: entity.storageType,
       storageKey: entity.storageKey,
       isArchived: entity.isArchived,

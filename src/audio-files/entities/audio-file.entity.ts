@@ -32,6 +32,7 @@ export type StorageType = 'local' | 's3';
 @Entity('audio_files')
 @Check('audio_files_storage_type_check', `storage_type IN ('local', 's3')`)
 @Check('audio_files_size_check', `size_bytes >= 0`)
+@Check('audio_files_progress_percent_check', `progress_percent BETWEEN 0 AND 100`)
 // One live copy of the same content per case; a deleted file frees its hash.
 @Index('audio_files_case_sha256_live_key', ['caseId', 'sha256'], {
   unique: true,
@@ -42,6 +43,10 @@ export type StorageType = 'local' | 's3';
 @Index('audio_files_deleted_idx', ['id'], { where: 'deleted_at IS NOT NULL' })
 // The engines' work list: live files by status, oldest first.
 @Index('audio_files_status_created_idx', ['status', 'createdAt'], {
+  where: 'deleted_at IS NULL',
+})
+// "My recent jobs": a user's uploads, newest first.
+@Index('audio_files_uploaded_by_created_idx', ['uploadedBy', 'createdAt'], {
   where: 'deleted_at IS NULL',
 })
 export class AudioFileEntity {
@@ -103,6 +108,19 @@ export class AudioFileEntity {
 
   @Column({ type: 'timestamptz', nullable: true })
   claimedAt!: Date | null;
+
+  /**
+   * The claimant's last progress report (0-100, a free stage name, when): it belongs to
+   * the claim and is cleared with it. A report also renews `claimedAt`.
+   */
+  @Column({ type: 'double precision', nullable: true })
+  progressPercent!: number | null;
+
+  @Column({ type: 'varchar', length: 64, nullable: true })
+  progressStage!: string | null;
+
+  @Column({ type: 'timestamptz', nullable: true })
+  progressAt!: Date | null;
 
   @Column({ type: 'varchar', length: 8 })
   storageType!: StorageType;

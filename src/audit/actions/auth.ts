@@ -7,6 +7,8 @@ export const AUTH_ACTIVITY_TYPES = {
   'auth.refresh_reuse': 'A rotated refresh token was presented again; its session was revoked',
   'auth.logout': 'Logout (session revoked)',
   'auth.password_change': 'Password changed; other sessions revoked',
+  'auth.oidc_link':
+    'An OpenID Connect identity was linked to an existing account through its verified e-mail',
   'user.create': 'User created',
   'user.update': 'User changed',
   'role.create': 'Role created',

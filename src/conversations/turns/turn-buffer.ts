@@ -2,36 +2,81 @@ import { Injectable, OnModuleInit } from '@nestjs/common';
 import Redis, { ChainableCommander } from 'ioredis';
 import { Clock } from '../../core/clock/clock';
 import { AppConfig } from '../../core/config/app-config';
+import { isCluster } from '../../core/redis/redis-options';
 import { InjectRedis } from '../../core/redis/redis.module';
 import { RevisedTurn, RevisionRecord, TurnRecord } from './turn-record';
 
 /** Name of the consumer group of persistence workers on the buffer stream. */
 export const PERSISTERS_GROUP = 'persisters';
 
-const key = {
+/** FNV-1a of a string: the conversation's buffer shard, stable across processes. */
+function fnv1a(value: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < value.length; i++) {
+    hash ^= value.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash;
+}
+
+/**
+ * Where the pipeline's keys live. On one Redis server: one shard and the historical,
+ * untagged names. On a Redis Cluster: `shards` durable buffers, `turns:{t<n>}:buffer`,
+ * and each conversation's keys carry its shard's hash tag (`conv:{t<n>}:<id>:…`), so
+ * every script and MULTI touches one slot while conversations spread over the cluster.
+ */
+export class TurnKeys {
+  readonly shards: number;
+
+  constructor(
+    private readonly tagged: boolean,
+    shards: number,
+  ) {
+    this.shards = tagged ? shards : 1;
+  }
+
+  shardOf(conversationId: string): number {
+    return this.shards === 1 ? 0 : fnv1a(conversationId) % this.shards;
+  }
+
+  private tag(shard: number): string {
+    return this.tagged ? `{t${shard}}:` : '';
+  }
+
+  private conversation(id: string, name: string): string {
+    return `conv:${this.tag(this.shardOf(id))}${id}:${name}`;
+  }
+
   /** One bit per messageNumber already accepted: the duplicate detector. */
-  seen: (id: string) => `conv:${id}:seen`,
+  seen = (id: string): string => this.conversation(id, 'seen');
   /** Accepted but not yet persisted turns, scored by messageNumber (read-your-writes). */
-  pending: (id: string) => `conv:${id}:pending`,
+  pending = (id: string): string => this.conversation(id, 'pending');
   /** The live window, scored by spokenAt (ms), trimmed to the TTL. */
-  live: (id: string) => `conv:${id}:live`,
+  live = (id: string): string => this.conversation(id, 'live');
   /** Recent arrivals in order, for Server-Sent Events and their resumption. */
-  events: (id: string) => `conv:${id}:events`,
+  events = (id: string): string => this.conversation(id, 'events');
   /**
    * Revisions: `<n>` is turn n's latest revision number (the counter every PATCH
    * compare-and-sets), `<n>:t` the turn as that revision made it, kept until it is
    * persisted (then reads take it from Postgres).
    */
-  revs: (id: string) => `conv:${id}:revs`,
+  revs = (id: string): string => this.conversation(id, 'revs');
   /** Revisions accepted but not yet persisted, scored by messageNumber (history reads, seal wait). */
-  revPending: (id: string) => `conv:${id}:revpending`,
+  revPending = (id: string): string => this.conversation(id, 'revpending');
+  /** Present for a second after a `conversation.updated` event: the throttle. */
+  updatedThrottle = (id: string): string => this.conversation(id, 'updated');
   /** Set when the conversation ended: the script refuses further turns atomically. */
-  closed: (id: string) => `conv:${id}:closed`,
-  /** The durable buffer every worker drains: a stream with a consumer group. */
-  buffer: 'turns:buffer',
+  closed = (id: string): string => this.conversation(id, 'closed');
+  /** A durable buffer every worker drains: a stream with a consumer group. */
+  buffer = (shard: number): string => `turns:${this.tag(shard)}buffer`;
   /** Turns the database refused, kept with the reason for an operator; never trimmed. */
-  dead: 'turns:dead',
-};
+  dead = (shard: number): string => `turns:${this.tag(shard)}dead`;
+  bufferOf = (conversationId: string): string => this.buffer(this.shardOf(conversationId));
+
+  allShards(): number[] {
+    return Array.from({ length: this.shards }, (_, shard) => shard);
+  }
+}
 
 /**
  * Accepts a batch atomically: for each turn not seen before, mark it seen, add it to
@@ -107,6 +152,20 @@ redis.call('ZREM', KEYS[2], ARGV[3])
 return 1
 `;
 
+/**
+ * Adds a `conversation.updated` event (ARGV[1], the counters) to the conversation's
+ * event stream unless one was added in the last ARGV[2] ms.
+ */
+const UPDATED_SCRIPT = `
+if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[2]) then return 0 end
+redis.call('XADD', KEYS[1], 'MAXLEN', '~', 10000, '*', 'updated', ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 1
+`;
+
+/** At most one `conversation.updated` per conversation per this many ms (SPEC section 10). */
+const UPDATED_EVERY_MS = 1000;
+
 /** How long a turn's revision counter outlives its last revision (see README). */
 const REVISION_COUNTER_TTL_SECONDS = 7 * 86400;
 
@@ -176,6 +235,9 @@ function parseEntries(entries: [string, string[]][]): BufferedEntry[] {
 @Injectable()
 export class TurnBuffer implements OnModuleInit {
   private readonly ttlSeconds: number;
+  readonly keys: TurnKeys;
+  /** The shard the next read starts at: every shard gets its turn. */
+  private nextShard = 0;
 
   constructor(
     @InjectRedis() private readonly redis: Redis,
@@ -183,19 +245,24 @@ export class TurnBuffer implements OnModuleInit {
     private readonly clock: Clock,
   ) {
     this.ttlSeconds = config.get('LIVE_WINDOW_TTL_SECONDS');
+    this.keys = new TurnKeys(
+      isCluster({ clusterNodes: config.get('REDIS_CLUSTER_NODES') }),
+      config.get('TURN_BUFFER_SHARDS'),
+    );
     this.redis.defineCommand('ingestTurns', { numberOfKeys: 6, lua: INGEST_SCRIPT });
     this.redis.defineCommand('reviseTurn', { numberOfKeys: 6, lua: REVISE_SCRIPT });
     this.redis.defineCommand('forgetRevised', { numberOfKeys: 2, lua: FORGET_REVISED_SCRIPT });
+    this.redis.defineCommand('publishUpdated', { numberOfKeys: 2, lua: UPDATED_SCRIPT });
   }
 
   async onModuleInit(): Promise<void> {
-    await this.ensureGroup();
+    for (const shard of this.keys.allShards()) await this.ensureGroup(shard);
   }
 
-  private async ensureGroup(): Promise<void> {
+  private async ensureGroup(shard: number): Promise<void> {
     try {
       // ioredis does not apply keyPrefix to XGROUP's key (it follows a subcommand): add it here.
-      const prefixed = `${this.redis.options.keyPrefix ?? ''}${key.buffer}`;
+      const prefixed = `${this.redis.options.keyPrefix ?? ''}${this.keys.buffer(shard)}`;
       await this.redis.xgroup('CREATE', prefixed, PERSISTERS_GROUP, '0', 'MKSTREAM');
     } catch (error) {
       if (!(error instanceof Error) || !error.message.includes('BUSYGROUP')) throw error;
@@ -222,12 +289,12 @@ export class TurnBuffer implements OnModuleInit {
     ).ingestTurns;
     const [accepted, duplicates] = await run.call(
       this.redis,
-      key.seen(conversationId),
-      key.pending(conversationId),
-      key.live(conversationId),
-      key.events(conversationId),
-      key.buffer,
-      key.closed(conversationId),
+      this.keys.seen(conversationId),
+      this.keys.pending(conversationId),
+      this.keys.live(conversationId),
+      this.keys.events(conversationId),
+      this.keys.bufferOf(conversationId),
+      this.keys.closed(conversationId),
       ...args,
     );
     return accepted < 0 ? 'closed' : { accepted, duplicates };
@@ -239,9 +306,9 @@ export class TurnBuffer implements OnModuleInit {
   async revisionBase(conversationId: string, messageNumber: number): Promise<RevisionBase> {
     const [[, revision], [, latest], [, pending]] = (await this.redis
       .multi()
-      .hget(key.revs(conversationId), String(messageNumber))
-      .hget(key.revs(conversationId), `${messageNumber}:t`)
-      .zrangebyscore(key.pending(conversationId), messageNumber, messageNumber, 'LIMIT', 0, 1)
+      .hget(this.keys.revs(conversationId), String(messageNumber))
+      .hget(this.keys.revs(conversationId), `${messageNumber}:t`)
+      .zrangebyscore(this.keys.pending(conversationId), messageNumber, messageNumber, 'LIMIT', 0, 1)
       .exec()) as [[null, string | null], [null, string | null], [null, string[]]];
     return {
       revision: revision === null ? null : Number(revision),
@@ -265,12 +332,12 @@ export class TurnBuffer implements OnModuleInit {
     ).reviseTurn;
     const result = await run.call(
       this.redis,
-      key.closed(conversationId),
-      key.revs(conversationId),
-      key.pending(conversationId),
-      key.revPending(conversationId),
-      key.buffer,
-      key.events(conversationId),
+      this.keys.closed(conversationId),
+      this.keys.revs(conversationId),
+      this.keys.pending(conversationId),
+      this.keys.revPending(conversationId),
+      this.keys.bufferOf(conversationId),
+      this.keys.events(conversationId),
       messageNumber,
       revision.revision - 1,
       JSON.stringify(next),
@@ -292,7 +359,7 @@ export class TurnBuffer implements OnModuleInit {
     const found = new Map<number, RevisedTurn>();
     if (messageNumbers.length === 0) return found;
     const raws = await this.redis.hmget(
-      key.revs(conversationId),
+      this.keys.revs(conversationId),
       ...messageNumbers.map((n) => `${n}:t`),
     );
     raws.forEach((raw, i) => {
@@ -307,7 +374,7 @@ export class TurnBuffer implements OnModuleInit {
    */
   async revisedAfter(conversationId: string, after: number): Promise<RevisedTurn[]> {
     const revisions = await this.redis.zrangebyscore(
-      key.revPending(conversationId),
+      this.keys.revPending(conversationId),
       `(${after}`,
       '+inf',
       'WITHSCORES',
@@ -320,19 +387,63 @@ export class TurnBuffer implements OnModuleInit {
   /** Revisions of one turn accepted but not yet persisted. */
   async pendingRevisions(conversationId: string, messageNumber: number): Promise<RevisionRecord[]> {
     const raws = await this.redis.zrangebyscore(
-      key.revPending(conversationId),
+      this.keys.revPending(conversationId),
       messageNumber,
       messageNumber,
     );
     return raws.map((raw) => JSON.parse(raw) as RevisionRecord);
   }
 
+  // --- conversation events -------------------------------------------------------------
+
+  /**
+   * `conversation.updated` for each conversation a batch moved, throttled per conversation.
+   * One script each, not one pipeline: on a cluster the conversations live on any master.
+   */
+  async publishUpdated<T extends { conversationId: string }>(counters: T[]): Promise<void> {
+    const run = (
+      this.redis as unknown as Record<
+        'publishUpdated',
+        (...a: (string | number)[]) => Promise<number>
+      >
+    ).publishUpdated;
+    await Promise.all(
+      counters.map(({ conversationId, ...data }) =>
+        run.call(
+          this.redis,
+          this.keys.events(conversationId),
+          this.keys.updatedThrottle(conversationId),
+          JSON.stringify(data),
+          UPDATED_EVERY_MS,
+          this.ttlSeconds,
+        ),
+      ),
+    );
+  }
+
+  /** `conversation.ended` with the seal, after the conversation was sealed. */
+  async publishEnded(conversationId: string, sealHash: string | null): Promise<void> {
+    await this.redis
+      .multi()
+      .xadd(
+        this.keys.events(conversationId),
+        'MAXLEN',
+        '~',
+        10000,
+        '*',
+        'ended',
+        JSON.stringify({ sealHash }),
+      )
+      .expire(this.keys.events(conversationId), this.ttlSeconds)
+      .exec();
+  }
+
   async markClosed(conversationId: string): Promise<void> {
-    await this.redis.set(key.closed(conversationId), '1', 'EX', 7 * 86400);
+    await this.redis.set(this.keys.closed(conversationId), '1', 'EX', 7 * 86400);
   }
 
   async reopen(conversationId: string): Promise<void> {
-    await this.redis.del(key.closed(conversationId));
+    await this.redis.del(this.keys.closed(conversationId));
   }
 
   // --- reads ---------------------------------------------------------------------
@@ -345,7 +456,7 @@ export class TurnBuffer implements OnModuleInit {
     limit: number,
   ): Promise<TurnRecord[]> {
     const raws = await this.redis.zrangebyscore(
-      key.pending(conversationId),
+      this.keys.pending(conversationId),
       `(${after}`,
       `(${before}`,
       'LIMIT',
@@ -362,7 +473,7 @@ export class TurnBuffer implements OnModuleInit {
     limit: number,
   ): Promise<TurnRecord[]> {
     const raws = await this.redis.zrevrangebyscore(
-      key.pending(conversationId),
+      this.keys.pending(conversationId),
       `(${before}`,
       '-inf',
       'LIMIT',
@@ -374,7 +485,7 @@ export class TurnBuffer implements OnModuleInit {
 
   /** messageNumbers buffered but not yet persisted. */
   async pendingNumbers(conversationId: string): Promise<number[]> {
-    const flat = await this.redis.zrange(key.pending(conversationId), 0, -1, 'WITHSCORES');
+    const flat = await this.redis.zrange(this.keys.pending(conversationId), 0, -1, 'WITHSCORES');
     const numbers: number[] = [];
     for (let i = 1; i < flat.length; i += 2) numbers.push(Number(flat[i]));
     return numbers;
@@ -384,8 +495,8 @@ export class TurnBuffer implements OnModuleInit {
   async pendingCount(conversationId: string): Promise<number> {
     const [[, turns], [, revisions]] = (await this.redis
       .multi()
-      .zcard(key.pending(conversationId))
-      .zcard(key.revPending(conversationId))
+      .zcard(this.keys.pending(conversationId))
+      .zcard(this.keys.revPending(conversationId))
       .exec()) as [[null, number], [null, number]];
     return turns + revisions;
   }
@@ -394,8 +505,8 @@ export class TurnBuffer implements OnModuleInit {
   async liveSince(conversationId: string, sinceMs: number): Promise<TurnRecord[] | null> {
     const [[, exists], [, raws]] = (await this.redis
       .multi()
-      .exists(key.live(conversationId))
-      .zrangebyscore(key.live(conversationId), sinceMs, '+inf')
+      .exists(this.keys.live(conversationId))
+      .zrangebyscore(this.keys.live(conversationId), sinceMs, '+inf')
       .exec()) as [[null, number], [null, string[]]];
     return exists ? raws.map((raw) => JSON.parse(raw) as TurnRecord) : null;
   }
@@ -405,52 +516,79 @@ export class TurnBuffer implements OnModuleInit {
    * which live subscribers follow through the shared reader (src/core/sse).
    */
   eventsKey(conversationId: string): string {
-    return key.events(conversationId);
+    return this.keys.events(conversationId);
   }
 
   // --- draining (workers) -----------------------------------------------------------
 
-  /** Takes over entries that a dead consumer has held longer than `idleMs`. */
+  /** Takes over entries that a dead consumer has held longer than `idleMs`, in every shard. */
   async reclaim(consumer: string, idleMs: number, count: number): Promise<number> {
-    let cursor = '0-0';
     let claimed = 0;
-    do {
-      const [next, entries] = await this.inGroup(
-        () =>
-          this.redis.xautoclaim(
-            key.buffer,
-            PERSISTERS_GROUP,
-            consumer,
-            idleMs,
-            cursor,
-            'COUNT',
-            count,
-            'JUSTID',
-          ) as Promise<[string, string[]]>,
-        ['0-0', []] as [string, string[]],
-      );
-      claimed += entries.length;
-      cursor = next;
-    } while (cursor !== '0-0' && claimed < count * 10);
+    for (const shard of this.keys.allShards()) {
+      let cursor = '0-0';
+      let inShard = 0;
+      do {
+        const [next, entries] = await this.inGroup(
+          shard,
+          () =>
+            this.redis.xautoclaim(
+              this.keys.buffer(shard),
+              PERSISTERS_GROUP,
+              consumer,
+              idleMs,
+              cursor,
+              'COUNT',
+              count,
+              'JUSTID',
+            ) as Promise<[string, string[]]>,
+          ['0-0', []] as [string, string[]],
+        );
+        inShard += entries.length;
+        cursor = next;
+      } while (cursor !== '0-0' && inShard < count * 10);
+      claimed += inShard;
+    }
     return claimed;
   }
 
-  /** Entries delivered to this consumer and not yet acknowledged (after a failure or a reclaim). */
+  /**
+   * Entries delivered to this consumer and not yet acknowledged (after a failure or a
+   * reclaim). Like readNew, from one shard per call.
+   */
   readOwnPending(consumer: string, count: number): Promise<BufferedEntry[]> {
-    return this.readGroup(consumer, count, '0');
+    return this.readShards(consumer, count, '0');
   }
 
+  /** New entries of one shard (the first, from a rotating start, that has any). */
   readNew(consumer: string, count: number): Promise<BufferedEntry[]> {
-    return this.readGroup(consumer, count, '>');
+    return this.readShards(consumer, count, '>');
+  }
+
+  /** A batch never mixes shards, so acknowledging it touches one hash slot. */
+  private async readShards(
+    consumer: string,
+    count: number,
+    from: '0' | '>',
+  ): Promise<BufferedEntry[]> {
+    const start = this.nextShard;
+    this.nextShard = (this.nextShard + 1) % this.keys.shards;
+    for (let i = 0; i < this.keys.shards; i++) {
+      const shard = (start + i) % this.keys.shards;
+      const entries = await this.readGroup(shard, consumer, count, from);
+      if (entries.length > 0) return entries;
+    }
+    return [];
   }
 
   /** `from` is `0` for this consumer's own pending entries, `>` for entries nobody has had. */
   private async readGroup(
+    shard: number,
     consumer: string,
     count: number,
     from: '0' | '>',
   ): Promise<BufferedEntry[]> {
     const reply = await this.inGroup(
+      shard,
       () =>
         this.redis.xreadgroup(
           'GROUP',
@@ -459,7 +597,7 @@ export class TurnBuffer implements OnModuleInit {
           'COUNT',
           count,
           'STREAMS',
-          key.buffer,
+          this.keys.buffer(shard),
           from,
         ) as Promise<StreamReply>,
       null,
@@ -474,24 +612,33 @@ export class TurnBuffer implements OnModuleInit {
    * on. Every group command needs this: drain() reclaims and reads its own entries
    * before it reads new ones, so a NOGROUP there failed every drain for good.
    */
-  private async inGroup<T>(command: () => Promise<T>, empty: T): Promise<T> {
+  private async inGroup<T>(shard: number, command: () => Promise<T>, empty: T): Promise<T> {
     try {
       return await command();
     } catch (error) {
       if (!(error instanceof Error) || !error.message.includes('NOGROUP')) throw error;
-      await this.ensureGroup();
+      await this.ensureGroup(shard);
       return empty;
     }
   }
 
   /** After the rows are committed: drop the entries from the buffer and the pending sets. */
   async acknowledge(entries: BufferedEntry[]): Promise<void> {
-    if (entries.length === 0) return;
+    const byShard = new Map<number, BufferedEntry[]>();
+    for (const entry of entries) {
+      const shard = this.keys.shardOf(entry.conversationId);
+      byShard.set(shard, [...(byShard.get(shard) ?? []), entry]);
+    }
+    // One pipeline per shard: its keys share the shard's slot on a cluster.
+    for (const [shard, ofShard] of byShard) await this.acknowledgeShard(shard, ofShard);
+  }
+
+  private async acknowledgeShard(shard: number, entries: BufferedEntry[]): Promise<void> {
     const ids = entries.map((e) => e.streamId);
     const pipeline = this.redis
       .pipeline()
-      .xack(key.buffer, PERSISTERS_GROUP, ...ids)
-      .xdel(key.buffer, ...ids);
+      .xack(this.keys.buffer(shard), PERSISTERS_GROUP, ...ids)
+      .xdel(this.keys.buffer(shard), ...ids);
     const byConversation = new Map<string, string[]>();
     for (const entry of entries) {
       if (entry.kind === 'revision') {
@@ -503,7 +650,7 @@ export class TurnBuffer implements OnModuleInit {
       byConversation.set(entry.conversationId, list);
     }
     for (const [conversationId, raws] of byConversation)
-      pipeline.zrem(key.pending(conversationId), ...raws);
+      pipeline.zrem(this.keys.pending(conversationId), ...raws);
     const results = (await pipeline.exec()) ?? [];
     const failed = results.find(([error]) => error);
     if (failed?.[0]) throw failed[0];
@@ -517,8 +664,8 @@ export class TurnBuffer implements OnModuleInit {
         (...a: (string | number)[]) => ChainableCommander
       >
     ).forgetRevised(
-      key.revs(conversationId),
-      key.revPending(conversationId),
+      this.keys.revs(conversationId),
+      this.keys.revPending(conversationId),
       String(messageNumber),
       String(revision),
       entry.raw,
@@ -530,10 +677,11 @@ export class TurnBuffer implements OnModuleInit {
    * acknowledges it, atomically, so it is neither lost nor retried for ever.
    */
   async deadLetter(entry: BufferedEntry, reason: string): Promise<void> {
+    const shard = this.keys.shardOf(entry.conversationId);
     const multi = this.redis
       .multi()
       .xadd(
-        key.dead,
+        this.keys.dead(shard),
         '*',
         'c',
         entry.conversationId,
@@ -542,41 +690,61 @@ export class TurnBuffer implements OnModuleInit {
         'reason',
         reason.slice(0, 500),
       )
-      .xack(key.buffer, PERSISTERS_GROUP, entry.streamId)
-      .xdel(key.buffer, entry.streamId);
+      .xack(this.keys.buffer(shard), PERSISTERS_GROUP, entry.streamId)
+      .xdel(this.keys.buffer(shard), entry.streamId);
     // A refused revision leaves the seal's wait, but its turn keeps the revised form in
     // Redis (`n:t`): reads and the next PATCH start from it, not from the older row.
-    if (entry.kind === 'revision') multi.zrem(key.revPending(entry.conversationId), entry.raw);
-    else multi.zrem(key.pending(entry.conversationId), entry.raw);
+    if (entry.kind === 'revision')
+      multi.zrem(this.keys.revPending(entry.conversationId), entry.raw);
+    else multi.zrem(this.keys.pending(entry.conversationId), entry.raw);
     const results = await multi.exec();
     const failed = results?.find(([error]) => error);
     if (failed?.[0]) throw failed[0];
   }
 
-  deadLetterCount(): Promise<number> {
-    return this.redis.xlen(key.dead);
+  async deadLetterCount(): Promise<number> {
+    const counts = await Promise.all(
+      this.keys.allShards().map((shard) => this.redis.xlen(this.keys.dead(shard))),
+    );
+    return counts.reduce((sum, n) => sum + n, 0);
   }
 
-  /** Entries waiting in the buffer: delivered-but-unacknowledged plus never delivered. */
+  /** Entries waiting in the buffers: delivered-but-unacknowledged plus never delivered. */
   async backlog(): Promise<{ length: number; pending: number }> {
-    const [[, length], [, summary]] = (await this.redis
-      .multi()
-      .xlen(key.buffer)
-      .xpending(key.buffer, PERSISTERS_GROUP)
-      .exec()) as [[null, number], [null, [number, ...unknown[]]]];
-    return { length, pending: Number(summary?.[0] ?? 0) };
+    const shards = await Promise.all(
+      this.keys.allShards().map(async (shard) => {
+        const [[, length], [, summary]] = (await this.redis
+          .multi()
+          .xlen(this.keys.buffer(shard))
+          .xpending(this.keys.buffer(shard), PERSISTERS_GROUP)
+          .exec()) as [[null, number], [null, [number, ...unknown[]]]];
+        return { length, pending: Number(summary?.[0] ?? 0) };
+      }),
+    );
+    return shards.reduce(
+      (sum, s) => ({ length: sum.length + s.length, pending: sum.pending + s.pending }),
+      { length: 0, pending: 0 },
+    );
   }
 
-  /** Age in ms of the oldest entry still in the buffer (0 when empty): the persistence lag. */
+  /** Age in ms of the oldest entry still in any buffer (0 when empty): the persistence lag. */
   async oldestAgeMs(): Promise<number> {
-    const [first] = (await this.redis.xrange(key.buffer, '-', '+', 'COUNT', 1)) as [
-      string,
-      string[],
-    ][];
-    if (!first) return 0;
-    return Math.max(0, this.clock.nowMs() - Number(first[0].split('-')[0]));
+    const firsts = await Promise.all(
+      this.keys
+        .allShards()
+        .map(
+          async (shard) =>
+            (
+              (await this.redis.xrange(this.keys.buffer(shard), '-', '+', 'COUNT', 1)) as [
+                string,
+                string[],
+              ][]
+            )[0],
+        ),
+    );
+    const oldest = Math.min(
+      ...firsts.filter((f) => f !== undefined).map((f) => Number(f[0].split('-')[0])),
+    );
+    return Number.isFinite(oldest) ? Math.max(0, this.clock.nowMs() - oldest) : 0;
   }
 }
-
-/** The buffer's Redis keys, for the dead-letter administration (turn-dead-letters.ts). */
-export const TURN_BUFFER_KEYS = key;

@@ -10,7 +10,7 @@ import {
 import { FlushScheduler } from './flush-scheduler';
 import { BufferedEntry, TurnBuffer } from './turn-buffer';
 import { RevisionRecord, TurnRecord } from './turn-record';
-import { TurnsRepository } from './turns.repository';
+import { ConversationCounters, TurnsRepository } from './turns.repository';
 
 export interface DrainResult {
   persisted: number;
@@ -97,8 +97,9 @@ export class TurnPersistenceService {
    */
   private async persist(entries: BufferedEntry[]): Promise<number> {
     let inserted: number;
+    let counters: ConversationCounters[];
     try {
-      inserted = await this.store(entries);
+      ({ inserted, counters } = await this.store(entries));
     } catch (error) {
       if (!isRefusedData(error)) throw error;
       if (entries.length === 1) {
@@ -117,6 +118,13 @@ export class TurnPersistenceService {
     }
     await this.buffer.acknowledge(entries);
     this.metrics.turnsPersisted(inserted);
+    // Live subscribers learn the new counters (SSE `conversation.updated`, at most one
+    // per second per conversation). Best effort: the batch is stored and acknowledged.
+    this.buffer
+      .publishUpdated(counters)
+      .catch((error: unknown) =>
+        this.logger.warn({ err: String(error) }, 'conversation.updated not published'),
+      );
     const turnEntries = entries.filter((e) => e.kind === 'turn').length;
     if (inserted < turnEntries) {
       this.logger.debug({ entries: turnEntries, inserted }, 'skipped turns already persisted');
@@ -132,15 +140,20 @@ export class TurnPersistenceService {
    * turn is inserted here before the revision is applied, so a revision never meets a
    * missing row, whichever worker holds the turn's own entry.
    */
-  private async store(entries: BufferedEntry[]): Promise<number> {
+  private async store(
+    entries: BufferedEntry[],
+  ): Promise<{ inserted: number; counters: ConversationCounters[] }> {
     const turns = new Map<string, TurnRecord>();
     const revisions: RevisionRecord[] = [];
     for (const entry of entries) {
       if (entry.kind === 'revision') revisions.push(entry.revision);
       if (entry.turn) turns.set(`${entry.conversationId}:${entry.turn.messageNumber}`, entry.turn);
     }
-    const inserted = await this.turns.appendBatch([...turns.values()], this.clock.now());
+    const { inserted, counters } = await this.turns.persistBatch(
+      [...turns.values()],
+      this.clock.now(),
+    );
     await this.turns.appendRevisions(revisions);
-    return inserted;
+    return { inserted, counters };
   }
 }

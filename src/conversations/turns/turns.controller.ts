@@ -40,7 +40,7 @@ import {
   TurnResponse,
   TurnRevisionResponse,
 } from '../dto/turn.dto';
-import { TurnsService } from './turns.service';
+import { ConversationEvent, TurnsService } from './turns.service';
 
 /** The turns of one conversation: ingestion, reading back and the live stream. */
 @ApiTags('conversations')
@@ -169,14 +169,18 @@ export class TurnsController {
    */
   @Sse(':id/stream')
   @Authenticated({ permission: 'conversations:read', resource: 'conversation' })
-  @ApiOperation({ summary: 'Stream new turns (server-sent events)' })
+  @ApiOperation({
+    summary: 'Stream the conversation (server-sent events)',
+    description:
+      'Named events: turn, turn.revised, conversation.updated (at most 1/s), conversation.ended; Last-Event-ID resumes.',
+  })
   async stream(
     @UuidParam() id: string,
     @CurrentActor() actor: Actor,
     @StreamContext() context: ExecutionContext,
     @SseSignal() signal: AbortSignal,
     @Headers('last-event-id') lastEventId?: string,
-  ): Promise<Observable<{ id: string; type: string; data: TurnResponse }>> {
+  ): Promise<Observable<ConversationEvent>> {
     const cursor = await this.turns.streamStart(id, lastEventId);
     return this.streams.open({
       context,

@@ -150,7 +150,7 @@ counters AS (
          last_activity_at = greatest(c.last_activity_at, p.last_received)
     FROM per_conversation p
    WHERE c.id = p.conversation_id
-  RETURNING c.id
+  RETURNING c.id, c.turns_count, c.total_processing_time_ms, c.confidence_sum, c.last_activity_at
 ),
 usage AS (
   INSERT INTO usage_statistics (user_id, month, turns_ingested)
@@ -160,8 +160,22 @@ usage AS (
   RETURNING user_id
 )
 SELECT (SELECT count(*) FROM inserted)::int AS inserted,
-       (SELECT count(*) FROM counters)::int AS conversations,
+       (SELECT coalesce(json_agg(json_build_object(
+          'conversationId', id, 'turnsCount', turns_count,
+          'totalProcessingTimeMs', total_processing_time_ms,
+          'averageConfidence', CASE WHEN turns_count > 0 THEN confidence_sum / turns_count END,
+          'lastActivityAt', to_char(last_activity_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))), '[]'::json)
+          FROM counters) AS counters,
        (SELECT count(*) FROM usage)::int AS users`;
+
+/** A conversation's counters after a batch (the data of SSE `conversation.updated`). */
+export interface ConversationCounters {
+  conversationId: string;
+  turnsCount: number;
+  totalProcessingTimeMs: number;
+  averageConfidence: number | null;
+  lastActivityAt: string | null;
+}
 
 /**
  * `confidence` is a `real` column. A number too small for a 4-byte float (what rounds to
@@ -179,7 +193,15 @@ export class TurnsRepository {
 
   /** Persists a batch; returns how many rows were new. */
   async appendBatch(turns: TurnRecord[], persistedAt: Date): Promise<number> {
-    if (turns.length === 0) return 0;
+    return (await this.persistBatch(turns, persistedAt)).inserted;
+  }
+
+  /** Persists a batch; returns how many rows were new and the counters they moved. */
+  async persistBatch(
+    turns: TurnRecord[],
+    persistedAt: Date,
+  ): Promise<{ inserted: number; counters: ConversationCounters[] }> {
+    if (turns.length === 0) return { inserted: 0, counters: [] };
     const sorted = [...turns].sort((a, b) =>
       a.conversationId === b.conversationId
         ? a.messageNumber - b.messageNumber
@@ -194,11 +216,17 @@ export class TurnsRepository {
         ? t
         : { ...t, confidence: storableReal(t.confidence) },
     );
-    const [row] = await this.dataSource.query<{ inserted: number }[]>(APPEND_BATCH, [
-      JSON.stringify(rows),
-      persistedAt,
-    ]);
-    return row?.inserted ?? 0;
+    const [row] = await this.dataSource.query<
+      { inserted: number; counters: ConversationCounters[] }[]
+    >(APPEND_BATCH, [JSON.stringify(rows), persistedAt]);
+    return {
+      inserted: row?.inserted ?? 0,
+      counters: (row?.counters ?? []).map((c) => ({
+        ...c,
+        turnsCount: Number(c.turnsCount),
+        totalProcessingTimeMs: Number(c.totalProcessingTimeMs),
+      })),
+    };
   }
 
   /** Stores revisions (see APPEND_REVISIONS); returns how many were new to the history. */

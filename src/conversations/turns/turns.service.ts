@@ -40,6 +40,13 @@ import {
 } from './turn-record';
 import { StoredTurn, TurnsRepository } from './turns.repository';
 
+/** One Server-Sent Event of GET /conversations/:id/stream. */
+export interface ConversationEvent {
+  id: string;
+  type: 'turn' | 'turn.revised' | 'conversation.updated' | 'conversation.ended';
+  data: TurnResponse | object;
+}
+
 /** A filtered list scans buffered turns this many at a time, at most this many times. */
 const BUFFER_SCAN_CHUNK = 500;
 const BUFFER_SCAN_CHUNKS = 20;
@@ -483,21 +490,40 @@ export class TurnsService {
   }
 
   /**
-   * New turns as Server-Sent Events after `cursor`, each with its event-stream id so a
-   * client can resume with Last-Event-ID. All subscribers of the process share one Redis
-   * connection (SharedStreamReader).
+   * The conversation's events after `cursor` as named Server-Sent Events, each with its
+   * event-stream id so a client resumes any of them with Last-Event-ID: `turn` (an
+   * arrival), `turn.revised` (the turn as a revision made it), `conversation.updated`
+   * (counters after a batch was persisted, at most one a second), `conversation.ended`
+   * (`{ sealHash }`). All subscribers of the process share one Redis connection
+   * (SharedStreamReader).
    */
-  stream(
-    conversationId: string,
-    cursor: string,
-  ): Observable<{ id: string; type: string; data: TurnResponse }> {
+  stream(conversationId: string, cursor: string): Observable<ConversationEvent> {
     return this.reader.follow(this.buffer.eventsKey(conversationId), cursor).pipe(
-      map((entry) => ({
-        id: entry.id,
-        // `turn` entries are arrivals, `revised` ones the turn as a revision made it.
-        type: entry.fields[0] === 'revised' ? 'turn.revised' : 'turn',
-        data: toTurnResponse(JSON.parse(entry.fields[1]!) as TurnRecord | RevisedTurn),
-      })),
+      map((entry): ConversationEvent => {
+        const [field, value] = entry.fields as [string, string];
+        switch (field) {
+          case 'revised':
+            return {
+              id: entry.id,
+              type: 'turn.revised',
+              data: toTurnResponse(JSON.parse(value) as RevisedTurn),
+            };
+          case 'updated':
+            return {
+              id: entry.id,
+              type: 'conversation.updated',
+              data: JSON.parse(value) as object,
+            };
+          case 'ended':
+            return { id: entry.id, type: 'conversation.ended', data: JSON.parse(value) as object };
+          default:
+            return {
+              id: entry.id,
+              type: 'turn',
+              data: toTurnResponse(JSON.parse(value) as TurnRecord),
+            };
+        }
+      }),
     );
   }
 }

@@ -8,18 +8,53 @@ import {
   IsOptional,
   IsPositive,
   IsString,
+  IsUrl,
   Matches,
   Max,
   Min,
   MinLength,
+  Validate,
   ValidateIf,
   validateSync,
+  ValidatorConstraint,
+  ValidatorConstraintInterface,
 } from 'class-validator';
 
 const toBoolean = ({ value }: { value: unknown }): unknown =>
   typeof value === 'string' ? ['1', 'true', 'yes', 'on'].includes(value.toLowerCase()) : value;
 const toNumber = ({ value }: { value: unknown }): unknown =>
   typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+
+/** Lower snake case, as role names are (see ROLE_NAME_PATTERN). */
+const ROLE_NAME = /^[a-z][a-z0-9_]{1,63}$/;
+
+/** `OIDC_ROLE_MAP`: a JSON object from group (claim value) to role name. */
+@ValidatorConstraint({ name: 'oidcRoleMap' })
+class OidcRoleMapConstraint implements ValidatorConstraintInterface {
+  validate(value: unknown): boolean {
+    if (typeof value !== 'string') return false;
+    try {
+      const parsed: unknown = JSON.parse(value);
+      return (
+        typeof parsed === 'object' &&
+        parsed !== null &&
+        !Array.isArray(parsed) &&
+        Object.entries(parsed).every(
+          ([group, role]) => group !== '' && typeof role === 'string' && ROLE_NAME.test(role),
+        )
+      );
+    } catch {
+      return false;
+    }
+  }
+
+  defaultMessage(): string {
+    return 'OIDC_ROLE_MAP must be a JSON object from group to role name, e.g. {"staff":"case_worker"}';
+  }
+}
+
+/** OIDC is configured when OIDC_ISSUER is set; its other settings are then required. */
+const oidcEnabled = (env: Environment): boolean => env.OIDC_ISSUER !== undefined;
 
 /**
  * Every environment variable the service reads. Validated once at start-up so a
@@ -70,6 +105,16 @@ export class Environment {
     message: 'REDIS_CLUSTER_NODES must be host:port pairs separated by commas',
   })
   REDIS_CLUSTER_NODES?: string;
+
+  /**
+   * On a Redis Cluster: how many durable turn buffers (each with its own hash slot)
+   * conversations are spread over. Ignored on a single server (one buffer).
+   */
+  @Transform(toNumber)
+  @IsInt()
+  @Min(1)
+  @Max(1024)
+  TURN_BUFFER_SHARDS = 16;
 
   /**
    * Keep principals and participations in memory, invalidated through Postgres NOTIFY
@@ -296,6 +341,75 @@ export class Environment {
   @MinLength(12, { message: 'ADMIN_PASSWORD must be at least 12 characters' })
   ADMIN_PASSWORD?: string;
 
+  // --- Single sign-on (SPEC section 13) ------------------------------------------------
+
+  /**
+   * Off: `POST /auth/login` (and the queue board's sign-in) refuse everyone but the seeded
+   * admin (ADMIN_USERNAME), who stays the break-glass account when the provider is down.
+   */
+  @Transform(toBoolean)
+  @IsBoolean()
+  PASSWORD_LOGIN = true;
+
+  /**
+   * The OpenID provider's issuer identifier (its discovery document lives below it). https,
+   * or http on a loopback host for development and tests. Empty: single sign-on is off.
+   */
+  @IsOptional()
+  @Matches(/^(https:\/\/[^\s/]+|http:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d{1,5})?)(\/\S*)?$/, {
+    message: 'OIDC_ISSUER must be an https:// URL (http:// only on localhost or 127.0.0.1)',
+  })
+  OIDC_ISSUER?: string;
+
+  @ValidateIf(oidcEnabled)
+  @IsString({ message: 'OIDC_CLIENT_ID is required with OIDC_ISSUER' })
+  @MinLength(1)
+  OIDC_CLIENT_ID?: string;
+
+  @ValidateIf(oidcEnabled)
+  @IsString({ message: 'OIDC_CLIENT_SECRET is required with OIDC_ISSUER' })
+  @MinLength(1)
+  OIDC_CLIENT_SECRET?: string;
+
+  /** This service's `/api/v1/auth/oidc/callback` as the provider reaches the browser to it. */
+  @ValidateIf(oidcEnabled)
+  @IsUrl(
+    { require_tld: false, require_protocol: true, protocols: ['http', 'https'] },
+    { message: 'OIDC_REDIRECT_URI must be the absolute URL of /api/v1/auth/oidc/callback' },
+  )
+  OIDC_REDIRECT_URI?: string;
+
+  /** Scopes asked for; must include openid. */
+  @Matches(/(^|\s)openid(\s|$)/, { message: 'OIDC_SCOPES must include openid' })
+  OIDC_SCOPES = 'openid email profile';
+
+  /** The claim (ID token or userinfo) holding the user's groups; dots walk into objects. */
+  @Matches(/^[A-Za-z0-9_:/.-]{1,200}$/, { message: 'OIDC_ROLE_CLAIM must be a claim name' })
+  OIDC_ROLE_CLAIM = 'groups';
+
+  /** Group → role name, JSON; the first entry whose group the user has decides the role. */
+  @Validate(OidcRoleMapConstraint)
+  OIDC_ROLE_MAP = '{}';
+
+  /** Role of users in no mapped group. Empty: they are refused. */
+  @IsOptional()
+  @Matches(ROLE_NAME, { message: 'OIDC_DEFAULT_ROLE must be a role name' })
+  OIDC_DEFAULT_ROLE?: string;
+
+  /**
+   * The one algorithm ID tokens must be signed with (asymmetric only: `none` and HMAC with
+   * the client secret are never accepted).
+   */
+  @IsIn(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'])
+  OIDC_ID_TOKEN_ALG = 'RS256';
+
+  /** How long a started sign-in (state, nonce, PKCE verifier) waits for its callback. */
+  @Transform(toNumber)
+  @IsInt()
+  @Min(30)
+  @Max(3600)
+  OIDC_STATE_TTL_SECONDS = 600;
+
   // --- Storage and audio (SPEC section 4) ------------------------------------
 
   @IsIn(['local', 's3'])
@@ -354,6 +468,17 @@ export class Environment {
   @IsPositive()
   @Max(10080)
   CLAIM_TIMEOUT_MINUTES = 30;
+
+  /**
+   * How often stale claims are returned to `queued` (a repeatable job), so a claim returns
+   * at most this long after CLAIM_TIMEOUT_MINUTES; 0 turns the job off (the nightly
+   * retention sweep and new claims still release them).
+   */
+  @Transform(toNumber)
+  @IsInt()
+  @Min(0)
+  @Max(60)
+  CLAIM_SWEEP_SECONDS = 60;
 
   /** Audio of cases closed longer than this is archived by the nightly retention job. */
   @Transform(toNumber)
@@ -473,12 +598,16 @@ export class Environment {
   @Max(60_000)
   WEBHOOK_TIMEOUT_MS = 10_000;
 
-  /** Delivery jobs one worker process runs at once (each sends up to 100 deliveries). */
+  /**
+   * Delivery jobs one worker process runs at once (each sends up to 100 deliveries). They
+   * wait on receivers and the database, not the CPU: 64 kept the first-attempt p99 under
+   * a second in bench:webhooks where 16 let a backlog build (BENCHMARKS.md, P12).
+   */
   @Transform(toNumber)
   @IsInt()
   @Min(1)
-  @Max(200)
-  WEBHOOK_CONCURRENCY = 16;
+  @Max(500)
+  WEBHOOK_CONCURRENCY = 64;
 }
 
 export function validateEnvironment(raw: Record<string, unknown>): Environment {

@@ -12,7 +12,8 @@ import {
 } from 'class-validator';
 import type { DeadLetter } from '../../conversations/turns/turn-dead-letters';
 
-const STREAM_ID = /^\d{1,15}-\d{1,10}$/;
+/** `<ms>-<seq>`, or `<shard>.<ms>-<seq>` on a Redis Cluster. */
+const STREAM_ID = /^(\d{1,4}\.)?\d{1,15}-\d{1,10}$/;
 
 export class DeadLettersQuery {
   @ApiPropertyOptional({ description: 'Return entries after this id', example: '1764900000000-0' })
