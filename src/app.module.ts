@@ -20,6 +20,7 @@ import { SigningModule } from './core/signing/signing.module';
 import { SecurityModule } from './core/security/security.module';
 import { StorageModule } from './core/storage/storage.module';
 import { HealthModule } from './health/health.module';
+import { NotificationsModule } from './notifications/notifications.module';
 import { ObservabilityModule } from './observability/observability.module';
 import { JobsModule } from './jobs/jobs.module';
 import { SearchModule } from './search/search.module';
@@ -63,6 +64,7 @@ export class AppModule {
         SearchModule,
         ExportsModule,
         SettingsModule,
+        NotificationsModule,
         JobsModule,
         WebhooksModule,
         HealthModule,

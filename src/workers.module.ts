@@ -4,6 +4,7 @@ import { AuditWorkersModule } from './audit/audit.workers.module';
 import { ConversationsWorkersModule } from './conversations/conversations.workers.module';
 import { ExportsWorkersModule } from './exports/exports.workers.module';
 import { MaintenanceWorkersModule } from './maintenance/maintenance.workers.module';
+import { NotificationsWorkersModule } from './notifications/notifications.workers.module';
 import { WebhooksWorkersModule } from './webhooks/webhooks.workers.module';
 
 /**
@@ -18,6 +19,7 @@ import { WebhooksWorkersModule } from './webhooks/webhooks.workers.module';
     ConversationsWorkersModule,
     ExportsWorkersModule,
     MaintenanceWorkersModule,
+    NotificationsWorkersModule,
     WebhooksWorkersModule,
   ],
 })

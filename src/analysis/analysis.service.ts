@@ -1,3 +1,5 @@
+import { DomainEvents } from '../core/events/domain-events';
+import { Clock } from '../core/clock/clock';
 import { Injectable } from '@nestjs/common';
 import { AudioProcessingService } from '../audio-files/audio-processing.service';
 import { AuditService } from '../audit/audit.service';
@@ -27,6 +29,8 @@ export class AnalysisService {
     private readonly transcriptions: TranscriptionsRepository,
     private readonly audioFiles: AudioProcessingService,
     private readonly audit: AuditService,
+    private readonly events: DomainEvents,
+    private readonly clock: Clock,
   ) {}
 
   async create(
@@ -69,6 +73,26 @@ export class AnalysisService {
             version,
             engine: dto.engine,
           },
+        },
+        manager,
+      );
+      await this.events.publish(
+        {
+          type: 'analysis.created',
+          actorId: actor.userId,
+          caseId: audio.caseId,
+          resourceType: 'analysis',
+          resourceId: created.id,
+          title: `Analysis v${version} of ${audio.originalName}`,
+          alsoNotify: [audio.uploadedBy],
+          data: {
+            audioFileId: audio.id,
+            transcriptionId: transcription.id,
+            analysisId: created.id,
+            version,
+            engine: dto.engine,
+          },
+          occurredAt: this.clock.now(),
         },
         manager,
       );

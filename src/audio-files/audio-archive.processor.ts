@@ -30,7 +30,7 @@ export class AudioArchiveProcessor extends JobProcessor<AudioJobName, AudioJobDa
   });
 
   constructor(
-    archive: AudioArchiveService,
+    private readonly archive: AudioArchiveService,
     private readonly usage: UsageService,
   ) {
     super();
@@ -69,6 +69,16 @@ export class AudioArchiveProcessor extends JobProcessor<AudioJobName, AudioJobDa
     );
     if (final && job.data.requestedBy) {
       await this.usage.increment(job.data.requestedBy, { jobsFailed: 1 }).catch(() => undefined);
+    }
+    if (final) {
+      await this.archive
+        .recordJobFailure(job.name, job.id, job.data, error.message)
+        .catch((failure: unknown) =>
+          this.logger.warn(
+            { err: String(failure), jobId: job.id },
+            'could not notify a job failure',
+          ),
+        );
     }
   }
 }

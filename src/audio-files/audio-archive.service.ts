@@ -1,3 +1,4 @@
+import { DomainEvents } from '../core/events/domain-events';
 import { Injectable, Logger } from '@nestjs/common';
 import { UnrecoverableError } from 'bullmq';
 import { AuditService } from '../audit/audit.service';
@@ -49,6 +50,8 @@ export interface MoveResult {
 interface FinishedMove {
   change: KeyChange;
   caseId: string;
+  /** The file's original name, for the notification's title. */
+  name: string;
   data: AudioJobData;
   requestId: string | undefined;
 }
@@ -79,6 +82,7 @@ export class AudioArchiveService {
     private readonly context: RequestContext,
     private readonly clock: Clock,
     @InjectStorage() private readonly storage: StorageDriver,
+    private readonly events: DomainEvents,
   ) {}
 
   async archive(
@@ -166,6 +170,7 @@ export class AudioArchiveService {
         archiveReason: archiving ? (data.reason ?? null) : null,
       },
       caseId: file.caseId,
+      name: file.originalName,
       data,
       requestId: this.context.requestId,
     });
@@ -184,20 +189,75 @@ export class AudioArchiveService {
         moves.map((move) => move.change),
         manager,
       );
+      const done = moves.filter(({ change }) => moved.has(change.id));
       await this.audit.recordMany(
-        moves
-          .filter(({ change }) => moved.has(change.id))
-          .map(({ change, caseId, data, requestId }) => ({
-            action: change.archived ? 'audio.archive' : 'audio.restore',
-            resourceType: 'audio',
-            resourceId: change.id,
-            caseId,
-            actorId: data.requestedBy,
-            requestId: requestId ?? this.context.requestId ?? null,
-            details: change.archived
+        done.map(({ change, caseId, data, requestId }) => ({
+          action: change.archived ? 'audio.archive' : 'audio.restore',
+          resourceType: 'audio',
+          resourceId: change.id,
+          caseId,
+          actorId: data.requestedBy,
+          requestId: requestId ?? this.context.requestId ?? null,
+          details: change.archived
+            ? { reason: data.reason ?? null, retention: !!data.retention }
+            : {},
+        })),
+        manager,
+      );
+      // A job's outcome: the system did it, its requester and the case hear of it.
+      await this.events.publish(
+        done.map(({ change, caseId, name, data }) => ({
+          type: change.archived ? 'audio.archived' : 'audio.restored',
+          actorId: null,
+          caseId,
+          resourceType: 'audio',
+          resourceId: change.id,
+          title: `${name} was ${change.archived ? 'archived' : 'restored'}`,
+          alsoNotify: data.requestedBy ? [data.requestedBy] : [],
+          data: {
+            audioFileId: change.id,
+            requestedBy: data.requestedBy,
+            ...(change.archived
               ? { reason: data.reason ?? null, retention: !!data.retention }
-              : {},
-          })),
+              : {}),
+          },
+          occurredAt: this.clock.now(),
+        })),
+        manager,
+      );
+    });
+  }
+
+  /**
+   * A job on `data.audioId` failed for good (its last attempt, or unrecoverable): its
+   * requester and the case's participants are told (`job.failed`). Nothing changed in the
+   * database, so the notification is its own transaction.
+   */
+  async recordJobFailure(
+    jobName: string,
+    jobId: string | undefined,
+    data: AudioJobData,
+    error: string,
+  ): Promise<void> {
+    const file = await this.audio.findAny(data.audioId);
+    await this.audio.transaction(async (manager) => {
+      await this.events.publish(
+        {
+          type: 'job.failed',
+          actorId: null,
+          caseId: file?.caseId ?? null,
+          resourceType: 'audio',
+          resourceId: data.audioId,
+          title: `The ${jobName} job of ${file?.originalName ?? 'an audio file'} failed`,
+          alsoNotify: data.requestedBy ? [data.requestedBy] : [],
+          data: {
+            jobId: jobId ?? null,
+            jobName,
+            audioFileId: data.audioId,
+            error: error.slice(0, 500),
+          },
+          occurredAt: this.clock.now(),
+        },
         manager,
       );
     });
@@ -289,6 +349,22 @@ export class AudioArchiveService {
         },
         manager,
       );
+      if (reason) {
+        await this.events.publish(
+          {
+            type: 'audio.integrity_failed',
+            actorId: null,
+            caseId: file.caseId,
+            resourceType: 'audio',
+            resourceId: file.id,
+            title: `${file.originalName} failed its integrity check`,
+            alsoNotify: data.requestedBy ? [data.requestedBy] : [],
+            data: { audioFileId: file.id, reason, requestedBy: data.requestedBy },
+            occurredAt: this.clock.now(),
+          },
+          manager,
+        );
+      }
     });
     await progress(100);
     return reason ? { audioId: file.id, valid: false, reason } : { audioId: file.id, valid: true };

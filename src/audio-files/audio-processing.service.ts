@@ -1,3 +1,4 @@
+import { DomainEvents } from '../core/events/domain-events';
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
@@ -24,6 +25,7 @@ export class AudioProcessingService {
     private readonly usage: UsageService,
     private readonly config: AppConfig,
     private readonly clock: Clock,
+    private readonly events: DomainEvents,
   ) {}
 
   async claim(actor: Actor, id: string): Promise<AudioFileEntity> {
@@ -107,6 +109,20 @@ export class AudioProcessingService {
           caseId: current.caseId,
           outcome: 'failure',
           details: { error: error.slice(0, 500) },
+        },
+        manager,
+      );
+      await this.events.publish(
+        {
+          type: 'transcription.failed',
+          actorId: actor.userId,
+          caseId: current.caseId,
+          resourceType: 'audio',
+          resourceId: id,
+          title: `Transcription of ${current.originalName} failed`,
+          alsoNotify: [current.uploadedBy],
+          data: { audioFileId: id, error: error.slice(0, 500) },
+          occurredAt: this.clock.now(),
         },
         manager,
       );

@@ -251,6 +251,20 @@ export class CasesService {
         },
         manager,
       );
+      await this.events.publish(
+        {
+          type: 'case.participant_added',
+          actorId: actor.userId,
+          caseId,
+          resourceType: 'case',
+          resourceId: caseId,
+          title: `${user.username} was added to a case as ${dto.role}`,
+          alsoNotify: [dto.userId],
+          data: { userId: dto.userId, username: user.username, role: dto.role },
+          occurredAt: this.clock.now(),
+        },
+        manager,
+      );
       return participant;
     });
   }

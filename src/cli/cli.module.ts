@@ -5,7 +5,9 @@ import { CacheModule } from '../core/cache/cache.module';
 import { ClockModule } from '../core/clock/clock.module';
 import { ConfigModule } from '../core/config/config.module';
 import { DatabaseModule } from '../core/database/database.module';
+import { EventsModule } from '../core/events/events.module';
 import { HttpModule } from '../core/http/http.module';
+import { NotificationWriterModule } from '../notifications/notification-writer.module';
 import { RedisModule } from '../core/redis/redis.module';
 import { SecurityModule } from '../core/security/security.module';
 import { QueueModule } from '../core/queue/queue.module';
@@ -16,7 +18,6 @@ import { RestoreService } from '../maintenance/backup/restore.service';
 import { CreateAdminCommand, MigrateCommand, SeedCommand, VerifyAuditCommand } from './commands';
 import { ImportTranscriptCommand } from './import-transcript.command';
 import { SigningModule } from '../core/signing/signing.module';
-import { EventsModule } from '../core/events/events.module';
 import { MetricsModule } from '../core/metrics/metrics.module';
 import { MaintenanceModule } from '../maintenance/maintenance.module';
 import { StorageCheckCommand } from './storage-check.command';
@@ -39,6 +40,8 @@ import { StorageCheckCommand } from './storage-check.command';
     EventsModule,
     MetricsModule,
     MaintenanceModule,
+    // import-transcript creates transcriptions: their notifications are written too.
+    NotificationWriterModule,
   ],
   providers: [
     MigrateCommand,

@@ -192,6 +192,14 @@ export class ConversationsRepository {
     return (result.raw as unknown[]).length > 0;
   }
 
+  /** The user ids taking part in a conversation, read in the caller's transaction. */
+  async participantIds(conversationId: string, manager: EntityManager): Promise<string[]> {
+    const rows = await manager
+      .getRepository(ConversationParticipantEntity)
+      .find({ select: { userId: true }, where: { conversationId } });
+    return rows.map((row) => row.userId);
+  }
+
   listParticipants(conversationId: string): Promise<ConversationParticipantEntity[]> {
     return this.dataSource
       .getRepository(ConversationParticipantEntity)

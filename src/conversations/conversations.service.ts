@@ -1,4 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
+import { DomainEvents } from '../core/events/domain-events';
 import { AuditService } from '../audit/audit.service';
 import { PasswordHasher } from '../auth/password-hasher';
 import { accessScope } from '../core/access/access-decision';
@@ -63,6 +64,7 @@ export class ConversationsService {
     private readonly config: AppConfig,
     private readonly clock: Clock,
     invalidation: CacheInvalidation,
+    private readonly events: DomainEvents,
   ) {
     this.ingestStatus = invalidation.create({ maxEntries: 10_000, ttlMs: 10 * 60_000 });
   }
@@ -368,6 +370,22 @@ export class ConversationsService {
           resourceId: id,
           caseId: current.caseId ?? undefined,
           details: { reason },
+        },
+        manager,
+      );
+      // Its participants hear of it besides the linked case's; nobody is the actor of an
+      // idle end (the sweep).
+      await this.events.publish(
+        {
+          type: 'conversation.ended',
+          actorId: idleBefore ? null : (this.context.actor?.userId ?? null),
+          caseId: current.caseId,
+          resourceType: 'conversation',
+          resourceId: id,
+          title: `Conversation "${current.name}" ended${reason === 'idle' ? ' (idle)' : ''}`,
+          alsoNotify: await this.conversations.participantIds(id, manager),
+          data: { conversationId: id, name: current.name, reason },
+          occurredAt: this.clock.now(),
         },
         manager,
       );

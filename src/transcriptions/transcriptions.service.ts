@@ -1,3 +1,4 @@
+import { DomainEvents } from '../core/events/domain-events';
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { AudioProcessingService } from '../audio-files/audio-processing.service';
@@ -48,6 +49,7 @@ export class TranscriptionsService {
     private readonly usage: UsageService,
     private readonly config: AppConfig,
     private readonly clock: Clock,
+    private readonly events: DomainEvents,
   ) {}
 
   async create(actor: Actor, audioId: string, dto: CreateTranscriptionDto): Promise<CreateOutcome> {
@@ -123,6 +125,26 @@ export class TranscriptionsService {
             segments: created.segmentCount,
             fromStatus: audio.status,
           },
+        },
+        manager,
+      );
+      // The engine is the actor; whoever uploaded the audio asked for this outcome.
+      await this.events.publish(
+        {
+          type: 'transcription.created',
+          actorId: actor.userId,
+          caseId: audio.caseId,
+          resourceType: 'transcription',
+          resourceId: created.id,
+          title: `Transcription v${created.version} of ${audio.originalName}`,
+          alsoNotify: [audio.uploadedBy],
+          data: {
+            audioFileId: audioId,
+            transcriptionId: created.id,
+            version: created.version,
+            engine: created.engine,
+          },
+          occurredAt: this.clock.now(),
         },
         manager,
       );

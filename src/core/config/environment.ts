@@ -307,6 +307,13 @@ export class Environment {
   @Max(3600)
   SSE_RECHECK_SECONDS = 30;
 
+  /** Read notifications are deleted this many days after they were read (hourly job). */
+  @Transform(toNumber)
+  @IsInt()
+  @Min(1)
+  @Max(3650)
+  NOTIFICATION_RETENTION_DAYS = 90;
+
   /** Turns persisted per INSERT statement by the turn-persistence worker. */
   @Transform(toNumber)
   @IsInt()

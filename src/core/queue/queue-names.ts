@@ -8,4 +8,5 @@ export enum QueueName {
   CaseExport = 'case-export',
   Maintenance = 'maintenance',
   Webhooks = 'webhooks',
+  NotificationRetention = 'notification-retention',
 }
