@@ -20,7 +20,8 @@ import { AudioFilesRepository } from './audio-files.repository';
 import { AudioFilesService } from './audio-files.service';
 import { LANGUAGE_TAG } from './dto/audio-file.dto';
 import { AudioFileEntity } from './entities/audio-file.entity';
-import { detectAudioType, durationOf, isTruncated, SNIFF_BYTES } from './media/audio-type';
+import { audioDuration, needsTail, TAIL_BYTES, TailKeeper } from './media/audio-duration';
+import { detectAudioType, isTruncated, SNIFF_BYTES } from './media/audio-type';
 import { ifNoneMatchHits, parseRange } from './media/byte-range';
 import { peek } from './media/peek';
 
@@ -154,7 +155,9 @@ export class AudioTransferService {
     const id = randomUUID();
     const key = caseAudioKey(caseId, id, type.extension);
     const counter = new HashingCounter(maxBytes);
-    const feeding = pipeline(rest, counter);
+    // Ogg and MP4 keep their last bytes for the duration; nothing else is held.
+    const tail = needsTail(type) ? new TailKeeper(TAIL_BYTES) : null;
+    const feeding = tail ? pipeline(rest, tail, counter) : pipeline(rest, counter);
     feeding.catch(() => undefined); // surfaced through `put` via the counter
     try {
       await this.storage.put(key, counter, { contentType: type.mimeType });
@@ -182,7 +185,12 @@ export class AudioTransferService {
       originalName: safeDisplayName(part.filename),
       size: counter.bytes,
       sha256: counter.digest(),
-      durationSeconds: durationOf(type, head, counter.bytes),
+      durationSeconds: await audioDuration(
+        type,
+        head,
+        tail?.tail() ?? Buffer.alloc(0),
+        counter.bytes,
+      ),
     };
   }
 

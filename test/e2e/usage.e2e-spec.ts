@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { UsageService } from '../../src/audit/usage.service';
 import { expectProblem, loginAsAdmin, Session, TestApp, userSession } from '../support/app';
 import { createCase, startAudioApp, uploadAudio, wavBuffer } from '../support/audio';
@@ -84,6 +86,29 @@ describe('Usage, recent jobs and newest-first audit (SPEC sections 7 and 11)', (
       expect(engineAfter.transcriptions - engineBefore.transcriptions).toBe(1);
       expect(engineAfter.jobsSucceeded).toBe(engineBefore.jobsSucceeded);
       expect(engineAfter.jobsFailed).toBe(engineBefore.jobsFailed);
+    });
+  });
+
+  describe('audio duration of every accepted format', () => {
+    // Real files made by ffmpeg (test/fixtures/audio); ffprobe's durations.
+    it.each([
+      ['tone-cbr.mp3', 'audio/mpeg', 2.592],
+      ['tone-vbr.mp3', 'audio/mpeg', 2.592],
+      ['tone-faststart.m4a', 'audio/mp4', 2.564],
+      ['tone-moov-last.m4a', 'audio/mp4', 2.564],
+      ['tone.opus', 'audio/ogg', 2.5],
+      ['tone-vorbis.ogg', 'audio/ogg', 2.5],
+      ['tone.webm', 'audio/webm', 2.508],
+      ['tone.flac', 'audio/flac', 1.5],
+    ])('knows the duration of %s and counts it as audio seconds', async (name, mime, seconds) => {
+      const uploader = await userSession(t.http, admin, 'case_worker');
+      const caseId = await createCase(t.http, uploader.auth);
+      const content = readFileSync(join(__dirname, '..', 'fixtures', 'audio', name));
+      const uploaded = await uploadAudio(t, uploader.auth, caseId, { content, filename: name });
+      expect(uploaded.status).toBe(201);
+      expect(uploaded.body.mimeType).toBe(mime);
+      expect(uploaded.body.durationSeconds).toBeCloseTo(seconds, 2);
+      expect((await myUsage(uploader)).audioSeconds).toBeCloseTo(seconds, 2);
     });
   });
 
