@@ -1,14 +1,13 @@
 import './cli/quiet-logs';
 import 'reflect-metadata';
 import { existsSync } from 'node:fs';
-import { CommandFactory } from 'nest-commander';
-import { CliModule } from './cli/cli.module';
 import { verifyBundleCommand } from './cli/verify-bundle';
 
 async function main(): Promise<void> {
   if (existsSync('.env')) process.loadEnvFile('.env');
   // Offline by design: checks a bundle with nothing but the file and a public key, so
-  // it runs before the application (database, Redis, configuration) would start.
+  // it runs before the application would be loaded at all (loading it validates the
+  // configuration, and the other commands need the database).
   if (process.argv[2] === 'verify-bundle') {
     process.exitCode = await verifyBundleCommand(process.argv.slice(3)).catch((error: Error) => {
       console.error(error.message);
@@ -16,6 +15,10 @@ async function main(): Promise<void> {
     });
     return;
   }
+  const [{ CommandFactory }, { CliModule }] = await Promise.all([
+    import('nest-commander'),
+    import('./cli/cli.module'),
+  ]);
   await CommandFactory.run(CliModule, {
     logger: ['error', 'warn'],
     errorHandler: (error) => {

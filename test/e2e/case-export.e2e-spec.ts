@@ -3,6 +3,7 @@ import type { Queue } from 'bullmq';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -379,6 +380,21 @@ describe('Signed case export (SPEC section 13, TARGETS S12)', () => {
         const good = await cli([file, '--key', keyFile]);
         expect(good).toMatchObject({ code: 0 });
         expect(good.stdout).toMatch(/valid/i);
+        // The key from the server's well-known URL, as an auditor with network access would.
+        const port = (t.app.getHttpServer().address() as AddressInfo).port;
+        const byUrl = await cli([
+          file,
+          '--key',
+          `http://127.0.0.1:${port}/.well-known/verbatim-signing-key`,
+        ]);
+        expect(byUrl).toMatchObject({ code: 0 });
+        // On the server: the key published under the manifest's keyId in KEYS_DIR.
+        const published = await run(
+          'npx',
+          ['ts-node', '-T', 'src/cli.ts', 'verify-bundle', file, '--json'],
+          { env: { ...env, KEYS_DIR: t.keysDir } },
+        );
+        expect(JSON.parse(published.stdout)).toMatchObject({ valid: true, keyId, problems: [] });
 
         const manifest = ustarLayout(bundle).find((e) => e.name === 'manifest.json')!;
         const tampered = Buffer.from(bundle);
@@ -390,7 +406,7 @@ describe('Signed case export (SPEC section 13, TARGETS S12)', () => {
       } finally {
         await rm(dir, { recursive: true, force: true });
       }
-    }, 120_000);
+    }, 240_000);
 
     it('audits the request, the build and every download on the case', async () => {
       await download(t.http, lead.auth, exported.id).expect(200);

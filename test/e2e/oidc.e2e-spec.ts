@@ -9,6 +9,8 @@ import {
   startApp,
   TestApp,
 } from '../support/app';
+import * as jose from 'jose';
+import { FakeOidcIssuer, IdTokenParts } from '../support/fake-oidc-issuer';
 import { startOidcProvider, TestOidcProvider } from '../support/oidc-provider';
 import { ADMIN } from '../support/test-run';
 
@@ -371,6 +373,162 @@ describe('OIDC single sign-on (SPEC section 13, TARGETS S11)', () => {
       });
       const { response } = await signIn(sub, closed);
       expect(response.status).toBe(200);
+    });
+  });
+
+  describe('ID tokens a provider must not be trusted with (S11)', () => {
+    let fake: FakeOidcIssuer;
+    let f: TestApp;
+
+    beforeAll(async () => {
+      fake = await new FakeOidcIssuer().start();
+      f = await startApp({ ...fake.env, OIDC_ROLE_MAP: JSON.stringify(ROLE_MAP) });
+    });
+
+    afterAll(async () => {
+      await f?.close();
+      await fake?.stop();
+    });
+
+    /** A sign-in at the app whose token endpoint answers with the ID token `mint` makes. */
+    async function callbackWith(
+      mint: (authorizationUrl: URL, sub: string) => IdTokenParts,
+    ): Promise<{ response: HttpResponse; sub: string }> {
+      const sub = `fake-${unique()}`;
+      const start = await f.http.get('/api/v1/auth/oidc/login').expect(302);
+      const authorizationUrl = new URL(start.headers.location!);
+      const query = await fake.authorize(authorizationUrl, mint(authorizationUrl, sub));
+      const response = await f.http
+        .get(`/api/v1/auth/oidc/callback${query}`)
+        .set('Cookie', flowCookie(start));
+      return { response, sub };
+    }
+
+    const person = (sub: string) => ({
+      sub,
+      email: `${sub}@example.test`,
+      email_verified: true,
+      groups: ['verbatim-staff'],
+    });
+
+    async function expectRefused(
+      mint: (authorizationUrl: URL, sub: string) => IdTokenParts,
+      reason: RegExp,
+    ): Promise<void> {
+      const { response, sub } = await callbackWith(mint);
+      expect(expectProblem(response, 401).type).toMatch(/oidc-failed$/);
+      expect(response.body).not.toHaveProperty('accessToken');
+      const users = await f.db.query(`SELECT 1 FROM users WHERE email = $1`, [
+        `${sub}@example.test`,
+      ]);
+      expect(users).toHaveLength(0);
+      const [failure] = await f.db.query<{ details: { method: string; reason: string } }[]>(
+        `SELECT details FROM audit_logs WHERE action = 'auth.login_failed' ORDER BY seq DESC LIMIT 1`,
+      );
+      expect(failure!.details.method).toBe('oidc');
+      expect(failure!.details.reason).toMatch(reason);
+    }
+
+    it('accepts a valid one (the control: the cases below differ from it in one part)', async () => {
+      const { response, sub } = await callbackWith((url, s) => ({
+        claims: fake.validClaims(url, person(s)),
+        sign: fake.signValid,
+      }));
+      expect(response.status).toBe(200);
+      expect((response.body as TokenBody).user).toMatchObject({
+        email: `${sub}@example.test`,
+        role: 'case_worker',
+      });
+      // PKCE S256: the verifier the app sent matches the challenge of its authorization URL
+      // (the fake's token endpoint refuses otherwise), and it is never in the URL.
+      const last = fake.tokenRequests.at(-1)!;
+      expect(last.get('code_verifier')).toMatch(/^[A-Za-z0-9_-]{43,128}$/);
+    });
+
+    it('refuses a forged signature (another key under the published key id)', async () => {
+      const { privateKey } = await jose.generateKeyPair('RS256');
+      await expectRefused(
+        (url, s) => ({
+          claims: fake.validClaims(url, person(s)),
+          sign: (claims) =>
+            new jose.SignJWT(claims)
+              .setProtectedHeader({ alg: 'RS256', kid: fake.kid })
+              .sign(privateKey),
+        }),
+        /signature/i,
+      );
+    });
+
+    it('refuses an expired one', async () => {
+      const now = Math.floor(Date.now() / 1000);
+      await expectRefused(
+        (url, s) => ({
+          claims: { ...fake.validClaims(url, person(s)), iat: now - 3600, exp: now - 600 },
+          sign: fake.signValid,
+        }),
+        /exp/i,
+      );
+    });
+
+    it('refuses one issued to another audience', async () => {
+      await expectRefused(
+        (url, s) => ({
+          claims: { ...fake.validClaims(url, person(s)), aud: 'another-client' },
+          sign: fake.signValid,
+        }),
+        /aud/i,
+      );
+    });
+
+    it('refuses one from another issuer', async () => {
+      await expectRefused(
+        (url, s) => ({
+          claims: { ...fake.validClaims(url, person(s)), iss: 'https://issuer.invalid' },
+          sign: fake.signValid,
+        }),
+        /iss/i,
+      );
+    });
+
+    it('refuses a wrong nonce (a token minted for another sign-in)', async () => {
+      await expectRefused(
+        (url, s) => ({
+          claims: { ...fake.validClaims(url, person(s)), nonce: 'a-nonce-of-another-sign-in' },
+          sign: fake.signValid,
+        }),
+        /nonce/i,
+      );
+    });
+
+    it('refuses one without a nonce', async () => {
+      await expectRefused((url, s) => {
+        const claims = fake.validClaims(url, person(s));
+        delete claims.nonce;
+        return { claims, sign: fake.signValid };
+      }, /nonce/i);
+    });
+
+    it('refuses alg: none', async () => {
+      await expectRefused(
+        (url, s) => ({
+          claims: fake.validClaims(url, person(s)),
+          sign: (claims) => Promise.resolve(new jose.UnsecuredJWT(claims).encode()),
+        }),
+        /alg/i,
+      );
+    });
+
+    it('refuses HS256 signed with the client secret (algorithm confusion)', async () => {
+      await expectRefused(
+        (url, s) => ({
+          claims: fake.validClaims(url, person(s)),
+          sign: (claims) =>
+            new jose.SignJWT(claims)
+              .setProtectedHeader({ alg: 'HS256' })
+              .sign(new TextEncoder().encode(fake.clientSecret)),
+        }),
+        /alg/i,
+      );
     });
   });
 });

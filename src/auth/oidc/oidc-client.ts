@@ -77,6 +77,10 @@ export class OidcClient {
       },
     );
     configuration.timeout = DISCOVERY_TIMEOUT_SECONDS;
+    // Without this, openid-client (like OIDC Core 3.1.3.7 allows) trusts an ID token from
+    // the token endpoint on the strength of TLS alone and never checks its signature; the
+    // SPEC asks for the JWKS check, and it also holds when TLS is terminated somewhere odd.
+    client.enableNonRepudiationChecks(configuration);
     return configuration;
   }
 
@@ -137,14 +141,17 @@ export class OidcClient {
   }
 }
 
-/** A short, secret-free reason for the audit entry: the library's error code and message. */
+/**
+ * A short, secret-free reason for the audit entry: the error code and message of
+ * oauth4webapi (which openid-client wraps as the `cause`), e.g. `OAUTH_JWT_CLAIM_COMPARISON_FAILED:
+ * unexpected JWT "aud" (audience) claim value`. Never the token or its claims.
+ */
 function describe(error: unknown): string {
   if (error instanceof client.AuthorizationResponseError) return `provider-error:${error.error}`;
   if (error instanceof client.ResponseBodyError) return `token-endpoint:${error.error}`;
-  if (error instanceof Error) {
-    const code = (error as Error & { code?: unknown }).code;
-    const message = error.message.slice(0, 200);
-    return typeof code === 'string' ? `${code}: ${message}` : message;
-  }
-  return 'unknown';
+  if (!(error instanceof Error)) return 'unknown';
+  const inner = error.cause instanceof Error ? error.cause : error;
+  const code = (inner as Error & { code?: unknown }).code;
+  const message = inner.message.slice(0, 200);
+  return typeof code === 'string' ? `${code}: ${message}` : message;
 }
