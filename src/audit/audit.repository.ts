@@ -43,6 +43,8 @@ export interface AuditFilter {
   from?: Date;
   to?: Date;
   after?: string;
+  /** Without: chain order (id). */
+  sort?: 'occurredAt' | '-occurredAt';
 }
 
 // `a.id`, not `id`: ORDER BY would otherwise sort by the text alias ("10" < "9").
@@ -145,8 +147,25 @@ export class AuditRepository {
     if (filter.outcome) query.andWhere('a.outcome = :outcome', { outcome: filter.outcome });
     if (filter.from) query.andWhere('a.occurredAt >= :from', { from: filter.from });
     if (filter.to) query.andWhere('a.occurredAt < :to', { to: filter.to });
-    if (filter.after) query.andWhere('a.id > :after', { after: filter.after });
-    return query.orderBy('a.id', 'ASC').limit(limit).getMany();
+    if (!filter.sort) {
+      if (filter.after) query.andWhere('a.id > :after', { after: filter.after });
+      return query.orderBy('a.id', 'ASC').limit(limit).getMany();
+    }
+    // Keyset on (occurred_at, id): stamps need not follow ids, so the cursor entry's own
+    // stamp is the boundary and the id breaks ties; pages neither repeat nor skip entries.
+    const direction = filter.sort === '-occurredAt' ? 'DESC' : 'ASC';
+    if (filter.after) {
+      query.andWhere(
+        `(a.occurred_at, a.id) ${direction === 'DESC' ? '<' : '>'} ` +
+          '(SELECT c.occurred_at, c.id FROM audit_logs c WHERE c.id = :after)',
+        { after: filter.after },
+      );
+    }
+    return query
+      .orderBy('a.occurredAt', direction)
+      .addOrderBy('a.id', direction)
+      .limit(limit)
+      .getMany();
   }
 
   /**

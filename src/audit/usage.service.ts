@@ -61,4 +61,29 @@ export class UsageService {
   find(userId: string, month: string): Promise<UsageStatisticEntity | null> {
     return this.dataSource.getRepository(UsageStatisticEntity).findOneBy({ userId, month });
   }
+
+  async usernameOf(userId: string): Promise<string | null> {
+    const [row] = await this.dataSource.query<{ username: string }[]>(
+      'SELECT username FROM users WHERE id = $1',
+      [userId],
+    );
+    return row?.username ?? null;
+  }
+
+  /** Every row of a month (users with any usage), with usernames, by username. */
+  async listMonth(month: string): Promise<(UsageStatisticEntity & { username: string | null })[]> {
+    const rows = await this.dataSource.query<
+      (Omit<UsageStatisticEntity, 'month'> & { username: string | null })[]
+    >(
+      `SELECT s.user_id AS "userId", u.username, s.files_uploaded AS "filesUploaded",
+              s.bytes_uploaded::text AS "bytesUploaded", s.audio_seconds AS "audioSeconds",
+              s.transcriptions, s.jobs_succeeded AS "jobsSucceeded", s.jobs_failed AS "jobsFailed",
+              s.turns_ingested::text AS "turnsIngested"
+         FROM usage_statistics s LEFT JOIN users u ON u.id = s.user_id
+        WHERE s.month = $1
+        ORDER BY u.username NULLS LAST, s.user_id`,
+      [month],
+    );
+    return rows.map((row) => ({ ...row, month }));
+  }
 }

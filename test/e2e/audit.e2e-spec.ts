@@ -1377,7 +1377,8 @@ describe('Audit and usage (SPEC section 7, TARGETS S8)', () => {
         { userId: subject.id, month: '2026-01-01' },
         { userId: subject.id },
         { userId: 'me', month: '2026-01' },
-        { month: '2026-01' },
+        { month: '2026-01', format: 'xml' },
+        {},
       ]) {
         const response = await t.http.get('/api/v1/stats/usage').set(admin.auth).query(query);
         expect({ query, status: response.status }).toEqual({ query, status: 400 });

@@ -7,6 +7,9 @@ import { AuditCheckpointEntity } from '../entities/audit-checkpoint.entity';
 import { checkpointPayload } from '../audit-checkpoints.service';
 import { AuditLogEntity } from '../entities/audit-log.entity';
 
+export const AUDIT_SORTS = ['occurredAt', '-occurredAt'] as const;
+export type AuditSort = (typeof AUDIT_SORTS)[number];
+
 export class AuditQuery extends CursorQuery {
   @ApiPropertyOptional({ format: 'uuid' })
   @IsOptional()
@@ -47,6 +50,16 @@ export class AuditQuery extends CursorQuery {
   @IsOptional()
   @IsDateString({ strict: true })
   to?: string;
+
+  @ApiPropertyOptional({
+    enum: AUDIT_SORTS,
+    description:
+      'Without: chain order (id ascending). `-occurredAt`: newest first, `occurredAt`: oldest ' +
+      'first (ties by id). `after` is an id of the previous page, read in the same order.',
+  })
+  @IsOptional()
+  @IsIn(AUDIT_SORTS)
+  sort?: AuditSort;
 }
 
 export class AuditVerifyQuery {
@@ -169,14 +182,29 @@ export class AuditVerifyResponse {
   foundSeq?: number;
 }
 
+const MONTH = /^\d{4}-(0[1-9]|1[0-2])$/;
+
+export class MyUsageQuery {
+  @ApiPropertyOptional({ example: '2026-11', description: 'Default: the current month (UTC)' })
+  @IsOptional()
+  @Matches(MONTH, { message: 'month must be YYYY-MM' })
+  month?: string;
+}
+
 export class UsageQuery {
-  @ApiProperty({ format: 'uuid' })
+  @ApiPropertyOptional({ format: 'uuid', description: "Without: every user's row of the month" })
+  @IsOptional()
   @IsUUID()
-  userId!: string;
+  userId?: string;
 
   @ApiProperty({ example: '2026-11' })
-  @Matches(/^\d{4}-(0[1-9]|1[0-2])$/, { message: 'month must be YYYY-MM' })
+  @Matches(MONTH, { message: 'month must be YYYY-MM' })
   month!: string;
+
+  @ApiPropertyOptional({ enum: ['json', 'csv'], default: 'json' })
+  @IsOptional()
+  @IsIn(['json', 'csv'])
+  format?: 'json' | 'csv';
 }
 
 export class UsageResponse {
@@ -189,6 +217,16 @@ export class UsageResponse {
   @ApiProperty() jobsSucceeded!: number;
   @ApiProperty() jobsFailed!: number;
   @ApiProperty() turnsIngested!: number;
+}
+
+export class UserUsageResponse extends UsageResponse {
+  @ApiProperty({ nullable: true, type: String }) username!: string | null;
+}
+
+export class UsageListResponse {
+  @ApiProperty({ type: [UserUsageResponse] }) data!: UserUsageResponse[];
+  @ApiProperty({ example: { month: '2026-11', total: 1 } })
+  meta!: { month: string; total: number };
 }
 
 export class AuditCheckpointResponse {
