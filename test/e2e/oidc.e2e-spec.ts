@@ -531,4 +531,25 @@ describe('OIDC single sign-on (SPEC section 13, TARGETS S11)', () => {
       );
     });
   });
+
+  describe('without OIDC_ISSUER', () => {
+    let off: TestApp;
+
+    beforeAll(async () => {
+      // Empty is unset (the outer app's OIDC settings are still in process.env).
+      off = await startApp({ OIDC_ISSUER: '' });
+    });
+
+    afterAll(async () => {
+      await off?.close();
+    });
+
+    it('answers 404 on both routes and leaves password login alone', async () => {
+      expect(expectProblem(await off.http.get('/api/v1/auth/oidc/login'), 404).type).toMatch(
+        /oidc-not-configured$/,
+      );
+      expectProblem(await off.http.get('/api/v1/auth/oidc/callback?code=x&state=y'), 404);
+      expect((await attemptLogin(off.http, ADMIN.username, ADMIN.password)).status).toBe(200);
+    });
+  });
 });

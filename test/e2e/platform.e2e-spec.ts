@@ -2,6 +2,7 @@ import { connect, Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { loginAsAdmin, startApp, TestApp } from '../support/app';
 import { createCase, startAudioApp, wavBuffer } from '../support/audio';
+import { PERMISSIONS } from '../../src/core/security/permissions';
 
 interface SlowResult {
   /** Milliseconds from the first byte sent until the server closed the socket. */
@@ -44,8 +45,7 @@ function sendSlowly(
   });
 }
 
-const portOf = (t: TestApp): number =>
-  (t.app.getHttpServer().address() as AddressInfo).port;
+const portOf = (t: TestApp): number => (t.app.getHttpServer().address() as AddressInfo).port;
 
 describe('Platform behaviour (SPEC section 1 and 9)', () => {
   let t: TestApp;
@@ -176,7 +176,10 @@ describe('Platform behaviour (SPEC section 1 and 9)', () => {
         name: 'cases:all',
         description: expect.any(String),
       });
-      expect(response.body.data).toHaveLength(20);
+      // Every permission of the catalogue, and only those.
+      expect((response.body.data as { name: string }[]).map((p) => p.name).sort()).toEqual(
+        [...PERMISSIONS].sort(),
+      );
     });
   });
 

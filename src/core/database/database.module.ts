@@ -1,5 +1,6 @@
 import { Global, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { ClockModule } from '../clock/clock.module';
 import { AppConfig } from '../config/app-config';
 import { databaseOptions } from './database-options';
 import { ReplicaReads, replicaUrlsOf } from './replica-reads';
@@ -7,6 +8,8 @@ import { ReplicaReads, replicaUrlsOf } from './replica-reads';
 @Global()
 @Module({
   imports: [
+    // ReplicaReads times its back-off off the injected clock.
+    ClockModule,
     TypeOrmModule.forRootAsync({
       inject: [AppConfig],
       useFactory: (config: AppConfig) => ({

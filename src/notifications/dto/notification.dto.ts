@@ -8,7 +8,11 @@ import type { NotificationRow } from '../notifications.repository';
 
 /** Newest first; `after` is the id of the last notification of the previous page. */
 export class NotificationsQuery extends CursorQuery {
-  @ApiPropertyOptional({ format: 'uuid', description: 'Return notifications older than this one' })
+  @ApiPropertyOptional({
+    format: 'uuid',
+    example: '0b6f3b1e-7c1a-4d2e-9f3a-2b8c4d5e6f70',
+    description: 'Return notifications older than this one',
+  })
   @IsOptional()
   @Matches(UUID, { message: 'after must be the id of one of your notifications' })
   override after?: string = undefined;

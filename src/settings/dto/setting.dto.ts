@@ -41,6 +41,16 @@ export class SettingResponse {
   @ApiProperty({ example: 'pageSize' })
   key!: string;
 
-  @ApiProperty({ example: 50 })
+  @ApiProperty({
+    description: 'Any JSON value (known keys: see PUT /me/settings/{key})',
+    example: 50,
+    oneOf: [
+      { type: 'string' },
+      { type: 'number' },
+      { type: 'boolean' },
+      { type: 'array', items: {} },
+      { type: 'object' },
+    ],
+  })
   value!: unknown;
 }
