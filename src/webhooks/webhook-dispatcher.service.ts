@@ -1,6 +1,8 @@
 import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
+import { UsersService } from '../auth/users.service';
+import { DomainEvents } from '../core/events/domain-events';
 import { AppConfig } from '../core/config/app-config';
 import { Clock } from '../core/clock/clock';
 import { WebhookAddressPolicy } from './webhook-address-policy';
@@ -37,6 +39,8 @@ export class WebhookDispatcher implements OnModuleDestroy {
     private readonly queue: WebhookQueue,
     private readonly audit: AuditService,
     private readonly clock: Clock,
+    private readonly users: UsersService,
+    private readonly events: DomainEvents,
   ) {
     const timeoutMs = config.get('WEBHOOK_TIMEOUT_MS');
     this.sender = new WebhookSender(
@@ -104,9 +108,9 @@ export class WebhookDispatcher implements OnModuleDestroy {
       DISABLE_AFTER_FAILED_DELIVERIES,
       manager,
     );
+    if (disabled.length === 0) return;
+    const admins = await this.users.adminIds();
     for (const id of disabled) {
-      // No domain event type fits "webhook disabled" (notifications own that list): the
-      // audit log is where admins find it, with a warning in the logs.
       this.logger.warn(
         `webhook ${id} disabled after ${DISABLE_AFTER_FAILED_DELIVERIES} failed deliveries in a row`,
       );
@@ -117,6 +121,21 @@ export class WebhookDispatcher implements OnModuleDestroy {
           resourceId: id,
           actorId: null,
           details: { failedDeliveriesInARow: DISABLE_AFTER_FAILED_DELIVERIES },
+        },
+        manager,
+      );
+      // In the same transaction as the disabling: every active admin is told, once.
+      await this.events.publish(
+        {
+          type: 'webhook.disabled',
+          actorId: null,
+          caseId: null,
+          resourceType: 'webhook',
+          resourceId: id,
+          title: `Webhook disabled after ${DISABLE_AFTER_FAILED_DELIVERIES} failed deliveries`,
+          notifyOnly: admins,
+          data: { webhookId: id, failedDeliveriesInARow: DISABLE_AFTER_FAILED_DELIVERIES },
+          occurredAt: this.clock.now(),
         },
         manager,
       );

@@ -387,6 +387,15 @@ describe('Webhooks (SPEC section 11, TARGETS R8 and S10)', () => {
       expect(audit.body.data).toEqual([
         expect.objectContaining({ action: 'webhook.disable', resourceId: webhook.id }),
       ]);
+      // Every active admin is notified, once.
+      const notified = await t.db.query<{ user_id: string }[]>(
+        `SELECT user_id FROM notifications WHERE type = 'webhook.disabled' AND resource_id = $1`,
+        [webhook.id],
+      );
+      const admins = await t.db.query<{ id: string }[]>(
+        `SELECT id FROM users WHERE role = 'admin' AND is_active`,
+      );
+      expect(notified.map((n) => n.user_id).sort()).toEqual(admins.map((a) => a.id).sort());
 
       expectProblem(await t.http.post(`/api/v1/webhooks/${webhook.id}/test`).set(admin.auth), 409);
       const enabled = await t.http
