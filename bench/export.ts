@@ -26,6 +26,7 @@ import Redis from 'ioredis';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { databaseOptions } from '../src/core/database/database-options';
+import { mbps, median, rssWatch } from './support/measure';
 import { seedDatabase } from '../test/support/seed-fixture';
 
 const TOTAL_BYTES = Number(process.env.BENCH_EXPORT_BYTES ?? 1024 ** 3);
@@ -44,27 +45,6 @@ const serverUrl = new URL(
     'postgres://postgres:postgres@127.0.0.1:5432/postgres',
 );
 serverUrl.pathname = '/postgres';
-
-const mbps = (bytes: number, seconds: number): number => bytes / MiB / seconds;
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-};
-
-/** Peak RSS above the level when it started, sampled every 10 ms. */
-function rssWatch(): { stop(): number } {
-  global.gc?.();
-  const baseline = process.memoryUsage().rss;
-  let peak = baseline;
-  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 10);
-  return {
-    stop() {
-      clearInterval(timer);
-      return (Math.max(peak, process.memoryUsage().rss) - baseline) / MiB;
-    },
-  };
-}
 
 async function main(): Promise<void> {
   const id = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;

@@ -33,6 +33,7 @@ import { getQueueToken } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import { RetentionJobData, RetentionJobName } from '../src/audio-files/audio-jobs';
 import { databaseOptions } from '../src/core/database/database-options';
+import { mbps, median, rssWatch } from './support/measure';
 import { QueueName } from '../src/core/queue/queue-names';
 import { seedDatabase } from '../test/support/seed-fixture';
 
@@ -61,27 +62,6 @@ const time = (command: string, args: string[]): number => {
   execFileSync(command, args, { stdio: ['ignore', 'ignore', 'inherit'], maxBuffer: 64 * MiB });
   return (performance.now() - start) / 1000;
 };
-const mbps = (bytes: number, seconds: number): number => bytes / MiB / seconds;
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-};
-
-/** Peak RSS above the level when it started, sampled every 10 ms. */
-function rssWatch(): { stop(): number } {
-  global.gc?.();
-  const baseline = process.memoryUsage().rss;
-  let peak = baseline;
-  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 10);
-  return {
-    stop() {
-      clearInterval(timer);
-      return (Math.max(peak, process.memoryUsage().rss) - baseline) / MiB;
-    },
-  };
-}
-
 async function main(): Promise<void> {
   const id = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
   const databaseName = `verbatim_bench_${id}`;
