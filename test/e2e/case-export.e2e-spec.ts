@@ -20,6 +20,7 @@ import { createCase, sha256Of, uploadAudio, waitForJob, wavBuffer } from '../sup
 import { auditLineHash, checkBundle, tarEntries, ustarLayout } from '../support/bundle-check';
 import { CASE_CALLERS, CaseCaller, caseCallerSessions } from '../support/case-callers';
 import { createConversation, eventually, turn } from '../support/turns';
+import { isolatedDatabase } from '../support/isolated-database';
 
 const run = promisify(execFile);
 
@@ -69,8 +70,13 @@ async function startExportApp(
 ): Promise<TestApp & { storageRoot: string; keysDir: string }> {
   const storageRoot = await mkdtemp(join(tmpdir(), `verbatim-export-${label}-`));
   const keysDir = join(storageRoot, '..', `${storageRoot.split('/').pop()}-keys`);
+  // A database of its own: its own KEYS_DIR means its own signing key, and the audit
+  // checkpoints its worker signs with it would fail /audit/verify of every other spec
+  // sharing the run's database.
+  const database = await isolatedDatabase(`export_${label}`);
   const app = await startApp(
     {
+      DATABASE_URL: database.url,
       STORAGE_LOCAL_ROOT: storageRoot,
       KEYS_DIR: keysDir,
       REDIS_PREFIX: `${process.env.REDIS_PREFIX ?? 'vbt'}-exp-${label}-${randomBytes(3).toString('hex')}`,
@@ -84,6 +90,7 @@ async function startExportApp(
     keysDir,
     async close() {
       await app.close();
+      await database.drop();
       await rm(storageRoot, { recursive: true, force: true });
       await rm(keysDir, { recursive: true, force: true });
     },
