@@ -8,7 +8,9 @@ import {
   Query,
   Sse,
   SseSignal,
+  UseGuards,
 } from '@nestjs/common';
+import { StreamRoomGuard } from '../core/sse/stream-room.guard';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Observable } from 'rxjs';
 import { CursorPage } from '../core/http/pagination';
@@ -76,6 +78,7 @@ export class NotificationsController {
    * with Last-Event-ID. Ends when the caller's session or account is revoked.
    */
   @Sse('stream')
+  @UseGuards(StreamRoomGuard)
   @Authenticated()
   @ApiOperation({ summary: 'Stream my new notifications (server-sent events)' })
   async stream(

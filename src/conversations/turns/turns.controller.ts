@@ -10,7 +10,9 @@ import {
   Query,
   Sse,
   SseSignal,
+  UseGuards,
 } from '@nestjs/common';
+import { StreamRoomGuard } from '../../core/sse/stream-room.guard';
 import {
   ApiAcceptedResponse,
   ApiBearerAuth,
@@ -168,6 +170,7 @@ export class TurnsController {
    * SSE_RECHECK_SECONDS); 429 beyond SSE_MAX_PER_USER open streams (see README).
    */
   @Sse(':id/stream')
+  @UseGuards(StreamRoomGuard)
   @Authenticated({ permission: 'conversations:read', resource: 'conversation' })
   @ApiOperation({
     summary: 'Stream the conversation (server-sent events)',

@@ -3,6 +3,7 @@ import { AccessGuard } from '../security/access.guard';
 import { GuardedStreams } from './guarded-streams';
 import { SharedStreamReader } from './shared-stream-reader';
 import { StreamAccess } from './stream-access';
+import { StreamRoomGuard } from './stream-room.guard';
 import { StreamSlots } from './stream-slots';
 
 /**
@@ -12,7 +13,14 @@ import { StreamSlots } from './stream-slots';
  */
 @Module({
   // Its own AccessGuard instance: the global one is registered as APP_GUARD only.
-  providers: [AccessGuard, StreamAccess, StreamSlots, GuardedStreams, SharedStreamReader],
-  exports: [GuardedStreams, SharedStreamReader],
+  providers: [
+    AccessGuard,
+    StreamAccess,
+    StreamSlots,
+    StreamRoomGuard,
+    GuardedStreams,
+    SharedStreamReader,
+  ],
+  exports: [GuardedStreams, SharedStreamReader, StreamSlots, StreamRoomGuard],
 })
 export class SseModule {}

@@ -86,6 +86,16 @@ export class StreamSlots {
     return { userId, id };
   }
 
+  /**
+   * TooManyStreamsProblem (429) when the user already holds the maximum of live slots. A
+   * read-only check for a guard, which runs before any response header: the atomic
+   * acquire() still enforces the cap, this only lets a refusal be an ordinary 429.
+   */
+  async assertRoom(userId: string): Promise<void> {
+    const live = await this.redis.zcount(this.key(userId), `(${this.clock.nowMs()}`, '+inf');
+    if (live >= this.max) throw new TooManyStreamsProblem(this.max);
+  }
+
   async release(slot: StreamSlot): Promise<void> {
     await this.redis.zrem(this.key(slot.userId), slot.id);
   }
