@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+import { caseParticipantIds } from '../core/access/access.predicates';
 import type { DomainEvent } from '../core/events/domain-event';
 import { NotificationEntity } from './entities/notification.entity';
 
@@ -66,7 +67,7 @@ export class NotificationsRepository {
       `WITH candidates AS (
          SELECT unnest($1::uuid[]) AS user_id
          UNION
-         SELECT cp.user_id FROM case_participants cp WHERE cp.case_id = $2::uuid AND NOT $3::boolean
+         ${caseParticipantIds('$2::uuid')} AND NOT $3::boolean
        ), recipients AS (
          SELECT c.user_id FROM candidates c
            JOIN users u ON u.id = c.user_id AND u.is_active

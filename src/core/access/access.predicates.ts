@@ -19,6 +19,14 @@ export function visibleCases(scope: AccessScope, caseId: string, bind: BindActor
 }
 
 /**
+ * The users who see the case `caseId` (an SQL expression) by taking part in it: a case's
+ * audience, e.g. the recipients of its notifications. A subquery of `user_id`.
+ */
+export function caseParticipantIds(caseId: string): string {
+  return `SELECT access_cp.user_id FROM case_participants access_cp WHERE access_cp.case_id = ${caseId}`;
+}
+
+/**
  * Conversations (table alias `alias`) the actor participates in, or whose live linked
  * case the actor participates in.
  */
