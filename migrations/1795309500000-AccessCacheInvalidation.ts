@@ -17,7 +17,12 @@ const TRIGGERS: { table: string; name: string; events: string; tag: string }[] =
     events: 'UPDATE OF is_active, token_version, role, username OR DELETE',
     tag: 'user:id',
   },
-  { table: 'roles', name: 'roles_cache_invalidation', events: 'INSERT OR UPDATE OR DELETE', tag: '*' },
+  {
+    table: 'roles',
+    name: 'roles_cache_invalidation',
+    events: 'INSERT OR UPDATE OR DELETE',
+    tag: '*',
+  },
   {
     table: 'refresh_tokens',
     name: 'refresh_tokens_cache_invalidation',

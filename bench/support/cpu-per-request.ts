@@ -39,7 +39,9 @@ async function cpuPerRequest(
   });
   if (result.non2xx > 0 || result.errors > 0) {
     const statuses = JSON.stringify((result as { statusCodeStats?: unknown }).statusCodeStats);
-    throw new Error(`${options.url}: ${result.non2xx} non-2xx (${statuses}), ${result.errors} errors`);
+    throw new Error(
+      `${options.url}: ${result.non2xx} non-2xx (${statuses}), ${result.errors} errors`,
+    );
   }
   return `${result.cpuMsPerRequest.toFixed(3)} ms CPU/request, ${Math.round(result.requestsPerSecond)} req/s, p99 ${result.latency.p99} ms`;
 }

@@ -116,9 +116,7 @@ describe('Cases (SPEC section 3)', () => {
         expect(response.status).toBe(400);
         expect(response.headers['content-type']).toMatch(/problem\+json/);
         expect(response.body.errors).toEqual(
-          expect.arrayContaining([
-            { field, message: expect.stringContaining('must not be null') },
-          ]),
+          expect.arrayContaining([{ field, message: expect.stringContaining('must not be null') }]),
         );
         const after = await t.http.get(`/api/v1/cases/${created.id}`).set(worker.auth);
         expect(after.body).toEqual(before.body);
@@ -145,11 +143,7 @@ describe('Cases (SPEC section 3)', () => {
 
     it('keeps line breaks and tabs in multi-line fields, not in one-line fields', async () => {
       await createCase(worker, { description: 'first line\r\nsecond\tline' });
-      await t.http
-        .post('/api/v1/cases')
-        .set(worker.auth)
-        .send({ title: 'two\nlines' })
-        .expect(400);
+      await t.http.post('/api/v1/cases').set(worker.auth).send({ title: 'two\nlines' }).expect(400);
     });
   });
 
@@ -417,7 +411,7 @@ describe('Cases (SPEC section 3)', () => {
       ]);
     });
 
-    it('shows callers\' address and user agent only to audit:read', async () => {
+    it("shows callers' address and user agent only to audit:read", async () => {
       const created = await createCase(worker);
       const viewer = await userSession(t.http, admin, 'case_worker');
       await t.http

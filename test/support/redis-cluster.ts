@@ -38,14 +38,22 @@ export async function startRedisCluster(size = 3): Promise<RedisCluster> {
     spawn(
       'redis-server',
       [
-        '--port', String(port),
-        '--bind', '127.0.0.1',
-        '--cluster-enabled', 'yes',
-        '--cluster-config-file', join(dir, `nodes-${port}.conf`),
-        '--cluster-node-timeout', '5000',
-        '--dir', dir,
-        '--save', '',
-        '--appendonly', 'no',
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        join(dir, `nodes-${port}.conf`),
+        '--cluster-node-timeout',
+        '5000',
+        '--dir',
+        dir,
+        '--save',
+        '',
+        '--appendonly',
+        'no',
       ],
       { stdio: 'ignore' },
     ),
@@ -57,9 +65,11 @@ export async function startRedisCluster(size = 3): Promise<RedisCluster> {
   try {
     for (const port of ports) await waitFor(() => cli(port, 'ping').then((r) => r === 'PONG'));
     await run('redis-cli', [
-      '--cluster', 'create',
+      '--cluster',
+      'create',
       ...ports.map((port) => `127.0.0.1:${port}`),
-      '--cluster-replicas', '0',
+      '--cluster-replicas',
+      '0',
       '--cluster-yes',
     ]);
     for (const port of ports) {

@@ -1,19 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import {
-  IsIn,
-  IsNumber,
-  IsString,
-  Max,
-  MaxLength,
-  Min,
-  MinLength,
-} from 'class-validator';
+import { IsIn, IsNumber, IsString, Max, MaxLength, Min, MinLength } from 'class-validator';
 import { IsBoundedJsonObject } from '../../core/http/json-field';
-import {
-  IsMultilineText,
-  IsOmittable,
-  IsPrintableText,
-} from '../../core/http/validation-patterns';
+import { IsMultilineText, IsOmittable, IsPrintableText } from '../../core/http/validation-patterns';
 import { SENTIMENT_CODES } from '../analysis.lookups';
 import { AnalysisResultEntity, Sentiment } from '../entities/analysis-result.entity';
 

@@ -1,12 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import {
-  IsBoolean,
-  IsEmail,
-  IsString,
-  Matches,
-  MaxLength,
-  MinLength,
-} from 'class-validator';
+import { IsBoolean, IsEmail, IsString, Matches, MaxLength, MinLength } from 'class-validator';
 import { IsOmittable, IsPrintableText } from '../../core/http/validation-patterns';
 import { UserEntity } from '../entities/user.entity';
 import { PASSWORD_MIN, PasswordPolicy } from './password-policy';

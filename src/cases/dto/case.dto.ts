@@ -10,11 +10,7 @@ import {
   MinLength,
 } from 'class-validator';
 import { PageQuery } from '../../core/http/pagination';
-import {
-  IsMultilineText,
-  IsOmittable,
-  IsPrintableText,
-} from '../../core/http/validation-patterns';
+import { IsMultilineText, IsOmittable, IsPrintableText } from '../../core/http/validation-patterns';
 import { CaseNoteEntity } from '../entities/case-note.entity';
 import { CaseParticipantEntity, ParticipantRole } from '../entities/case-participant.entity';
 import { CaseEntity, CasePriority, CaseStatus } from '../entities/case.entity';

@@ -1,11 +1,5 @@
 import { applyDecorators } from '@nestjs/common';
-import {
-  Matches,
-  ValidateBy,
-  ValidateIf,
-  ValidationOptions,
-  buildMessage,
-} from 'class-validator';
+import { Matches, ValidateBy, ValidateIf, ValidationOptions, buildMessage } from 'class-validator';
 
 /**
  * The validation patterns every module shares, in one place: what counts as printable

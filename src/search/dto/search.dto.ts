@@ -19,7 +19,6 @@ export type SearchType = (typeof SEARCH_TYPES)[number];
 export const RESULT_TYPES = ['case', 'transcription', 'note', 'turn'] as const;
 export type ResultType = (typeof RESULT_TYPES)[number];
 
-
 export class SearchQuery extends PageQuery {
   @ApiProperty({
     description: 'Web search syntax: words, "a phrase", -excluded, or',

@@ -17,11 +17,7 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { LANGUAGE_TAG } from '../../audio-files/dto/audio-file.dto';
-import {
-  IsMultilineText,
-  IsOmittable,
-  IsPrintableText,
-} from '../../core/http/validation-patterns';
+import { IsMultilineText, IsOmittable, IsPrintableText } from '../../core/http/validation-patterns';
 import { TranscriptionEntity, TranscriptSegment } from '../entities/transcription.entity';
 import { EXPORT_FORMATS, ExportFormat } from '../transcript-export';
 
