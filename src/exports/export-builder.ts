@@ -8,7 +8,7 @@ import { Readable, Transform, TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ArchiveWriter } from '../core/archive/archive-writer';
 import { Clock } from '../core/clock/clock';
-import { STORAGE, StorageDriver } from '../core/storage/storage-driver';
+import { STORAGE, StorageDriver, StorageNotFoundError } from '../core/storage/storage-driver';
 import { exportBundleKey, extensionOfKey } from '../core/storage/storage-keys';
 import { SigningKeys } from '../core/signing/signing-keys';
 import {
@@ -32,8 +32,28 @@ export interface BuiltBundle {
   entryCount: number;
 }
 
+/**
+ * Why a build failed, in words fit for the requester (the export's `error`, the job's
+ * `error`, the `job.failed` notification): never a path, endpoint or driver message.
+ */
+export class ExportBuildError extends Error {
+  override readonly name = 'ExportBuildError';
+}
+
 /** The case is gone (deleted since the request): retrying cannot help. */
-export class ExportSourceGoneError extends Error {}
+export class ExportSourceGoneError extends ExportBuildError {}
+
+/**
+ * A live audio file's bytes are not in storage. A bundle without them would be signed
+ * evidence with a hole, so the build fails; a retry helps when an archive or restore was
+ * moving the object (the next attempt reads the new key), otherwise the object has to be
+ * put back (or the file deleted) before a new export can succeed.
+ */
+export class ExportAudioMissingError extends ExportBuildError {
+  constructor(readonly audioId: string) {
+    super(`Audio file ${audioId} is missing from storage`);
+  }
+}
 
 const json = (value: unknown): Buffer => Buffer.from(`${JSON.stringify(value, null, 2)}\n`);
 
@@ -65,7 +85,12 @@ export class ExportBuilder {
     const { keyId } = await this.keys.currentPublicKey();
 
     const audio = await this.repository.audio(row.caseId);
-    const stored = await Promise.all(audio.map((file) => this.storage.head(file.storageKey)));
+    // Deleted files are only listed in case.json; every other one's bytes go in the bundle.
+    const stored = await Promise.all(
+      audio.map(async (file) => (file.deletedAt ? null : this.storage.head(file.storageKey))),
+    );
+    const missing = audio.find((file, i) => !file.deletedAt && !stored[i]);
+    if (missing) throw new ExportAudioMissingError(missing.id);
     const audioBytes = stored.reduce((sum, object) => sum + (object?.size ?? 0), 0);
 
     const key = exportBundleKey(row.id);
@@ -120,6 +145,7 @@ export class ExportBuilder {
               language: file.language,
               isArchived: file.isArchived,
               archivedAt: file.archivedAt,
+              deletedAt: file.deletedAt,
               uploadedBy: file.uploadedBy,
               createdAt: file.createdAt,
             })),
@@ -132,10 +158,20 @@ export class ExportBuilder {
       for (const [i, file] of audio.entries()) {
         const path = audioPaths[i];
         if (!path) continue;
-        const body = await this.storage.get(file.storageKey);
-        await add(path, stored[i]!.size, body as AsyncIterable<Buffer>, (bytes) => {
-          audioDone += bytes;
+        const body = await this.storage.get(file.storageKey).catch((error: unknown) => {
+          // Moved or removed since the head above.
+          throw error instanceof StorageNotFoundError
+            ? new ExportAudioMissingError(file.id)
+            : error;
         });
+        try {
+          await add(path, stored[i]!.size, body as AsyncIterable<Buffer>, (bytes) => {
+            audioDone += bytes;
+          });
+        } finally {
+          // A failed add may not have read it: an S3 body left open holds its socket.
+          body.destroy();
+        }
         await onProgress(Math.min(90, Math.floor((audioDone / Math.max(audioBytes, 1)) * 90)));
       }
 

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager, IsNull, LessThanOrEqual } from 'typeorm';
+import { DataSource, EntityManager, LessThanOrEqual } from 'typeorm';
 import { AnalysisResultEntity } from '../analysis/entities/analysis-result.entity';
 import { AudioFileEntity } from '../audio-files/entities/audio-file.entity';
 import type { StoredEntry } from '../audit/audit-chain';
@@ -109,11 +109,11 @@ export class ExportsRepository {
       .find({ where: { caseId }, order: { createdAt: 'ASC', id: 'ASC' } });
   }
 
-  /** Every audio file of the case that was not deleted, oldest first. */
+  /** Every audio file of the case, deleted ones (whose rows stay) included, oldest first. */
   audio(caseId: string): Promise<AudioFileEntity[]> {
     return this.dataSource
       .getRepository(AudioFileEntity)
-      .find({ where: { caseId, deletedAt: IsNull() }, order: { createdAt: 'ASC', id: 'ASC' } });
+      .find({ where: { caseId }, order: { createdAt: 'ASC', id: 'ASC' } });
   }
 
   transcriptionVersions(caseId: string): Promise<VersionRef[]> {

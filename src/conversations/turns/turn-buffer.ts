@@ -238,6 +238,8 @@ export class TurnBuffer implements OnModuleInit {
   readonly keys: TurnKeys;
   /** The shard the next read starts at: every shard gets its turn. */
   private nextShard = 0;
+  /** Shards' entries read by readNew but not yet handed out (see readNew). */
+  private heldBack: BufferedEntry[][] = [];
 
   constructor(
     @InjectRedis() private readonly redis: Redis,
@@ -553,31 +555,56 @@ export class TurnBuffer implements OnModuleInit {
 
   /**
    * Entries delivered to this consumer and not yet acknowledged (after a failure or a
-   * reclaim). Like readNew, from one shard per call.
+   * reclaim). Like readNew, every shard at once. Whatever readNew held back is among
+   * them, so the held-back entries are dropped: each is delivered once.
    */
   readOwnPending(consumer: string, count: number): Promise<BufferedEntry[]> {
+    this.heldBack = [];
     return this.readShards(consumer, count, '0');
   }
 
-  /** New entries of one shard (the first, from a rotating start, that has any). */
-  readNew(consumer: string, count: number): Promise<BufferedEntry[]> {
-    return this.readShards(consumer, count, '>');
+  /**
+   * New entries: the ones an earlier read held back first, else every shard read at once
+   * (one round trip whatever the number of shards; on a cluster they live on different
+   * masters, which answer in parallel). Whole shards are taken in a rotating order
+   * until `count` is reached; the others wait in memory for the next call. They are this
+   * consumer's pending entries already, so a crash leaves them to reclaim like any other.
+   */
+  async readNew(consumer: string, count: number): Promise<BufferedEntry[]> {
+    if (this.heldBack.length === 0) this.heldBack = await this.readAllShards(consumer, count, '>');
+    return this.takeHeldBack(count);
   }
 
-  /** A batch never mixes shards, so acknowledging it touches one hash slot. */
+  /** Own pending entries of every shard at once, taken like readNew's. */
   private async readShards(
     consumer: string,
     count: number,
     from: '0' | '>',
   ): Promise<BufferedEntry[]> {
+    this.heldBack = await this.readAllShards(consumer, count, from);
+    return this.takeHeldBack(count);
+  }
+
+  /** Every shard's reply (non-empty ones only), from the rotating start shard on. */
+  private async readAllShards(
+    consumer: string,
+    count: number,
+    from: '0' | '>',
+  ): Promise<BufferedEntry[][]> {
     const start = this.nextShard;
     this.nextShard = (this.nextShard + 1) % this.keys.shards;
-    for (let i = 0; i < this.keys.shards; i++) {
-      const shard = (start + i) % this.keys.shards;
-      const entries = await this.readGroup(shard, consumer, count, from);
-      if (entries.length > 0) return entries;
-    }
-    return [];
+    const order = this.keys.allShards().map((i) => (start + i) % this.keys.shards);
+    const replies = await Promise.all(
+      order.map((shard) => this.readGroup(shard, consumer, count, from)),
+    );
+    return replies.filter((entries) => entries.length > 0);
+  }
+
+  /** Whole shards' entries from the held-back replies until `count` is reached. */
+  private takeHeldBack(count: number): BufferedEntry[] {
+    const taken: BufferedEntry[] = [];
+    while (this.heldBack.length > 0 && taken.length < count) taken.push(...this.heldBack.shift()!);
+    return taken;
   }
 
   /** `from` is `0` for this consumer's own pending entries, `>` for entries nobody has had. */
@@ -630,7 +657,9 @@ export class TurnBuffer implements OnModuleInit {
       byShard.set(shard, [...(byShard.get(shard) ?? []), entry]);
     }
     // One pipeline per shard: its keys share the shard's slot on a cluster.
-    for (const [shard, ofShard] of byShard) await this.acknowledgeShard(shard, ofShard);
+    await Promise.all(
+      [...byShard].map(([shard, ofShard]) => this.acknowledgeShard(shard, ofShard)),
+    );
   }
 
   private async acknowledgeShard(shard: number, entries: BufferedEntry[]): Promise<void> {
