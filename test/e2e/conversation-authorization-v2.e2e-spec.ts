@@ -516,6 +516,96 @@ describe('Conversation authorization matrix, SPEC section 10 routes (TARGETS S1,
     });
   });
 
+  describe('object properties (TARGETS S3)', () => {
+    const problemFields = (body: unknown) =>
+      ((body as { errors?: { field: string }[] }).errors ?? []).map((e) => e.field);
+
+    it.each([
+      ['revision', 7],
+      ['updatedAt', '2020-01-01T00:00:00.000Z'],
+      ['changedBy', '00000000-0000-4000-8000-000000000001'],
+      ['ingestedBy', '00000000-0000-4000-8000-000000000001'],
+      ['persistedAt', '2020-01-01T00:00:00.000Z'],
+      ['id', '1'],
+      ['conversationId', '00000000-0000-4000-8000-000000000001'],
+      ['confidenceLevel', 'HIGH'],
+      ['queueTimeMs', 0],
+    ])(
+      'PATCH …/turns/:messageNumber refuses %s (400 naming it) and revises nothing',
+      async (field, value) => {
+        const f = await fresh();
+        const before = await revisionsOf(world(), f);
+        const response = await t.http
+          .patch(path(f, '/turns/1'))
+          .set(sessions.owner.auth)
+          .send({ cleanedText: 'would change', [field]: value });
+        expect(response.status).toBe(400);
+        expect(problemFields(response.body)).toContain(field);
+        expect(await revisionsOf(world(), f)).toEqual(before);
+      },
+    );
+
+    it.each([
+      ['via', 'creator'],
+      ['joinedAt', '2020-01-01T00:00:00.000Z'],
+      ['conversationId', '00000000-0000-4000-8000-000000000001'],
+      ['addedBy', '00000000-0000-4000-8000-000000000001'],
+    ])('POST …/participants refuses %s (400 naming it) and adds no one', async (field, value) => {
+      const f = await fresh();
+      const before = await participantsOf(world(), f);
+      const response = await t.http
+        .post(path(f, '/participants'))
+        .set(sessions.owner.auth)
+        .send({ userId: f.newcomer, role: 'member', [field]: value });
+      expect(response.status).toBe(400);
+      expect(problemFields(response.body)).toContain(field);
+      expect(await participantsOf(world(), f)).toEqual(before);
+    });
+
+    it.each([
+      ['userId', '00000000-0000-4000-8000-000000000001'],
+      ['via', 'creator'],
+      ['joinedAt', '2020-01-01T00:00:00.000Z'],
+    ])(
+      'PATCH …/participants/:userId refuses %s (400 naming it) and changes no role',
+      async (field, value) => {
+        const f = await fresh();
+        const before = await participantsOf(world(), f);
+        const response = await t.http
+          .patch(path(f, `/participants/${f.target}`))
+          .set(sessions.owner.auth)
+          .send({ role: 'owner', [field]: value });
+        expect(response.status).toBe(400);
+        expect(problemFields(response.body)).toContain(field);
+        expect(await participantsOf(world(), f)).toEqual(before);
+      },
+    );
+
+    it('participants, turns and revisions carry no account data, secret or internal column', async () => {
+      const f = await fresh();
+      await t.http
+        .patch(path(f, '/turns/1'))
+        .set(sessions.owner.auth)
+        .send({ cleanedText: 'cleaned' })
+        .expect(200);
+      const reads = await Promise.all(
+        ['/participants', '/turns/1', '/turns/1/revisions', ''].map((rest) =>
+          t.http.get(path(f, rest)).set(sessions.viewer.auth),
+        ),
+      );
+      for (const response of reads) {
+        expect(response.status).toBe(200);
+        expect(response.text).not.toMatch(
+          /passwordHash|password_hash|joinPassword|join-secret-123|\$argon2|email|tokenVersion|partitionMonth|ingestedBy/,
+        );
+      }
+      const [participants] = reads;
+      for (const row of (participants!.body as { data: Record<string, unknown>[] }).data) {
+        expect(Object.keys(row).sort()).toEqual(['joinedAt', 'role', 'userId', 'via']);
+      }
+    });
+  });
+
   describe('changes of who sees the conversation apply at once', () => {
     it('relinking to another case: the old case’s participants lose it (404), conversation participants keep theirs', async () => {
       const f = await fresh();
