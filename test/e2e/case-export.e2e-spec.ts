@@ -1,7 +1,6 @@
 import { getQueueToken } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -9,93 +8,27 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { createPublicKey } from 'node:crypto';
-import type { Response } from 'supertest';
-import TestAgent from 'supertest/lib/agent';
 import { TestClock } from '../../src/core/clock/clock';
 import { QueueName } from '../../src/core/queue/queue-names';
 import { verifyBundle } from '../../src/exports/bundle-verifier';
 import { ExportJobName } from '../../src/exports/export-jobs';
-import { login, loginAsAdmin, Session, startApp, TestApp, userSession } from '../support/app';
+import { login, loginAsAdmin, Session, TestApp, userSession } from '../support/app';
 import { createCase, sha256Of, uploadAudio, waitForJob, wavBuffer } from '../support/audio';
 import { auditLineHash, checkBundle, tarEntries, ustarLayout } from '../support/bundle-check';
 import { CASE_CALLERS, CaseCaller, caseCallerSessions } from '../support/case-callers';
+import {
+  describeExport,
+  download,
+  ExportApp,
+  ExportBody,
+  exportCase,
+  manifestOf,
+  requestExport,
+  startExportApp,
+} from '../support/exports';
 import { createConversation, eventually, turn } from '../support/turns';
-import { isolatedDatabase } from '../support/isolated-database';
 
 const run = promisify(execFile);
-
-interface ExportBody {
-  id: string;
-  caseId: string;
-  jobId: string;
-  status: string;
-  requestedBy: string;
-  sizeBytes: number | null;
-  manifestSha256: string | null;
-  keyId: string | null;
-  entryCount: number | null;
-  completedAt: string | null;
-  expiresAt: string | null;
-  downloadUrl: string | null;
-}
-
-/** A supertest response body as raw bytes. */
-function binary(response: Response, done: (error: Error | null, body: Buffer) => void): void {
-  const stream = response as unknown as NodeJS.ReadableStream;
-  const chunks: Buffer[] = [];
-  stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-  stream.on('end', () => done(null, Buffer.concat(chunks)));
-}
-
-function download(http: TestAgent, auth: Record<string, string>, id: string) {
-  return http.get(`/api/v1/exports/${id}`).set(auth).buffer(true).parse(binary);
-}
-
-async function describeExport(
-  http: TestAgent,
-  auth: Record<string, string>,
-  id: string,
-): Promise<{ status: number; body: ExportBody }> {
-  const response = await http
-    .get(`/api/v1/exports/${id}`)
-    .set(auth)
-    .set('Accept', 'application/json');
-  return { status: response.status, body: response.body as ExportBody };
-}
-
-async function startExportApp(
-  label: string,
-  env: Record<string, string> = {},
-  clock?: TestClock,
-): Promise<TestApp & { storageRoot: string; keysDir: string }> {
-  const storageRoot = await mkdtemp(join(tmpdir(), `verbatim-export-${label}-`));
-  const keysDir = join(storageRoot, '..', `${storageRoot.split('/').pop()}-keys`);
-  // A database of its own: its own KEYS_DIR means its own signing key, and the audit
-  // checkpoints its worker signs with it would fail /audit/verify of every other spec
-  // sharing the run's database.
-  const database = await isolatedDatabase(`export_${label}`);
-  const app = await startApp(
-    {
-      DATABASE_URL: database.url,
-      STORAGE_LOCAL_ROOT: storageRoot,
-      KEYS_DIR: keysDir,
-      REDIS_PREFIX: `${process.env.REDIS_PREFIX ?? 'vbt'}-exp-${label}-${randomBytes(3).toString('hex')}`,
-      ...env,
-    },
-    clock ? { clock } : {},
-  );
-  return {
-    ...app,
-    storageRoot,
-    keysDir,
-    async close() {
-      await app.close();
-      await database.drop();
-      await rm(storageRoot, { recursive: true, force: true });
-      await rm(keysDir, { recursive: true, force: true });
-    },
-  };
-}
 
 async function addParticipant(
   t: TestApp,
@@ -111,30 +44,8 @@ async function addParticipant(
     .expect(201);
 }
 
-/** The bytes of manifest.json in a bundle. */
-function manifestOf(bundle: Buffer): Buffer {
-  const entry = ustarLayout(bundle).find((e) => e.name === 'manifest.json')!;
-  return bundle.subarray(entry.data, entry.data + entry.size);
-}
-
-async function requestExport(t: TestApp, auth: Record<string, string>, caseId: string) {
-  return t.http.post(`/api/v1/cases/${caseId}/export`).set(auth);
-}
-
-/** Requests an export and waits for its job; returns the ready export. */
-async function exportCase(t: TestApp, session: Session, caseId: string): Promise<ExportBody> {
-  const accepted = await requestExport(t, session.auth, caseId);
-  expect(accepted.status).toBe(202);
-  const body = accepted.body as ExportBody;
-  const job = await waitForJob(t.http, session.auth, body.jobId);
-  expect(job).toMatchObject({ state: 'completed', result: { exportId: body.id } });
-  const described = await describeExport(t.http, session.auth, body.id);
-  expect(described.status).toBe(200);
-  return described.body;
-}
-
 describe('Signed case export (SPEC section 13, TARGETS S12)', () => {
-  let t: TestApp & { storageRoot: string; keysDir: string };
+  let t: ExportApp;
   let admin: Session;
   let lead: Awaited<ReturnType<typeof userSession>>;
   const clock = new TestClock();
