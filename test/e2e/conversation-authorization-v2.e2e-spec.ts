@@ -516,6 +516,152 @@ describe('Conversation authorization matrix, SPEC section 10 routes (TARGETS S1,
     });
   });
 
+  describe('ids of another conversation behind a route of one the caller manages', () => {
+    it('a participant of another conversation cannot be changed or removed through this one (404), and theirs stays as it was', async () => {
+      const mine = await fresh();
+      const theirs = await createConversation(t.http, sessions.outsider);
+      const theirsFixture = { ...mine, id: theirs.id };
+      await t.http
+        .post(path(theirs, '/participants'))
+        .set(sessions.outsider.auth)
+        .send({ userId: newcomer, role: 'viewer' })
+        .expect(201);
+      const [mineBefore, theirsBefore] = await Promise.all([
+        participantsOf(world(), mine),
+        participantsOf(world(), theirsFixture),
+      ]);
+      for (const userId of [newcomer, sessions.outsider.userId]) {
+        const changed = await t.http
+          .patch(path(mine, `/participants/${userId}`))
+          .set(sessions.owner.auth)
+          .send({ role: 'owner' });
+        expect({ userId, status: changed.status }).toEqual({ userId, status: 404 });
+        const removed = await t.http
+          .delete(path(mine, `/participants/${userId}`))
+          .set(sessions.owner.auth);
+        expect({ userId, status: removed.status }).toEqual({ userId, status: 404 });
+      }
+      expect(await participantsOf(world(), mine)).toEqual(mineBefore);
+      expect(await participantsOf(world(), theirsFixture)).toEqual(theirsBefore);
+      // And the owner of this one is nobody there.
+      await t.http.get(path(theirs)).set(sessions.owner.auth).expect(404);
+    });
+
+    it('a turn number of another conversation is read and revised only through that one', async () => {
+      const mine = await fresh();
+      const theirs = await createConversation(t.http, sessions.outsider);
+      await t.http
+        .post(path(theirs, '/turns'))
+        .set(sessions.outsider.auth)
+        .send(turn(5, { rawText: 'not yours' }))
+        .expect(202);
+      for (const request of [
+        t.http.get(path(mine, '/turns/5')),
+        t.http.get(path(mine, '/turns/5/revisions')),
+        t.http.patch(path(mine, '/turns/5')).send({ cleanedText: 'mine now' }),
+      ]) {
+        const response = await request.set(sessions.owner.auth);
+        expect(response.status).toBe(404);
+        expect(response.text).not.toMatch(/not yours/);
+      }
+      const stored = await t.http
+        .get(path(theirs, '/turns/5'))
+        .set(sessions.outsider.auth)
+        .expect(200);
+      expect(stored.body).toMatchObject({ revision: 1, cleanedText: null, rawText: 'not yours' });
+    });
+  });
+
+  describe('object properties (TARGETS S3)', () => {
+    const problemFields = (body: unknown) =>
+      ((body as { errors?: { field: string }[] }).errors ?? []).map((e) => e.field);
+
+    it.each([
+      ['revision', 7],
+      ['updatedAt', '2020-01-01T00:00:00.000Z'],
+      ['changedBy', '00000000-0000-4000-8000-000000000001'],
+      ['ingestedBy', '00000000-0000-4000-8000-000000000001'],
+      ['persistedAt', '2020-01-01T00:00:00.000Z'],
+      ['id', '1'],
+      ['conversationId', '00000000-0000-4000-8000-000000000001'],
+      ['confidenceLevel', 'HIGH'],
+      ['queueTimeMs', 0],
+    ])(
+      'PATCH …/turns/:messageNumber refuses %s (400 naming it) and revises nothing',
+      async (field, value) => {
+        const f = await fresh();
+        const before = await revisionsOf(world(), f);
+        const response = await t.http
+          .patch(path(f, '/turns/1'))
+          .set(sessions.owner.auth)
+          .send({ cleanedText: 'would change', [field]: value });
+        expect(response.status).toBe(400);
+        expect(problemFields(response.body)).toContain(field);
+        expect(await revisionsOf(world(), f)).toEqual(before);
+      },
+    );
+
+    it.each([
+      ['via', 'creator'],
+      ['joinedAt', '2020-01-01T00:00:00.000Z'],
+      ['conversationId', '00000000-0000-4000-8000-000000000001'],
+      ['addedBy', '00000000-0000-4000-8000-000000000001'],
+    ])('POST …/participants refuses %s (400 naming it) and adds no one', async (field, value) => {
+      const f = await fresh();
+      const before = await participantsOf(world(), f);
+      const response = await t.http
+        .post(path(f, '/participants'))
+        .set(sessions.owner.auth)
+        .send({ userId: f.newcomer, role: 'member', [field]: value });
+      expect(response.status).toBe(400);
+      expect(problemFields(response.body)).toContain(field);
+      expect(await participantsOf(world(), f)).toEqual(before);
+    });
+
+    it.each([
+      ['userId', '00000000-0000-4000-8000-000000000001'],
+      ['via', 'creator'],
+      ['joinedAt', '2020-01-01T00:00:00.000Z'],
+    ])(
+      'PATCH …/participants/:userId refuses %s (400 naming it) and changes no role',
+      async (field, value) => {
+        const f = await fresh();
+        const before = await participantsOf(world(), f);
+        const response = await t.http
+          .patch(path(f, `/participants/${f.target}`))
+          .set(sessions.owner.auth)
+          .send({ role: 'owner', [field]: value });
+        expect(response.status).toBe(400);
+        expect(problemFields(response.body)).toContain(field);
+        expect(await participantsOf(world(), f)).toEqual(before);
+      },
+    );
+
+    it('participants, turns and revisions carry no account data, secret or internal column', async () => {
+      const f = await fresh();
+      await t.http
+        .patch(path(f, '/turns/1'))
+        .set(sessions.owner.auth)
+        .send({ cleanedText: 'cleaned' })
+        .expect(200);
+      const reads = await Promise.all(
+        ['/participants', '/turns/1', '/turns/1/revisions', ''].map((rest) =>
+          t.http.get(path(f, rest)).set(sessions.viewer.auth),
+        ),
+      );
+      for (const response of reads) {
+        expect(response.status).toBe(200);
+        expect(response.text).not.toMatch(
+          /passwordHash|password_hash|joinPassword|join-secret-123|\$argon2|email|tokenVersion|partitionMonth|ingestedBy/,
+        );
+      }
+      const [participants] = reads;
+      for (const row of (participants!.body as { data: Record<string, unknown>[] }).data) {
+        expect(Object.keys(row).sort()).toEqual(['joinedAt', 'role', 'userId', 'via']);
+      }
+    });
+  });
+
   describe('changes of who sees the conversation apply at once', () => {
     it('relinking to another case: the old case’s participants lose it (404), conversation participants keep theirs', async () => {
       const f = await fresh();
@@ -560,6 +706,50 @@ describe('Conversation authorization matrix, SPEC section 10 routes (TARGETS S1,
         const response = await t.http.get(path(f, '/turns/1')).set(sessions[caller].auth);
         expect({ caller, status: response.status }).toEqual({ caller, status: LEFT[caller] });
       }
+    });
+
+    it('gaining access applies at once too: a cached 404 never outlives a join, an add or a case membership', async () => {
+      const f = await fresh();
+      const joiner = await userSession(t.http, observer, 'case_worker');
+      const invited = await userSession(t.http, observer, 'case_worker');
+      const caseJoiner = await userSession(t.http, observer, 'case_worker');
+      for (const user of [joiner, invited, caseJoiner]) {
+        await t.http.get(path(f, '/turns/1')).set(user.auth).expect(404);
+      }
+      await t.http
+        .post('/api/v1/conversations/join')
+        .set(joiner.auth)
+        .send({ name: f.name, password: 'join-secret-123' })
+        .expect(200);
+      await t.http
+        .post(path(f, '/participants'))
+        .set(sessions.owner.auth)
+        .send({ userId: invited.userId, role: 'viewer' })
+        .expect(201);
+      await t.http
+        .post(`/api/v1/cases/${caseId}/participants`)
+        .set(sessions.caseLead.auth)
+        .send({ userId: caseJoiner.userId, role: 'member' })
+        .expect(201);
+      for (const user of [joiner, invited, caseJoiner]) {
+        await t.http.get(path(f, '/turns/1')).set(user.auth).expect(200);
+      }
+      // Each with the standing it was given: members revise, the viewer does not.
+      await t.http
+        .patch(path(f, '/turns/1'))
+        .set(joiner.auth)
+        .send({ cleanedText: 'joined' })
+        .expect(200);
+      await t.http
+        .patch(path(f, '/turns/1'))
+        .set(caseJoiner.auth)
+        .send({ cleanedText: 'case member' })
+        .expect(200);
+      expect(
+        (await t.http.patch(path(f, '/turns/1')).set(invited.auth).send({ cleanedText: 'viewer' }))
+          .status,
+      ).toBe(403);
+      expect((await revisionsOf(world(), f)).revisions).toEqual([1, 2, 3]);
     });
 
     it('a deleted conversation is 404 to everyone, its owner and cases:all included', async () => {
