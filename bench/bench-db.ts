@@ -6,12 +6,24 @@ import { DataSource } from 'typeorm';
 import { databaseOptions } from '../src/core/database/database-options';
 import { seedDatabase } from '../test/support/seed-fixture';
 
-/** A throwaway, migrated and seeded database for one benchmark run. */
+/** The admin every throwaway database is seeded with. */
+export const BENCH_DB_ADMIN = {
+  username: 'admin',
+  email: 'admin@bench.local',
+  password: 'bench-admin-password',
+};
+
+/**
+ * A throwaway, migrated and seeded database for one benchmark run, on the server of
+ * BENCH_DATABASE_URL (else DATABASE_URL, else the local default).
+ */
 export async function throwawayDatabase(
   label: string,
 ): Promise<{ dataSource: DataSource; url: string; drop: () => Promise<void> }> {
   const server = new URL(
-    process.env.DATABASE_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/postgres',
+    process.env.BENCH_DATABASE_URL ??
+      process.env.DATABASE_URL ??
+      'postgres://postgres:postgres@127.0.0.1:5432/postgres',
   );
   const name = `verbatim_bench_${label}_${randomBytes(3).toString('hex')}`;
   server.pathname = '/postgres';
@@ -24,11 +36,7 @@ export async function throwawayDatabase(
   const dataSource = new DataSource(databaseOptions({ url: url.toString(), poolSize: 4 }));
   await dataSource.initialize();
   await dataSource.runMigrations({ transaction: 'each' });
-  await seedDatabase(dataSource, {
-    username: 'admin',
-    email: 'admin@bench.local',
-    password: 'bench-admin-password',
-  });
+  await seedDatabase(dataSource, BENCH_DB_ADMIN);
   return {
     dataSource,
     url: url.toString(),

@@ -14,116 +14,25 @@
  * (section "Signed case export (P13)"). Exits 1 when a target is missed.
  */
 import 'reflect-metadata';
-import { execFile, execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import Redis from 'ioredis';
-import { Client } from 'pg';
-import { DataSource } from 'typeorm';
-import { databaseOptions } from '../src/core/database/database-options';
+import { withInProcessApp } from './support/in-process-app';
 import { mbps, median, rssWatch } from './support/measure';
-import { seedDatabase } from '../test/support/seed-fixture';
 
 const TOTAL_BYTES = Number(process.env.BENCH_EXPORT_BYTES ?? 1024 ** 3);
 const FILES = Number(process.env.BENCH_EXPORT_FILES ?? 16);
 const ROUNDS = Number(process.env.BENCH_EXPORT_ROUNDS ?? 3);
-const ADMIN = {
-  username: 'bench-admin',
-  email: 'bench@verbatim.local',
-  password: 'bench-password-123',
-};
 const MiB = 1024 * 1024;
 
-const serverUrl = new URL(
-  process.env.BENCH_DATABASE_URL ??
-    process.env.DATABASE_URL ??
-    'postgres://postgres:postgres@127.0.0.1:5432/postgres',
-);
-serverUrl.pathname = '/postgres';
-
 async function main(): Promise<void> {
-  const id = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
-  const databaseName = `verbatim_bench_${id}`;
-  const dir = process.env.BENCH_DIR ?? (await mkdtemp(join(tmpdir(), 'verbatim-bench-export-')));
-  await mkdir(dir, { recursive: true });
-  const admin = new Client({ connectionString: serverUrl.toString() });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE "${databaseName}"`);
-  const databaseUrl = new URL(serverUrl.toString());
-  databaseUrl.pathname = `/${databaseName}`;
-  const redisPrefix = `vbench-${id}`;
-  const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0';
-  let ok = false;
-  try {
-    const dataSource = new DataSource(
-      databaseOptions({ url: databaseUrl.toString(), poolSize: 2 }),
-    );
-    await dataSource.initialize();
-    await dataSource.runMigrations({ transaction: 'each' });
-    await seedDatabase(dataSource, ADMIN);
-    await dataSource.destroy();
-
-    const storageRoot = join(dir, 'storage');
-    Object.assign(process.env, {
-      NODE_ENV: 'production',
-      DATABASE_URL: databaseUrl.toString(),
-      REDIS_URL: redisUrl,
-      REDIS_PREFIX: redisPrefix,
-      JWT_SECRET: randomBytes(32).toString('hex'),
-      LOG_LEVEL: 'warn',
-      RATE_LIMIT_MAX: '10000000',
-      STORAGE_DRIVER: 'local',
-      STORAGE_LOCAL_ROOT: storageRoot,
-      KEYS_DIR: join(dir, 'keys'),
-      WORKERS_ENABLED: 'true',
-    });
-    // Imported only now: the config module validates the environment when first loaded.
-    const { createApp } = await import('../src/app.factory');
+  const ok = await withInProcessApp('export', async ({ storageRoot, auth, base, call, curl }) => {
     const { writeLargeWav } = await import('../test/support/audio');
-    const app = await createApp();
-    await app.listen(0, '127.0.0.1');
-    const port = (app.getHttpServer().address() as AddressInfo).port;
-    const base = `http://127.0.0.1:${port}/api/v1`;
-    const call = async (
-      method: string,
-      path: string,
-      auth: Record<string, string>,
-      body?: unknown,
-    ) => {
-      const response = await fetch(`${base}${path}`, {
-        method,
-        headers: { ...auth, ...(body ? { 'content-type': 'application/json' } : {}) },
-        body: body ? JSON.stringify(body) : undefined,
-      });
-      return {
-        status: response.status,
-        body: (await response.json().catch(() => ({}))) as Record<string, unknown>,
-      };
-    };
-    const login = await call(
-      'POST',
-      '/auth/login',
-      {},
-      { login: ADMIN.username, password: ADMIN.password },
-    );
-    const auth = { Authorization: `Bearer ${login.body.accessToken as string}` };
     const caseId = (await call('POST', '/cases', auth, { title: 'P13' })).body.id as string;
 
     // curl uploads from disk in its own process: the app's process holds only the server.
-    const curl = (args: string[]) =>
-      new Promise<string>((resolve, reject) => {
-        execFile(
-          'curl',
-          ['-sS', '-H', `Authorization: ${auth.Authorization}`, ...args],
-          { maxBuffer: 16 * MiB },
-          (error, stdout) => (error ? reject(new Error(error.message)) : resolve(stdout)),
-        );
-      });
     console.log(`P13: uploading ${FILES} files, ${(TOTAL_BYTES / MiB).toFixed(0)} MiB in all`);
     const stored: string[] = [];
     for (let i = 0; i < FILES; i++) {
@@ -175,11 +84,10 @@ async function main(): Promise<void> {
         `P13 round ${round}: tar | sha256sum ${baselineSeconds[round - 1]!.toFixed(2)} s, export ${exportSeconds[round - 1]!.toFixed(2)} s, RSS +${rssGrowth[round - 1]!.toFixed(1)} MiB`,
       );
     }
-    await app.close();
 
     const ratio = median(baselineSeconds.map((seconds, i) => seconds / exportSeconds[i]!));
     const rss = Math.max(...rssGrowth);
-    ok = ratio >= 0.8 && rss < 64;
+    const met = ratio >= 0.8 && rss < 64;
     const seconds = (values: number[]) => values.map((v) => v.toFixed(2)).join(', ');
     const rows = [
       [
@@ -198,22 +106,9 @@ async function main(): Promise<void> {
       ],
     ];
     console.log(table(rows));
-    await writeSection(rows, ok, audioBytes);
-  } finally {
-    await admin
-      .query(`DROP DATABASE IF EXISTS "${databaseName}" WITH (FORCE)`)
-      .catch(() => undefined);
-    await admin.end();
-    const redis = new Redis(redisUrl);
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${redisPrefix}*`, 'COUNT', 1000);
-      if (keys.length > 0) await redis.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-    await redis.quit();
-    if (!process.env.BENCH_DIR) await rm(dir, { recursive: true, force: true });
-  }
+    await writeSection(rows, met, audioBytes);
+    return met;
+  });
   process.exit(ok ? 0 : 1);
 }
 

@@ -18,24 +18,18 @@
  * Exits 1 when a target is missed.
  */
 import 'reflect-metadata';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Client } from 'pg';
-import Redis from 'ioredis';
-import { DataSource } from 'typeorm';
 import { getQueueToken } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import { RetentionJobData, RetentionJobName } from '../src/audio-files/audio-jobs';
-import { databaseOptions } from '../src/core/database/database-options';
+import { withInProcessApp } from './support/in-process-app';
 import { mbps, median, rssWatch } from './support/measure';
 import { QueueName } from '../src/core/queue/queue-names';
-import { seedDatabase } from '../test/support/seed-fixture';
 
 const P7_BYTES = Number(process.env.BENCH_P7_BYTES ?? 1024 ** 3);
 const P8_FILES = Number(process.env.BENCH_P8_FILES ?? 1000);
@@ -43,19 +37,7 @@ const P8_FILE_BYTES = Number(process.env.BENCH_P8_FILE_BYTES ?? 2 * 1024 ** 2);
 const P8_ROUNDS = Number(process.env.BENCH_P8_ROUNDS ?? 3);
 /** `p7` or `p8` runs that target alone (and leaves BENCHMARKS.md as it is). */
 const ONLY = process.env.BENCH_ONLY?.toLowerCase();
-const ADMIN = {
-  username: 'bench-admin',
-  email: 'bench@verbatim.local',
-  password: 'bench-password-123',
-};
 const MiB = 1024 * 1024;
-
-const serverUrl = new URL(
-  process.env.BENCH_DATABASE_URL ??
-    process.env.DATABASE_URL ??
-    'postgres://postgres:postgres@127.0.0.1:5432/postgres',
-);
-serverUrl.pathname = '/postgres';
 
 const time = (command: string, args: string[]): number => {
   const start = performance.now();
@@ -63,76 +45,16 @@ const time = (command: string, args: string[]): number => {
   return (performance.now() - start) / 1000;
 };
 async function main(): Promise<void> {
-  const id = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
-  const databaseName = `verbatim_bench_${id}`;
-  const dir = process.env.BENCH_DIR ?? (await mkdtemp(join(tmpdir(), 'verbatim-bench-')));
-  await mkdir(dir, { recursive: true });
-  const admin = new Client({ connectionString: serverUrl.toString() });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE "${databaseName}"`);
-  const databaseUrl = new URL(serverUrl.toString());
-  databaseUrl.pathname = `/${databaseName}`;
-  const redisPrefix = `vbench-${id}`;
-  const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0';
   const rows: string[][] = [];
   let failed = false;
-  try {
-    const dataSource = new DataSource(
-      databaseOptions({ url: databaseUrl.toString(), poolSize: 2 }),
-    );
-    await dataSource.initialize();
-    await dataSource.runMigrations({ transaction: 'each' });
-    await seedDatabase(dataSource, ADMIN);
-    await dataSource.destroy();
-
-    Object.assign(process.env, {
-      NODE_ENV: 'production',
-      DATABASE_URL: databaseUrl.toString(),
-      REDIS_URL: redisUrl,
-      REDIS_PREFIX: redisPrefix,
-      JWT_SECRET: randomBytes(32).toString('hex'),
-      LOG_LEVEL: 'warn',
-      RATE_LIMIT_MAX: '10000000',
-      STORAGE_DRIVER: 'local',
-      STORAGE_LOCAL_ROOT: join(dir, 'storage'),
-      WORKERS_ENABLED: 'true',
-    });
-    // Imported only now: the config module validates the environment when first loaded.
-    const { createApp } = await import('../src/app.factory');
+  let p7Ok = true;
+  let p8Ok = true;
+  await withInProcessApp('storage', async ({ app, dir, dataSource, base, auth, call, curl }) => {
     const { uploadAudio, writeLargeWav, wavHeader } = await import('../test/support/audio');
-    const app = await createApp();
-    await app.listen(0, '127.0.0.1');
-    const port = (app.getHttpServer().address() as AddressInfo).port;
-    const base = `http://127.0.0.1:${port}/api/v1`;
-    const call = async (
-      method: string,
-      path: string,
-      auth: Record<string, string>,
-      body?: unknown,
-    ) => {
-      const response = await fetch(`${base}${path}`, {
-        method,
-        headers: { ...auth, ...(body ? { 'content-type': 'application/json' } : {}) },
-        body: body ? JSON.stringify(body) : undefined,
-      });
-      return {
-        status: response.status,
-        body: (await response.json().catch(() => ({}))) as Record<string, unknown>,
-      };
-    };
-    const login = await call(
-      'POST',
-      '/auth/login',
-      {},
-      { login: ADMIN.username, password: ADMIN.password },
-    );
-    const auth = { Authorization: `Bearer ${login.body.accessToken as string}` };
     const fakeApp = { app } as unknown as Parameters<typeof uploadAudio>[0];
 
     const caseOf = async (title: string) =>
       (await call('POST', '/cases', auth, { title })).body.id as string;
-    let p7Ok = true;
-    let p8Ok = true;
 
     // ---------------------------------------------------------------- P7
     if (ONLY !== 'p8') {
@@ -150,15 +72,6 @@ async function main(): Promise<void> {
       const p7Case = await caseOf('P7');
 
       // curl is the client, in its own process: the app's process holds only the server.
-      const curl = (args: string[]) =>
-        new Promise<string>((resolve, reject) => {
-          execFile(
-            'curl',
-            ['-sS', '-H', `Authorization: ${auth.Authorization}`, ...args],
-            { maxBuffer: 16 * MiB },
-            (error, stdout) => (error ? reject(new Error(error.message)) : resolve(stdout)),
-          );
-        });
       const uploadWatch = rssWatch();
       let start = performance.now();
       const uploaded = JSON.parse(
@@ -226,8 +139,7 @@ async function main(): Promise<void> {
         ids.push(response.body.id as string);
       }
       const total = P8_FILES * P8_FILE_BYTES;
-      const client = new DataSource(databaseOptions({ url: databaseUrl.toString(), poolSize: 1 }));
-      await client.initialize();
+      const client = dataSource;
       const retention = app.get<Queue<RetentionJobData>>(getQueueToken(QueueName.Retention));
       let progressSeen = false;
 
@@ -312,7 +224,6 @@ async function main(): Promise<void> {
           `P8 round ${round}: baseline ${(cpAll + hashAll).toFixed(2)} s, requests ${requestSeconds[round - 1]!.toFixed(2)} s, sweep ${sweepSeconds[round - 1]!.toFixed(2)} s`,
         );
       }
-      await client.destroy();
       const ratio = (measured: number[]) =>
         median(baselineSeconds.map((seconds, i) => seconds / measured[i]!));
       p8Ok = ratio(sweepSeconds) >= 0.8 && progressSeen;
@@ -340,26 +251,10 @@ async function main(): Promise<void> {
         measuredRow(`${P8_FILES} \`POST /audio/:id/archive\`, one after another`, requestSeconds),
       );
     }
-
-    await app.close();
-    console.log(table(rows));
-    if (ONLY) console.log('BENCH_ONLY is set: BENCHMARKS.md left as it is.');
-    else await writeSection(rows, { p7Ok, p8Ok });
-  } finally {
-    await admin
-      .query(`DROP DATABASE IF EXISTS "${databaseName}" WITH (FORCE)`)
-      .catch(() => undefined);
-    await admin.end();
-    const redis = new Redis(redisUrl);
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${redisPrefix}*`, 'COUNT', 1000);
-      if (keys.length > 0) await redis.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-    await redis.quit();
-    if (!process.env.BENCH_DIR) await rm(dir, { recursive: true, force: true });
-  }
+  });
+  console.log(table(rows));
+  if (ONLY) console.log('BENCH_ONLY is set: BENCHMARKS.md left as it is.');
+  else await writeSection(rows, { p7Ok, p8Ok });
   process.exit(failed ? 1 : 0);
 }
 

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+import { ReplicaReads } from '../core/database/replica-reads';
 import { AnalysisResultEntity } from './entities/analysis-result.entity';
 
 export type NewAnalysis = Pick<
@@ -19,7 +20,10 @@ export type NewAnalysis = Pick<
 
 @Injectable()
 export class AnalysisRepository {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly replica: ReplicaReads,
+  ) {}
 
   transaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
     return this.dataSource.transaction(work);
@@ -46,16 +50,19 @@ export class AnalysisRepository {
       .findOne({ where: { audioFileId }, order: { version: 'DESC' } });
   }
 
+  /** A list, so a replica's (SPEC section 12). */
   listForTranscription(
     transcriptionId: string,
     offset: number,
     limit: number,
   ): Promise<[AnalysisResultEntity[], number]> {
-    return this.dataSource.getRepository(AnalysisResultEntity).findAndCount({
-      where: { transcriptionId },
-      order: { version: 'DESC' },
-      skip: offset,
-      take: limit,
-    });
+    return this.replica.read((manager) =>
+      manager.getRepository(AnalysisResultEntity).findAndCount({
+        where: { transcriptionId },
+        order: { version: 'DESC' },
+        skip: offset,
+        take: limit,
+      }),
+    );
   }
 }

@@ -1,8 +1,9 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { Pool, Query, QueryArrayConfig } from 'pg';
 import { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
+import { ReplicaReads } from '../core/database/replica-reads';
 import {
   ChainedContent,
   chainHash,
@@ -57,7 +58,14 @@ const WALK_SQL = `
 
 @Injectable()
 export class AuditRepository {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  /**
+   * Without `replica` (a repository made with `new` by a script or a test, to append or
+   * walk the chain), the list reads the primary like everything else.
+   */
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @Optional() private readonly replica?: ReplicaReads,
+  ) {}
 
   /**
    * Appends one entry to the chain inside `manager`'s transaction. The advisory lock
@@ -135,8 +143,18 @@ export class AuditRepository {
     return this.dataSource.transaction(work);
   }
 
-  async list(filter: AuditFilter, limit: number): Promise<AuditLogEntity[]> {
-    const query = this.dataSource.getRepository(AuditLogEntity).createQueryBuilder('a');
+  /** A page of entries, from a replica when there is one (SPEC section 12: lists may lag). */
+  list(filter: AuditFilter, limit: number): Promise<AuditLogEntity[]> {
+    const page = (manager: EntityManager) => this.page(manager, filter, limit);
+    return this.replica ? this.replica.read(page) : page(this.dataSource.manager);
+  }
+
+  private page(
+    manager: EntityManager,
+    filter: AuditFilter,
+    limit: number,
+  ): Promise<AuditLogEntity[]> {
+    const query = manager.getRepository(AuditLogEntity).createQueryBuilder('a');
     if (filter.actorId) query.andWhere('a.actorId = :actorId', { actorId: filter.actorId });
     if (filter.action) query.andWhere('a.action = :action', { action: filter.action });
     if (filter.resourceType)

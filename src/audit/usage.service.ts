@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { Clock } from '../core/clock/clock';
+import { ReplicaReads } from '../core/database/replica-reads';
 import { UsageStatisticEntity } from './entities/usage-statistic.entity';
 
 export interface UsageDelta {
@@ -29,11 +30,15 @@ export function monthOf(at: Date): string {
   return `${at.toISOString().slice(0, 7)}-01`;
 }
 
-/** Usage counters per user and month, changed only by atomic upserts. */
+/**
+ * Usage counters per user and month, changed only by atomic upserts on the primary and
+ * read (statistics, SPEC section 12) from a replica when there is one.
+ */
 @Injectable()
 export class UsageService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly replica: ReplicaReads,
     private readonly clock: Clock,
   ) {}
 
@@ -59,30 +64,34 @@ export class UsageService {
   }
 
   find(userId: string, month: string): Promise<UsageStatisticEntity | null> {
-    return this.dataSource.getRepository(UsageStatisticEntity).findOneBy({ userId, month });
+    return this.replica.read((manager) =>
+      manager.getRepository(UsageStatisticEntity).findOneBy({ userId, month }),
+    );
   }
 
-  async usernameOf(userId: string): Promise<string | null> {
-    const [row] = await this.dataSource.query<{ username: string }[]>(
-      'SELECT username FROM users WHERE id = $1',
-      [userId],
-    );
-    return row?.username ?? null;
+  usernameOf(userId: string): Promise<string | null> {
+    return this.replica.read(async (manager) => {
+      const [row] = await manager.query<{ username: string }[]>(
+        'SELECT username FROM users WHERE id = $1',
+        [userId],
+      );
+      return row?.username ?? null;
+    });
   }
 
   /** Every row of a month (users with any usage), with usernames, by username. */
   async listMonth(month: string): Promise<(UsageStatisticEntity & { username: string | null })[]> {
-    const rows = await this.dataSource.query<
-      (Omit<UsageStatisticEntity, 'month'> & { username: string | null })[]
-    >(
-      `SELECT s.user_id AS "userId", u.username, s.files_uploaded AS "filesUploaded",
+    const rows = await this.replica.read((manager) =>
+      manager.query<(Omit<UsageStatisticEntity, 'month'> & { username: string | null })[]>(
+        `SELECT s.user_id AS "userId", u.username, s.files_uploaded AS "filesUploaded",
               s.bytes_uploaded::text AS "bytesUploaded", s.audio_seconds AS "audioSeconds",
               s.transcriptions, s.jobs_succeeded AS "jobsSucceeded", s.jobs_failed AS "jobsFailed",
               s.turns_ingested::text AS "turnsIngested"
          FROM usage_statistics s LEFT JOIN users u ON u.id = s.user_id
         WHERE s.month = $1
         ORDER BY u.username NULLS LAST, s.user_id`,
-      [month],
+        [month],
+      ),
     );
     return rows.map((row) => ({ ...row, month }));
   }

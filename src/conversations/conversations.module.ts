@@ -6,6 +6,9 @@ import { QueueName } from '../core/queue/queue-names';
 import { SseModule } from '../core/sse/sse.module';
 import { ConversationParticipantsController } from './conversation-participants.controller';
 import { ConversationParticipantsService } from './conversation-participants.service';
+import { ConversationStatsController } from './conversation-stats.controller';
+import { ConversationStatsRepository } from './conversation-stats.repository';
+import { ConversationStatsService } from './conversation-stats.service';
 import { ConversationsController } from './conversations.controller';
 import { ConversationsRepository } from './conversations.repository';
 import { ConversationsService } from './conversations.service';
@@ -25,12 +28,19 @@ import { TurnsService } from './turns/turns.service';
     SseModule,
     BullModule.registerQueue({ name: QueueName.TurnPersistence }),
   ],
-  controllers: [ConversationsController, ConversationParticipantsController, TurnsController],
+  controllers: [
+    ConversationsController,
+    ConversationParticipantsController,
+    TurnsController,
+    ConversationStatsController,
+  ],
   providers: [
     ConversationsRepository,
     TurnsRepository,
     ConversationsService,
     ConversationParticipantsService,
+    ConversationStatsRepository,
+    ConversationStatsService,
     TurnsService,
     TurnBuffer,
     FlushScheduler,

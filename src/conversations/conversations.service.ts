@@ -50,6 +50,7 @@ export class ConversationsService {
   private readonly logger = new Logger(ConversationsService.name);
   private readonly lastKnownForIngest = new LastKnown<ConversationStatus | null>();
   private readonly ingestStatus: CoherentCache<ConversationStatus | null>;
+  private readonly partitions: CoherentCache<string | null>;
 
   constructor(
     private readonly conversations: ConversationsRepository,
@@ -67,6 +68,7 @@ export class ConversationsService {
     private readonly events: DomainEvents,
   ) {
     this.ingestStatus = invalidation.create({ maxEntries: 10_000, ttlMs: 10 * 60_000 });
+    this.partitions = invalidation.create({ maxEntries: 10_000, ttlMs: 10 * 60_000 });
   }
 
   async create(actor: Actor, dto: CreateConversationDto): Promise<ConversationEntity> {
@@ -153,6 +155,22 @@ export class ConversationsService {
     );
     if (!status) throw new NotFoundProblem('conversation');
     return status;
+  }
+
+  /**
+   * The partition month of a conversation that is not deleted (404 otherwise), which is
+   * all the turn paths need of it (every PATCH, single-turn read and list page). Fixed at
+   * creation, so cached like statusForIngest and dropped in every process when the row
+   * changes (a delete included): no Postgres round trip per request.
+   */
+  async partitionMonth(id: string): Promise<string> {
+    const month = await this.partitions.get(
+      id,
+      async () => (await this.conversations.findLive(id))?.partitionMonth ?? null,
+      () => [`conversation:${id}`],
+    );
+    if (!month) throw new NotFoundProblem('conversation');
+    return month;
   }
 
   async get(id: string): Promise<ConversationEntity> {
@@ -507,6 +525,9 @@ export class ConversationsService {
         MEDIUM: percent(stats.confidence.medium, stats.turns),
         LOW: percent(stats.confidence.low, stats.turns),
       },
+      turnsCleaned: stats.turnsCleaned,
+      errorsFiltered: stats.errorsFiltered,
+      averageLatencyMs: stats.averageLatencyMs,
       contexts: stats.contexts,
       domains: stats.domains,
       turnsPerHour: stats.turnsPerHour,

@@ -6,9 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Transform, TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { EntityManager } from 'typeorm';
 import { ArchiveWriter } from '../core/archive/archive-writer';
 import { Clock } from '../core/clock/clock';
-import { STORAGE, StorageDriver } from '../core/storage/storage-driver';
+import { ReplicaReads } from '../core/database/replica-reads';
+import { STORAGE, StorageDriver, StorageNotFoundError } from '../core/storage/storage-driver';
 import { exportBundleKey, extensionOfKey } from '../core/storage/storage-keys';
 import { SigningKeys } from '../core/signing/signing-keys';
 import {
@@ -32,8 +34,28 @@ export interface BuiltBundle {
   entryCount: number;
 }
 
+/**
+ * Why a build failed, in words fit for the requester (the export's `error`, the job's
+ * `error`, the `job.failed` notification): never a path, endpoint or driver message.
+ */
+export class ExportBuildError extends Error {
+  override readonly name = 'ExportBuildError';
+}
+
 /** The case is gone (deleted since the request): retrying cannot help. */
-export class ExportSourceGoneError extends Error {}
+export class ExportSourceGoneError extends ExportBuildError {}
+
+/**
+ * A live audio file's bytes are not in storage. A bundle without them would be signed
+ * evidence with a hole, so the build fails; a retry helps when an archive or restore was
+ * moving the object (the next attempt reads the new key), otherwise the object has to be
+ * put back (or the file deleted) before a new export can succeed.
+ */
+export class ExportAudioMissingError extends ExportBuildError {
+  constructor(readonly audioId: string) {
+    super(`Audio file ${audioId} is missing from storage`);
+  }
+}
 
 const json = (value: unknown): Buffer => Buffer.from(`${JSON.stringify(value, null, 2)}\n`);
 
@@ -49,23 +71,42 @@ const json = (value: unknown): Buffer => Buffer.from(`${JSON.stringify(value, nu
 export class ExportBuilder {
   constructor(
     private readonly repository: ExportsRepository,
+    private readonly replica: ReplicaReads,
     @Inject(STORAGE) private readonly storage: StorageDriver,
     private readonly keys: SigningKeys,
     private readonly clock: Clock,
   ) {}
 
-  async build(
+  /**
+   * The bundle's data is read on one connection: a replica's once it has replayed all the
+   * primary had written when the build started (so the request's own audit entry and
+   * every change committed before it are in), else the primary's (ReplicaReads.readCurrent).
+   */
+  build(
     row: Pick<CaseExportEntity, 'id' | 'caseId' | 'requestedBy'>,
     onProgress: (percent: number) => Promise<void> | void = () => undefined,
   ): Promise<BuiltBundle> {
-    const kase = await this.repository.findCase(row.caseId);
+    return this.replica.readCurrent((db) => this.buildFrom(db, row, onProgress));
+  }
+
+  private async buildFrom(
+    db: EntityManager,
+    row: Pick<CaseExportEntity, 'id' | 'caseId' | 'requestedBy'>,
+    onProgress: (percent: number) => Promise<void> | void,
+  ): Promise<BuiltBundle> {
+    const kase = await this.repository.findCase(db, row.caseId);
     if (!kase || kase.deletedAt) throw new ExportSourceGoneError('The case no longer exists');
-    const requester = await this.repository.findUser(row.requestedBy);
-    const auditHead = await this.repository.auditHead();
+    const requester = await this.repository.findUser(db, row.requestedBy);
+    const auditHead = await this.repository.auditHead(db);
     const { keyId } = await this.keys.currentPublicKey();
 
-    const audio = await this.repository.audio(row.caseId);
-    const stored = await Promise.all(audio.map((file) => this.storage.head(file.storageKey)));
+    const audio = await this.repository.audio(db, row.caseId);
+    // Deleted files are only listed in case.json; every other one's bytes go in the bundle.
+    const stored = await Promise.all(
+      audio.map(async (file) => (file.deletedAt ? null : this.storage.head(file.storageKey))),
+    );
+    const missing = audio.find((file, i) => !file.deletedAt && !stored[i]);
+    if (missing) throw new ExportAudioMissingError(missing.id);
     const audioBytes = stored.reduce((sum, object) => sum + (object?.size ?? 0), 0);
 
     const key = exportBundleKey(row.id);
@@ -101,7 +142,7 @@ export class ExportBuilder {
       const audioPaths = audio.map((file, i) =>
         stored[i] ? `audio/${file.id}${extensionOfKey(file.storageKey) || '.bin'}` : null,
       );
-      const participants = await this.repository.participants(row.caseId);
+      const participants = await this.repository.participants(db, row.caseId);
       await add(
         'case.json',
         ...sized(
@@ -120,27 +161,38 @@ export class ExportBuilder {
               language: file.language,
               isArchived: file.isArchived,
               archivedAt: file.archivedAt,
+              deletedAt: file.deletedAt,
               uploadedBy: file.uploadedBy,
               createdAt: file.createdAt,
             })),
           }),
         ),
       );
-      await add('notes.json', ...sized(json(await this.repository.notes(row.caseId))));
+      await add('notes.json', ...sized(json(await this.repository.notes(db, row.caseId))));
 
       let audioDone = 0;
       for (const [i, file] of audio.entries()) {
         const path = audioPaths[i];
         if (!path) continue;
-        const body = await this.storage.get(file.storageKey);
-        await add(path, stored[i]!.size, body as AsyncIterable<Buffer>, (bytes) => {
-          audioDone += bytes;
+        const body = await this.storage.get(file.storageKey).catch((error: unknown) => {
+          // Moved or removed since the head above.
+          throw error instanceof StorageNotFoundError
+            ? new ExportAudioMissingError(file.id)
+            : error;
         });
+        try {
+          await add(path, stored[i]!.size, body as AsyncIterable<Buffer>, (bytes) => {
+            audioDone += bytes;
+          });
+        } finally {
+          // A failed add may not have read it: an S3 body left open holds its socket.
+          body.destroy();
+        }
         await onProgress(Math.min(90, Math.floor((audioDone / Math.max(audioBytes, 1)) * 90)));
       }
 
-      for (const ref of await this.repository.transcriptionVersions(row.caseId)) {
-        const version = await this.repository.transcription(ref.id);
+      for (const ref of await this.repository.transcriptionVersions(db, row.caseId)) {
+        const version = await this.repository.transcription(db, ref.id);
         if (version) {
           await add(
             `transcriptions/${ref.audioFileId}/v${ref.version}.json`,
@@ -148,20 +200,23 @@ export class ExportBuilder {
           );
         }
       }
-      const analyses = await this.repository.analysisVersions(audio.map((file) => file.id));
+      const analyses = await this.repository.analysisVersions(
+        db,
+        audio.map((file) => file.id),
+      );
       for (const ref of analyses) {
-        const version = await this.repository.analysis(ref.id);
+        const version = await this.repository.analysis(db, ref.id);
         if (version) {
           await add(`analysis/${ref.audioFileId}/v${ref.version}.json`, ...sized(json(version)));
         }
       }
-      for (const conversation of await this.repository.conversations(row.caseId)) {
+      for (const conversation of await this.repository.conversations(db, row.caseId)) {
         await addSpooled(
           `conversations/${conversation.id}.json`,
-          this.conversationJson(conversation),
+          this.conversationJson(db, conversation),
         );
       }
-      await addSpooled('audit.jsonl', this.auditLines(row.caseId, auditHead?.id ?? '0'));
+      await addSpooled('audit.jsonl', this.auditLines(db, row.caseId, auditHead?.id ?? '0'));
 
       const manifest: ExportManifest = {
         format: BUNDLE_FORMAT,
@@ -202,6 +257,7 @@ export class ExportBuilder {
   }
 
   private async *conversationJson(
+    db: EntityManager,
     conversation: Awaited<ReturnType<ExportsRepository['conversations']>>[number],
   ): AsyncGenerator<string> {
     // Never loaded (select: false), and never exported even if it were.
@@ -210,7 +266,7 @@ export class ExportBuilder {
     let after = 0;
     let first = true;
     for (;;) {
-      const page = await this.repository.turns(conversation, after, PAGE);
+      const page = await this.repository.turns(db, conversation, after, PAGE);
       for (const turn of page) {
         yield `${first ? '\n' : ',\n'}${JSON.stringify(turn)}`;
         first = false;
@@ -222,10 +278,14 @@ export class ExportBuilder {
   }
 
   /** One line per entry, as stored: with prevHash and hash, so each line's hash can be recomputed. */
-  private async *auditLines(caseId: string, upTo: string): AsyncGenerator<string> {
+  private async *auditLines(
+    db: EntityManager,
+    caseId: string,
+    upTo: string,
+  ): AsyncGenerator<string> {
     let after = '0';
     for (;;) {
-      const page = await this.repository.auditEntries(caseId, after, upTo, PAGE);
+      const page = await this.repository.auditEntries(db, caseId, after, upTo, PAGE);
       for (const entry of page) {
         yield `${JSON.stringify({ ...entry, details: JSON.parse(entry.details) as unknown })}\n`;
       }

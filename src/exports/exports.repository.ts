@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager, IsNull, LessThanOrEqual } from 'typeorm';
+import { DataSource, EntityManager, LessThanOrEqual } from 'typeorm';
 import { AnalysisResultEntity } from '../analysis/entities/analysis-result.entity';
 import { AudioFileEntity } from '../audio-files/entities/audio-file.entity';
 import type { StoredEntry } from '../audit/audit-chain';
@@ -86,51 +86,53 @@ export class ExportsRepository {
   }
 
   // --- What a bundle holds (read only) -------------------------------------------
+  // Each read takes the connection the build reads from (ExportBuilder: a replica that
+  // has caught up with the primary, or the primary).
 
-  findCase(caseId: string): Promise<CaseEntity | null> {
-    return this.dataSource.getRepository(CaseEntity).findOneBy({ id: caseId });
+  findCase(db: EntityManager, caseId: string): Promise<CaseEntity | null> {
+    return db.getRepository(CaseEntity).findOneBy({ id: caseId });
   }
 
-  findUser(userId: string): Promise<Pick<UserEntity, 'id' | 'username'> | null> {
-    return this.dataSource
+  findUser(db: EntityManager, userId: string): Promise<Pick<UserEntity, 'id' | 'username'> | null> {
+    return db
       .getRepository(UserEntity)
       .findOne({ where: { id: userId }, select: { id: true, username: true } });
   }
 
-  participants(caseId: string): Promise<CaseParticipantEntity[]> {
-    return this.dataSource
+  participants(db: EntityManager, caseId: string): Promise<CaseParticipantEntity[]> {
+    return db
       .getRepository(CaseParticipantEntity)
       .find({ where: { caseId }, order: { userId: 'ASC' } });
   }
 
-  notes(caseId: string): Promise<CaseNoteEntity[]> {
-    return this.dataSource
+  notes(db: EntityManager, caseId: string): Promise<CaseNoteEntity[]> {
+    return db
       .getRepository(CaseNoteEntity)
       .find({ where: { caseId }, order: { createdAt: 'ASC', id: 'ASC' } });
   }
 
-  /** Every audio file of the case that was not deleted, oldest first. */
-  audio(caseId: string): Promise<AudioFileEntity[]> {
-    return this.dataSource
+  /** Every audio file of the case, deleted ones (whose rows stay) included, oldest first. */
+  audio(db: EntityManager, caseId: string): Promise<AudioFileEntity[]> {
+    return db
       .getRepository(AudioFileEntity)
-      .find({ where: { caseId, deletedAt: IsNull() }, order: { createdAt: 'ASC', id: 'ASC' } });
+      .find({ where: { caseId }, order: { createdAt: 'ASC', id: 'ASC' } });
   }
 
-  transcriptionVersions(caseId: string): Promise<VersionRef[]> {
-    return this.dataSource.getRepository(TranscriptionEntity).find({
+  transcriptionVersions(db: EntityManager, caseId: string): Promise<VersionRef[]> {
+    return db.getRepository(TranscriptionEntity).find({
       where: { caseId },
       select: { id: true, audioFileId: true, version: true },
       order: { audioFileId: 'ASC', version: 'ASC' },
     });
   }
 
-  transcription(id: string): Promise<TranscriptionEntity | null> {
-    return this.dataSource.getRepository(TranscriptionEntity).findOneBy({ id });
+  transcription(db: EntityManager, id: string): Promise<TranscriptionEntity | null> {
+    return db.getRepository(TranscriptionEntity).findOneBy({ id });
   }
 
-  async analysisVersions(audioIds: string[]): Promise<VersionRef[]> {
+  async analysisVersions(db: EntityManager, audioIds: string[]): Promise<VersionRef[]> {
     if (audioIds.length === 0) return [];
-    return this.dataSource
+    return db
       .getRepository(AnalysisResultEntity)
       .createQueryBuilder('a')
       .select(['a.id', 'a.audioFileId', 'a.version'])
@@ -140,13 +142,13 @@ export class ExportsRepository {
       .getMany();
   }
 
-  analysis(id: string): Promise<AnalysisResultEntity | null> {
-    return this.dataSource.getRepository(AnalysisResultEntity).findOneBy({ id });
+  analysis(db: EntityManager, id: string): Promise<AnalysisResultEntity | null> {
+    return db.getRepository(AnalysisResultEntity).findOneBy({ id });
   }
 
   /** Conversations linked to the case, deleted ones excepted. */
-  conversations(caseId: string): Promise<ConversationEntity[]> {
-    return this.dataSource
+  conversations(db: EntityManager, caseId: string): Promise<ConversationEntity[]> {
+    return db
       .getRepository(ConversationEntity)
       .createQueryBuilder('c')
       .where('c.case_id = :caseId', { caseId })
@@ -158,11 +160,12 @@ export class ExportsRepository {
 
   /** A page of a conversation's turns after `after` (message number), ascending. */
   turns(
+    db: EntityManager,
     conversation: Pick<ConversationEntity, 'id' | 'partitionMonth'>,
     after: number,
     limit: number,
   ): Promise<Record<string, unknown>[]> {
-    return this.dataSource.query(
+    return db.query(
       `SELECT t.id::text AS id, t.message_number AS "messageNumber", t.speaker,
               t.raw_text AS "rawText", t.cleaned_text AS "cleanedText", t.spoken_at AS "spokenAt",
               t.confidence, t.cleaning_applied AS "cleaningApplied",
@@ -180,8 +183,8 @@ export class ExportsRepository {
   }
 
   /** The audit chain's newest entry, or null for an empty log. */
-  async auditHead(): Promise<{ id: string; hash: string } | null> {
-    const [row] = await this.dataSource.query<{ id: string; hash: string }[]>(
+  async auditHead(db: EntityManager): Promise<{ id: string; hash: string } | null> {
+    const [row] = await db.query<{ id: string; hash: string }[]>(
       `SELECT id::text AS id, hash FROM audit_logs ORDER BY seq DESC LIMIT 1`,
     );
     return row ?? null;
@@ -189,12 +192,13 @@ export class ExportsRepository {
 
   /** A page of the audit entries about the case, up to entry `upTo`, in chain order. */
   async auditEntries(
+    db: EntityManager,
     caseId: string,
     after: string,
     upTo: string,
     limit: number,
   ): Promise<StoredEntry[]> {
-    const rows = await this.dataSource.query<Record<string, unknown>[]>(
+    const rows = await db.query<Record<string, unknown>[]>(
       `SELECT ${STORED_ROW_COLUMNS.replace(/\s+/g, ' ')
         .split(', ')
         .map((column, i) => `${column} AS c${i}`)

@@ -7,14 +7,22 @@ import { AuditService } from '../audit/audit.service';
 import { AccessService } from '../core/access/access.service';
 import { Clock } from '../core/clock/clock';
 import { AppConfig } from '../core/config/app-config';
+import { DomainEvents } from '../core/events/domain-events';
 import { NotFoundProblem } from '../core/http/problem.exception';
 import { currentRequestId } from '../core/queue/job-data';
 import { QueueName } from '../core/queue/queue-names';
 import type { Actor } from '../core/security/actor';
+import { RequestContext } from '../core/http/request-context';
 import { grants } from '../core/security/permissions';
 import { STORAGE, StorageDriver } from '../core/storage/storage-driver';
+import { exportBundleKey } from '../core/storage/storage-keys';
 import { CaseExportEntity } from './entities/case-export.entity';
-import { BuiltBundle, ExportBuilder } from './export-builder';
+import {
+  BuiltBundle,
+  ExportBuildError,
+  ExportBuilder,
+  ExportSourceGoneError,
+} from './export-builder';
 import {
   EXPORT_JOB_HISTORY,
   EXPORT_JOB_OPTIONS,
@@ -48,6 +56,7 @@ export class ExportsService {
     private readonly audit: AuditService,
     private readonly config: AppConfig,
     private readonly clock: Clock,
+    private readonly events: DomainEvents,
     @Inject(STORAGE) private readonly storage: StorageDriver,
     @InjectQueue(QueueName.CaseExport) private readonly queue: Queue<ExportJobData>,
   ) {}
@@ -127,7 +136,10 @@ export class ExportsService {
 
   /**
    * The job: builds and stores the bundle, then marks the export ready until
-   * EXPORT_TTL_HOURS from now. A failure on the last attempt marks it failed.
+   * EXPORT_TTL_HOURS from now. A failure on the last attempt (or one a retry cannot
+   * help) marks it failed; earlier ones put it back to `queued` for the retry. Either
+   * way the error thrown, which becomes the job's `error`, is an ExportBuildError whose
+   * message is safe to show the requester: the driver's own (paths, endpoints) is logged.
    */
   async build(
     exportId: string,
@@ -141,10 +153,15 @@ export class ExportsService {
     try {
       built = await this.builder.build(row, onProgress);
     } catch (error) {
-      this.logger.warn({ exportId, error: (error as Error).message }, 'export build failed');
-      if (lastAttempt) await this.fail(row, error as Error);
+      const reason = publicReason(error);
+      const final = lastAttempt || error instanceof ExportSourceGoneError;
+      this.logger.warn(
+        { exportId, final, reason: reason.message, err: (error as Error).message },
+        'export build failed',
+      );
+      if (final) await this.fail(row, reason.message);
       else await this.repository.update(exportId, { status: 'queued' });
-      throw error;
+      throw reason;
     }
     const completedAt = this.clock.now();
     const expiresAt = new Date(
@@ -187,13 +204,26 @@ export class ExportsService {
     return { exportId };
   }
 
-  private async fail(row: CaseExportEntity, error: Error): Promise<void> {
-    await this.repository.inTransaction(async (manager) => {
-      await this.repository.update(
-        row.id,
-        { status: 'failed', error: error.message.slice(0, 500) },
-        manager,
+  /**
+   * The export failed for good: whatever the build may have left under its key goes
+   * (the builder removes it already; a bundle stored just before a failure would
+   * otherwise stay, unreachable and unjudged by the storage check), then the row is
+   * marked failed with the reason, audited, and the requester alone is told
+   * (`job.failed`): the export is theirs, and other participants cannot see it.
+   */
+  private async fail(row: CaseExportEntity, reason: string): Promise<void> {
+    // Best effort: the row must be marked failed whatever storage does (and a bundle of
+    // a failed export is never served, whether or not its object is gone).
+    await this.storage
+      .delete(exportBundleKey(row.id))
+      .catch((error: unknown) =>
+        this.logger.warn(
+          { exportId: row.id, err: (error as Error).message },
+          'could not remove the bundle of a failed export',
+        ),
       );
+    await this.repository.inTransaction(async (manager) => {
+      await this.repository.update(row.id, { status: 'failed', error: reason }, manager);
       await this.audit.record(
         {
           action: 'export.fail',
@@ -202,6 +232,21 @@ export class ExportsService {
           caseId: row.caseId,
           actorId: null,
           outcome: 'failure',
+          details: { requestedBy: row.requestedBy, reason },
+        },
+        manager,
+      );
+      await this.events.publish(
+        {
+          type: 'job.failed',
+          actorId: null,
+          caseId: row.caseId,
+          resourceType: 'export',
+          resourceId: row.id,
+          title: 'Your case export failed',
+          notifyOnly: [row.requestedBy],
+          data: { jobId: row.jobId, jobName: ExportJobName.Build, exportId: row.id, error: reason },
+          occurredAt: this.clock.now(),
         },
         manager,
       );
@@ -241,4 +286,19 @@ export class ExportsService {
       if (due.length < SWEEP_BATCH) return { expired };
     }
   }
+}
+
+/**
+ * The failure as the requester may see it: the builder's own reasons as they are, and
+ * anything else (a driver, database or stream error, whose message can carry paths,
+ * endpoints or keys) as a generic reason with the request id to find it in the log.
+ */
+function publicReason(error: unknown): ExportBuildError {
+  if (error instanceof ExportBuildError) return error;
+  const requestId = RequestContext.current()?.requestId;
+  return new ExportBuildError(
+    `The bundle could not be built or stored (a storage or database error${
+      requestId ? `; request id ${requestId} in the server log` : ''
+    })`,
+  );
 }

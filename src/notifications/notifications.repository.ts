@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { caseParticipantIds } from '../core/access/access.predicates';
+import { ReplicaReads } from '../core/database/replica-reads';
 import type { DomainEvent } from '../core/events/domain-event';
 import { NotificationEntity } from './entities/notification.entity';
 
@@ -52,7 +53,10 @@ function fromRaw(raw: RawRow): NotificationRow {
 /** The `notifications` table; every read and change is scoped to one user. */
 @Injectable()
 export class NotificationsRepository {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly replica: ReplicaReads,
+  ) {}
 
   /**
    * Writes `event`'s notifications in one statement, with the caller's manager (the
@@ -98,30 +102,34 @@ export class NotificationsRepository {
 
   /**
    * A user's notifications, newest first, after (older than) the notification `after`.
-   * Returns null when `after` is not one of the user's notifications.
+   * Returns null when `after` is not one of the user's notifications. A list: read from a
+   * replica when there is one (SPEC section 12), the cursor with it. The unread count and
+   * the marks stay on the primary (a client reads the count right after marking).
    */
-  async listOfUser(
+  listOfUser(
     userId: string,
     options: { after?: string; unread: boolean; limit: number },
   ): Promise<NotificationRow[] | null> {
-    const params: unknown[] = [userId, options.limit];
-    let before = '';
-    if (options.after) {
-      const cursor: { seq: string }[] = await this.dataSource.query(
-        `SELECT seq FROM notifications WHERE id = $1 AND user_id = $2`,
-        [options.after, userId],
+    return this.replica.read(async (manager) => {
+      const params: unknown[] = [userId, options.limit];
+      let before = '';
+      if (options.after) {
+        const cursor: { seq: string }[] = await manager.query(
+          `SELECT seq FROM notifications WHERE id = $1 AND user_id = $2`,
+          [options.after, userId],
+        );
+        if (!cursor[0]) return null;
+        params.push(cursor[0].seq);
+        before = `AND seq < $3`;
+      }
+      const raws: RawRow[] = await manager.query(
+        `SELECT ${COLUMNS} FROM notifications
+          WHERE user_id = $1 ${options.unread ? 'AND read_at IS NULL' : ''} ${before}
+          ORDER BY seq DESC LIMIT $2`,
+        params,
       );
-      if (!cursor[0]) return null;
-      params.push(cursor[0].seq);
-      before = `AND seq < $3`;
-    }
-    const raws: RawRow[] = await this.dataSource.query(
-      `SELECT ${COLUMNS} FROM notifications
-        WHERE user_id = $1 ${options.unread ? 'AND read_at IS NULL' : ''} ${before}
-        ORDER BY seq DESC LIMIT $2`,
-      params,
-    );
-    return raws.map(fromRaw);
+      return raws.map(fromRaw);
+    });
   }
 
   async unreadCount(userId: string): Promise<number> {

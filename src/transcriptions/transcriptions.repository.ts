@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+import { ReplicaReads } from '../core/database/replica-reads';
 import { TranscriptionEntity } from './entities/transcription.entity';
 
 export type NewTranscription = Pick<
@@ -38,7 +39,10 @@ const SUMMARY_COLUMNS = [
 
 @Injectable()
 export class TranscriptionsRepository {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly replica: ReplicaReads,
+  ) {}
 
   private manager(manager?: EntityManager): EntityManager {
     return manager ?? this.dataSource.manager;
@@ -90,21 +94,23 @@ export class TranscriptionsRepository {
       .findOneBy({ audioFileId, isLatest: true });
   }
 
-  /** Versions of one audio file, newest first, without their text. */
+  /** Versions of one audio file, newest first, without their text; a list, so a replica's. */
   listForAudio(
     audioFileId: string,
     offset: number,
     limit: number,
   ): Promise<[TranscriptionEntity[], number]> {
-    return this.dataSource
-      .getRepository(TranscriptionEntity)
-      .createQueryBuilder('t')
-      .select(SUMMARY_COLUMNS)
-      .where('t.audioFileId = :audioFileId', { audioFileId })
-      .orderBy('t.version', 'DESC')
-      .offset(offset)
-      .limit(limit)
-      .getManyAndCount();
+    return this.replica.read((manager) =>
+      manager
+        .getRepository(TranscriptionEntity)
+        .createQueryBuilder('t')
+        .select(SUMMARY_COLUMNS)
+        .where('t.audioFileId = :audioFileId', { audioFileId })
+        .orderBy('t.version', 'DESC')
+        .offset(offset)
+        .limit(limit)
+        .getManyAndCount(),
+    );
   }
 
   async languageExists(code: string): Promise<boolean> {

@@ -1,101 +1,34 @@
 import { getQueueToken } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { createPublicKey } from 'node:crypto';
-import type { Response } from 'supertest';
-import TestAgent from 'supertest/lib/agent';
 import { TestClock } from '../../src/core/clock/clock';
 import { QueueName } from '../../src/core/queue/queue-names';
 import { verifyBundle } from '../../src/exports/bundle-verifier';
 import { ExportJobName } from '../../src/exports/export-jobs';
-import { login, loginAsAdmin, Session, startApp, TestApp, userSession } from '../support/app';
+import { login, loginAsAdmin, Session, TestApp, userSession } from '../support/app';
 import { createCase, sha256Of, uploadAudio, waitForJob, wavBuffer } from '../support/audio';
 import { auditLineHash, checkBundle, tarEntries, ustarLayout } from '../support/bundle-check';
 import { CASE_CALLERS, CaseCaller, caseCallerSessions } from '../support/case-callers';
+import {
+  describeExport,
+  download,
+  ExportApp,
+  ExportBody,
+  exportCase,
+  manifestOf,
+  requestExport,
+  startExportApp,
+} from '../support/exports';
 import { createConversation, eventually, turn } from '../support/turns';
-import { isolatedDatabase } from '../support/isolated-database';
 
 const run = promisify(execFile);
-
-interface ExportBody {
-  id: string;
-  caseId: string;
-  jobId: string;
-  status: string;
-  requestedBy: string;
-  sizeBytes: number | null;
-  manifestSha256: string | null;
-  keyId: string | null;
-  entryCount: number | null;
-  completedAt: string | null;
-  expiresAt: string | null;
-  downloadUrl: string | null;
-}
-
-/** A supertest response body as raw bytes. */
-function binary(response: Response, done: (error: Error | null, body: Buffer) => void): void {
-  const stream = response as unknown as NodeJS.ReadableStream;
-  const chunks: Buffer[] = [];
-  stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-  stream.on('end', () => done(null, Buffer.concat(chunks)));
-}
-
-function download(http: TestAgent, auth: Record<string, string>, id: string) {
-  return http.get(`/api/v1/exports/${id}`).set(auth).buffer(true).parse(binary);
-}
-
-async function describeExport(
-  http: TestAgent,
-  auth: Record<string, string>,
-  id: string,
-): Promise<{ status: number; body: ExportBody }> {
-  const response = await http
-    .get(`/api/v1/exports/${id}`)
-    .set(auth)
-    .set('Accept', 'application/json');
-  return { status: response.status, body: response.body as ExportBody };
-}
-
-async function startExportApp(
-  label: string,
-  env: Record<string, string> = {},
-  clock?: TestClock,
-): Promise<TestApp & { storageRoot: string; keysDir: string }> {
-  const storageRoot = await mkdtemp(join(tmpdir(), `verbatim-export-${label}-`));
-  const keysDir = join(storageRoot, '..', `${storageRoot.split('/').pop()}-keys`);
-  // A database of its own: its own KEYS_DIR means its own signing key, and the audit
-  // checkpoints its worker signs with it would fail /audit/verify of every other spec
-  // sharing the run's database.
-  const database = await isolatedDatabase(`export_${label}`);
-  const app = await startApp(
-    {
-      DATABASE_URL: database.url,
-      STORAGE_LOCAL_ROOT: storageRoot,
-      KEYS_DIR: keysDir,
-      REDIS_PREFIX: `${process.env.REDIS_PREFIX ?? 'vbt'}-exp-${label}-${randomBytes(3).toString('hex')}`,
-      ...env,
-    },
-    clock ? { clock } : {},
-  );
-  return {
-    ...app,
-    storageRoot,
-    keysDir,
-    async close() {
-      await app.close();
-      await database.drop();
-      await rm(storageRoot, { recursive: true, force: true });
-      await rm(keysDir, { recursive: true, force: true });
-    },
-  };
-}
 
 async function addParticipant(
   t: TestApp,
@@ -111,30 +44,8 @@ async function addParticipant(
     .expect(201);
 }
 
-/** The bytes of manifest.json in a bundle. */
-function manifestOf(bundle: Buffer): Buffer {
-  const entry = ustarLayout(bundle).find((e) => e.name === 'manifest.json')!;
-  return bundle.subarray(entry.data, entry.data + entry.size);
-}
-
-async function requestExport(t: TestApp, auth: Record<string, string>, caseId: string) {
-  return t.http.post(`/api/v1/cases/${caseId}/export`).set(auth);
-}
-
-/** Requests an export and waits for its job; returns the ready export. */
-async function exportCase(t: TestApp, session: Session, caseId: string): Promise<ExportBody> {
-  const accepted = await requestExport(t, session.auth, caseId);
-  expect(accepted.status).toBe(202);
-  const body = accepted.body as ExportBody;
-  const job = await waitForJob(t.http, session.auth, body.jobId);
-  expect(job).toMatchObject({ state: 'completed', result: { exportId: body.id } });
-  const described = await describeExport(t.http, session.auth, body.id);
-  expect(described.status).toBe(200);
-  return described.body;
-}
-
 describe('Signed case export (SPEC section 13, TARGETS S12)', () => {
-  let t: TestApp & { storageRoot: string; keysDir: string };
+  let t: ExportApp;
   let admin: Session;
   let lead: Awaited<ReturnType<typeof userSession>>;
   const clock = new TestClock();
@@ -556,5 +467,173 @@ describe('Signed case export before its job has run', () => {
     expect(early.headers['retry-after']).toBe('5');
     const described = await describeExport(t.http, lead.auth, first.body.id as string);
     expect(described.body.status).toBe('queued');
+  });
+});
+
+describe('Signed case export whose build fails', () => {
+  let t: TestApp & { storageRoot: string };
+  let admin: Session;
+  let lead: Session;
+  let member: Session;
+
+  beforeAll(async () => {
+    t = await startExportApp('fail');
+    admin = await loginAsAdmin(t.http);
+    lead = await userSession(t.http, admin, 'case_worker');
+    member = await userSession(t.http, admin, 'case_worker');
+  });
+  afterAll(() => t.close());
+
+  interface NotificationView {
+    type: string;
+    resourceType: string;
+    resourceId: string;
+    caseId: string | null;
+    data: Record<string, unknown>;
+  }
+  const notificationsAbout = async (session: Session, exportId: string) =>
+    (
+      (await t.http.get('/api/v1/me/notifications?limit=100').set(session.auth).expect(200)).body
+        .data as NotificationView[]
+    ).filter((n) => n.resourceId === exportId);
+
+  /** Every file under storage's exports/ whose name is about the export (bundle or partial). */
+  const storedBundleFiles = async (exportId: string) =>
+    (await readdir(join(t.storageRoot, 'exports')).catch(() => [] as string[])).filter((name) =>
+      name.includes(exportId),
+    );
+
+  /**
+   * Requests an export that is bound to fail, waits for its job to use its three
+   * attempts, and checks the outcome README "Signed case exports" documents: the export
+   * `failed` with a reason fit for the requester (no path of the server), the job failed
+   * with the same reason, a 409 download, no bundle left in storage, `export.fail`
+   * audited on the case, and `job.failed` for the requester alone.
+   */
+  async function expectFailedExport(caseId: string, reason: RegExp): Promise<string> {
+    const accepted = await requestExport(t, lead.auth, caseId);
+    expect(accepted.status).toBe(202);
+    const { id, jobId } = accepted.body as ExportBody;
+    // Three attempts with 5 s and 10 s of backoff between them.
+    const job = await waitForJob(t.http, lead.auth, jobId, 120_000);
+    expect(job.state).toBe('failed');
+    expect(job.error).toMatch(reason);
+    expect(job.error).not.toContain(t.storageRoot);
+
+    const described = await describeExport(t.http, lead.auth, id);
+    expect(described.body).toMatchObject({
+      status: 'failed',
+      error: job.error,
+      downloadUrl: null,
+      sizeBytes: null,
+      manifestSha256: null,
+    });
+    const refused = await download(t.http, lead.auth, id);
+    expect(refused.status).toBe(409);
+    expect(JSON.parse((refused.body as Buffer).toString())).toMatchObject({
+      type: expect.stringMatching(/\/export-failed$/),
+    });
+    expect(await storedBundleFiles(id)).toEqual([]);
+
+    const audit = await t.db.query<
+      { action: string; actor_id: string | null; outcome: string; details: { reason?: string } }[]
+    >(
+      `SELECT action, actor_id, outcome, details FROM audit_logs
+        WHERE case_id = $1 AND resource_type = 'export' AND resource_id = $2 ORDER BY id`,
+      [caseId, id],
+    );
+    expect(audit).toEqual([
+      expect.objectContaining({ action: 'case.export', actor_id: lead.userId }),
+      expect.objectContaining({
+        action: 'export.fail',
+        actor_id: null,
+        outcome: 'failure',
+        details: expect.objectContaining({ reason: job.error }),
+      }),
+    ]);
+
+    const told = await notificationsAbout(lead, id);
+    expect(told).toEqual([
+      expect.objectContaining({
+        type: 'job.failed',
+        resourceType: 'export',
+        caseId,
+        data: expect.objectContaining({ jobId, exportId: id, error: job.error }),
+      }),
+    ]);
+    // The export is the requester's: the other participant cannot see it, nor hears of it.
+    expect(await notificationsAbout(member, id)).toEqual([]);
+    return id;
+  }
+
+  it('fails when an audio file is missing from storage, and a new request succeeds once it is back', async () => {
+    const caseId = await createCase(t.http, lead.auth, 'Export of lost audio');
+    await addParticipant(t, lead, caseId, member.userId, 'member');
+    const bytes = wavBuffer(1);
+    const uploaded = await uploadAudio(t, lead.auth, caseId, { content: bytes });
+    expect(uploaded.status).toBe(201);
+    const audioId = uploaded.body.id as string;
+    const stored = join(t.storageRoot, uploaded.body.storageKey as string);
+    const aside = `${t.storageRoot}-aside.wav`;
+    await rename(stored, aside);
+
+    const failed = await expectFailedExport(
+      caseId,
+      new RegExp(`^Audio file ${audioId} is missing from storage$`),
+    );
+
+    await rename(aside, stored);
+    const again = await exportCase(t, lead, caseId);
+    expect(again.id).not.toBe(failed);
+    const bundle = (await download(t.http, lead.auth, again.id).expect(200)).body as Buffer;
+    const { publicKeyPem } = (await t.http.get('/.well-known/verbatim-signing-key').expect(200))
+      .body as { publicKeyPem: string };
+    const checked = await checkBundle(bundle, publicKeyPem);
+    expect(checked.problems).toEqual([]);
+    expect(checked.entries.get(`audio/${audioId}.wav`)).toEqual(bytes);
+    const auditLines = checked.entries.get('audit.jsonl')!.toString();
+    expect(auditLines).toContain(`"resourceId":"${failed}"`);
+    expect(auditLines).toContain('"action":"export.fail"');
+  }, 240_000);
+
+  it('fails when storage refuses the bundle, without showing the storage error, and a new request succeeds once storage is fixed', async () => {
+    const caseId = await createCase(t.http, lead.auth, 'Export onto broken storage');
+    await addParticipant(t, lead, caseId, member.userId, 'member');
+    await uploadAudio(t, lead.auth, caseId, { content: wavBuffer(1) });
+    // A file where the exports directory should be: every bundle write fails (ENOTDIR).
+    const exportsDir = join(t.storageRoot, 'exports');
+    await rm(exportsDir, { recursive: true, force: true });
+    await writeFile(exportsDir, 'not a directory');
+
+    await expectFailedExport(caseId, /^The bundle could not be built or stored \(/);
+
+    await rm(exportsDir);
+    const again = await exportCase(t, lead, caseId);
+    expect(again.status).toBe('ready');
+    expect((await download(t.http, lead.auth, again.id)).status).toBe(200);
+  }, 240_000);
+
+  it('lists a deleted audio file in case.json without its bytes, and still builds', async () => {
+    const caseId = await createCase(t.http, lead.auth, 'Export with a deleted file');
+    const kept = await uploadAudio(t, lead.auth, caseId, { content: wavBuffer(1) });
+    const gone = await uploadAudio(t, lead.auth, caseId, { content: wavBuffer(2) });
+    const deleted = await t.http.delete(`/api/v1/audio/${gone.body.id as string}`).set(admin.auth);
+    expect(deleted.status).toBe(202);
+    expect((await waitForJob(t.http, admin.auth, deleted.body.jobId as string)).state).toBe(
+      'completed',
+    );
+    const exported = await exportCase(t, lead, caseId);
+    const bundle = (await download(t.http, lead.auth, exported.id).expect(200)).body as Buffer;
+    const entries = await tarEntries(bundle);
+    const names = entries.map(([name]) => name);
+    expect(names).toContain(`audio/${kept.body.id as string}.wav`);
+    expect(names.filter((name) => name.startsWith('audio/'))).toHaveLength(1);
+    const kase = JSON.parse(entries.find(([name]) => name === 'case.json')![1].toString()) as {
+      audio: { id: string; entry: string | null; deletedAt: string | null }[];
+    };
+    expect(kase.audio).toEqual([
+      expect.objectContaining({ id: kept.body.id, entry: `audio/${kept.body.id as string}.wav` }),
+      expect.objectContaining({ id: gone.body.id, entry: null, deletedAt: expect.any(String) }),
+    ]);
   });
 });

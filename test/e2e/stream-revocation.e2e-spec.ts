@@ -189,6 +189,72 @@ describe('Stream revocation (F1)', () => {
     );
   });
 
+  it('F1: an owner removing a viewer (DELETE …/participants/:userId) ends their stream', async () => {
+    const s = await participantScene('viewer');
+    await expectRevokedBy(s, () =>
+      t.http
+        .delete(`/api/v1/conversations/${s.conversationId}/participants/${s.viewer.userId}`)
+        .set(lead.auth)
+        .expect(204),
+    );
+  });
+
+  it('F1: unlinking the conversation from its case (PATCH caseId null) ends a case participant’s stream', async () => {
+    const s = await scene();
+    await expectRevokedBy(s, () =>
+      t.http
+        .patch(`/api/v1/conversations/${s.conversationId}`)
+        .set(lead.auth)
+        .send({ caseId: null })
+        .expect(200),
+    );
+  });
+
+  it('F1: relinking the conversation to another case ends the old case participant’s stream', async () => {
+    const s = await scene();
+    const other = await t.http
+      .post('/api/v1/cases')
+      .set(lead.auth)
+      .send({ title: 'Another case' })
+      .expect(201);
+    await expectRevokedBy(s, () =>
+      t.http
+        .patch(`/api/v1/conversations/${s.conversationId}`)
+        .set(lead.auth)
+        .send({ caseId: (other.body as { id: string }).id })
+        .expect(200),
+    );
+  });
+
+  it('F1: deleting the linked case ends a case participant’s stream', async () => {
+    const s = await scene();
+    await expectRevokedBy(s, () =>
+      t.http.delete(`/api/v1/cases/${s.caseId}`).set(admin.auth).expect(204),
+    );
+  });
+
+  it('F1: removal from the conversation keeps the stream of someone who still sees it through the linked case', async () => {
+    const s = await scene();
+    await t.http
+      .post(`/api/v1/conversations/${s.conversationId}/participants`)
+      .set(lead.auth)
+      .send({ userId: s.viewer.userId, role: 'member' })
+      .expect(201);
+    await t.http
+      .delete(`/api/v1/conversations/${s.conversationId}/participants/${s.viewer.userId}`)
+      .set(lead.auth)
+      .expect(204);
+    await post(s.conversationId, 2);
+    const events = await s.stream.waitFor(2);
+    expect(events).toHaveLength(2);
+    // Read-only again (a case viewer): ingesting is refused.
+    const refused = await t.http
+      .post(`/api/v1/conversations/${s.conversationId}/turns`)
+      .set(s.viewer.auth)
+      .send(turn(3));
+    expect(refused.status).toBe(403);
+  });
+
   it('F1: deleting the conversation ends every stream of it', async () => {
     const s = await participantScene('viewer');
     const before = s.stream.events.length;

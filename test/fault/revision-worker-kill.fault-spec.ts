@@ -1,16 +1,7 @@
-import type { Pool } from 'pg';
-import { loginAsAdmin, startApp, TestApp, userSession } from '../support/app';
-import {
-  directPool,
-  faultPrefix,
-  PipelineProbe,
-  report,
-  RUN_REDIS_URL,
-  sleep,
-  waitFor,
-} from '../support/fault-pipeline';
-import { startWorker, stopAllWorkers } from '../support/fault-worker';
-import { createConversation, turn } from '../support/turns';
+import { report, sleep, waitFor } from '../support/fault-pipeline';
+import { startWorker } from '../support/fault-worker';
+import { turn } from '../support/turns';
+import { workerFault } from '../support/worker-fault';
 
 /**
  * TARGETS R9: the worker process is killed (`kill -9`) while turns and PATCHed revisions
@@ -24,31 +15,16 @@ import { createConversation, turn } from '../support/turns';
 describe('R9: kill -9 of the worker while turns and their revisions are buffered', () => {
   const TURNS = 1500;
   const REVISIONS = 2;
-  const prefix = faultPrefix('r9');
-  const workerEnv = { REDIS_PREFIX: prefix, TURN_RECLAIM_IDLE_MS: '2000' };
-  let api: TestApp;
-  let pool: Pool;
-  let probe: PipelineProbe;
-
-  beforeAll(async () => {
-    api = await startApp({ WORKERS_ENABLED: 'false', REDIS_PREFIX: prefix });
-    pool = directPool();
-    probe = new PipelineProbe(RUN_REDIS_URL, prefix);
-  });
-
-  afterAll(async () => {
-    await stopAllWorkers();
-    await probe?.close();
-    await pool?.end();
-    await api?.close();
-  });
+  const fault = workerFault('r9');
 
   it(`stores ${TURNS} turns once each, at revision ${REVISIONS + 1}, with every revision`, async () => {
+    const { api, pool, probe, workerEnv } = fault;
     const first = await startWorker(workerEnv);
     first.signal('SIGSTOP');
-    const admin = await loginAsAdmin(api.http);
-    const session = await userSession(api.http, admin, 'case_worker');
-    const { id } = await createConversation(api.http, session);
+    const {
+      session,
+      ids: [id],
+    } = await fault.conversations(1);
     for (let from = 1; from <= TURNS; from += 500) {
       const turns = Array.from({ length: 500 }, (_, i) => turn(from + i));
       await api.http

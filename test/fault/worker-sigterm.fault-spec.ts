@@ -1,23 +1,14 @@
-import type { Pool } from 'pg';
-import { loginAsAdmin, startApp, TestApp, userSession } from '../support/app';
 import {
-  directPool,
   envInt,
-  expectExactlyOnce,
-  faultPrefix,
   ingestAll,
   Ingestor,
   persistedRows,
-  PipelineProbe,
   planBatches,
-  range,
   report,
   sleep,
-  RUN_REDIS_URL,
-  waitFor,
 } from '../support/fault-pipeline';
-import { startWorker, stopAllWorkers, WorkerProcess } from '../support/fault-worker';
-import { createConversation } from '../support/turns';
+import { startWorker, WorkerProcess } from '../support/fault-worker';
+import { workerFault } from '../support/worker-fault';
 
 /**
  * TARGETS R6: SIGTERM to the worker process while it persists. The process exits
@@ -31,24 +22,7 @@ describe('R6: SIGTERM to the worker in the middle of persisting', () => {
   const BATCH = 1000;
   const EXIT_WITHIN_MS = 8000;
   const MIN_BACKLOG = 3000;
-  const prefix = faultPrefix('r6');
-  const workerEnv = { REDIS_PREFIX: prefix, TURN_RECLAIM_IDLE_MS: '2000' };
-  let api: TestApp;
-  let pool: Pool;
-  let probe: PipelineProbe;
-
-  beforeAll(async () => {
-    api = await startApp({ WORKERS_ENABLED: 'false', REDIS_PREFIX: prefix });
-    pool = directPool();
-    probe = new PipelineProbe(RUN_REDIS_URL, prefix);
-  });
-
-  afterAll(async () => {
-    await stopAllWorkers();
-    await probe?.close();
-    await pool?.end();
-    await api?.close();
-  });
+  const fault = workerFault('r6');
 
   /**
    * Freezes the worker until it is caught running a job and holding unacknowledged
@@ -59,6 +33,7 @@ describe('R6: SIGTERM to the worker in the middle of persisting', () => {
     worker: WorkerProcess,
     ids: string[],
   ): Promise<{ at: number; rows: number; held: number; jobs: string[] }> {
+    const { pool, probe } = fault;
     const deadline = Date.now() + 60_000;
     while (Date.now() < deadline) {
       const rows = await persistedRows(pool, ids);
@@ -83,12 +58,9 @@ describe('R6: SIGTERM to the worker in the middle of persisting', () => {
   }
 
   it('exits promptly, leaves no job half-run, and the next worker persists the rest once', async () => {
+    const { api, pool, probe, workerEnv } = fault;
     const firstStarting = startWorker(workerEnv);
-    const admin = await loginAsAdmin(api.http);
-    const session = await userSession(api.http, admin, 'case_worker');
-    const ids: string[] = [];
-    for (let i = 0; i < CONVERSATIONS; i += 1)
-      ids.push((await createConversation(api.http, session)).id);
+    const { session, ids } = await fault.conversations(CONVERSATIONS);
     const first = await firstStarting;
 
     // Frozen while the turns arrive, so that once thawed it has a long backlog ahead and
@@ -136,21 +108,7 @@ describe('R6: SIGTERM to the worker in the middle of persisting', () => {
     expect(ingestor.statuses()).toEqual({ 202: TOTAL / BATCH });
     const rowsBeforeSecond = await persistedRows(pool, ids);
     const second = await secondStarting;
-    await waitFor(
-      () => persistedRows(pool, ids),
-      (rows) => rows >= TOTAL,
-      60_000,
-      (rows) => `${rows}/${TOTAL} rows persisted\n${second.output()}`,
-      250,
-    );
-    await waitFor(
-      () => probe.bufferLength(),
-      (length) => length === 0,
-      10_000,
-      (length) => `${length} entries left in the buffer`,
-    );
-    await expectExactlyOnce(pool, new Map(ids.map((id) => [id, range(1, TOTAL / CONVERSATIONS)])));
-    await probe.expectDrained(ids);
+    await fault.expectAllPersistedOnce(ids, TOTAL / CONVERSATIONS, second, 60_000);
     report(
       `R6: SIGTERM with ${term.rows}/${TOTAL} rows persisted, ${term.held} entries ` +
         `unacknowledged, jobs in flight ${JSON.stringify(jobs)}; exited in ${exitMs} ms; ` +

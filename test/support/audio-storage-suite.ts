@@ -32,7 +32,7 @@ interface AudioBody {
 }
 
 /** Every regular file under `dir`, relative to it. */
-async function filesUnder(dir: string): Promise<string[]> {
+export async function filesUnder(dir: string): Promise<string[]> {
   const out: string[] = [];
   async function walk(current: string): Promise<void> {
     for (const entry of await readdir(current, { withFileTypes: true }).catch(() => [])) {

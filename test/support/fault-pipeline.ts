@@ -1,10 +1,16 @@
 import { Queue } from 'bullmq';
-import Redis from 'ioredis';
+import type Redis from 'ioredis';
 import { Pool } from 'pg';
 import TestAgent from 'supertest/lib/agent';
 import { QueueName } from '../../src/core/queue/queue-names';
-import { redisOptionsFromUrl } from '../../src/core/redis/redis-options';
-import { PERSISTERS_GROUP } from '../../src/conversations/turns/turn-buffer';
+import { Environment } from '../../src/core/config/environment';
+import { bullPrefix } from '../../src/core/queue/queue.module';
+import {
+  createRedisClient,
+  isCluster,
+  redisOptionsFromUrl,
+} from '../../src/core/redis/redis-options';
+import { PERSISTERS_GROUP, TurnKeys } from '../../src/conversations/turns/turn-buffer';
 import { turn } from './turns';
 
 /**
@@ -231,52 +237,70 @@ export function planBatches(
   return batches;
 }
 
+/** Where a probe looks: the run's single Redis server, or a Redis Cluster. */
+export interface ProbeTarget {
+  redisUrl: string;
+  /** REDIS_CLUSTER_NODES of the app under test; set: its TURN_BUFFER_SHARDS tagged buffers. */
+  clusterNodes?: string;
+}
+
 /**
  * Looks at the turn buffer and the turn-persistence queue of one app (one REDIS_PREFIX)
- * from outside: a plain client, no key prefix.
+ * from outside: its own client, no key prefix. On a Redis Cluster the buffer is the
+ * app's TURN_BUFFER_SHARDS streams (TurnKeys names them), summed.
  */
 export class PipelineProbe {
   readonly redis: Redis;
   readonly queue: Queue;
+  private readonly keys: TurnKeys;
 
   constructor(
-    redisUrl: string,
+    target: string | ProbeTarget,
     readonly prefix: string,
   ) {
-    this.redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+    const { redisUrl, clusterNodes } =
+      typeof target === 'string' ? { redisUrl: target, clusterNodes: undefined } : target;
+    const cluster = isCluster({ clusterNodes });
+    this.redis = createRedisClient({ url: redisUrl, clusterNodes, maxRetriesPerRequest: 1 });
     this.redis.on('error', () => undefined);
+    this.keys = new TurnKeys(cluster, new Environment().TURN_BUFFER_SHARDS);
     this.queue = new Queue(QueueName.TurnPersistence, {
-      connection: { ...redisOptionsFromUrl(redisUrl), maxRetriesPerRequest: null },
-      prefix: `${prefix}:bull`,
+      connection: cluster
+        ? createRedisClient({ url: redisUrl, clusterNodes, maxRetriesPerRequest: null })
+        : { ...redisOptionsFromUrl(redisUrl), maxRetriesPerRequest: null },
+      prefix: bullPrefix(prefix, cluster),
     });
     this.queue.on('error', () => undefined);
   }
 
-  private get bufferKey(): string {
-    return `${this.prefix}:turns:buffer`;
+  private bufferKeys(): string[] {
+    return this.keys.allShards().map((shard) => `${this.prefix}:${this.keys.buffer(shard)}`);
   }
 
-  /** Entries still in the buffer stream (appended and not yet persisted + acknowledged). */
-  bufferLength(): Promise<number> {
-    return this.redis.xlen(this.bufferKey);
+  /** Entries still in the buffer (appended and not yet persisted + acknowledged). */
+  async bufferLength(): Promise<number> {
+    const lengths = await Promise.all(this.bufferKeys().map((key) => this.redis.xlen(key)));
+    return lengths.reduce((sum, n) => sum + n, 0);
   }
 
-  /** Entries delivered to each consumer and not acknowledged. */
+  /** Entries delivered to each consumer and not acknowledged, over every buffer. */
   async pendingByConsumer(): Promise<Record<string, number>> {
-    const summary = (await this.redis
-      .xpending(this.bufferKey, PERSISTERS_GROUP)
-      .catch((error: unknown) => {
+    const held: Record<string, number> = {};
+    for (const key of this.bufferKeys()) {
+      const summary = (await this.redis.xpending(key, PERSISTERS_GROUP).catch((error: unknown) => {
         // No group (yet, or any more: Redis lost it): nothing is delivered and unacknowledged.
         if (error instanceof Error && error.message.includes('NOGROUP'))
           return [0, null, null, null];
         throw error;
       })) as [number, string | null, string | null, [string, string][] | null];
-    return Object.fromEntries((summary[3] ?? []).map(([name, n]) => [name, Number(n)]));
+      for (const [name, n] of summary[3] ?? []) held[name] = (held[name] ?? 0) + Number(n);
+    }
+    return held;
   }
 
   /** Turns in a conversation's read-your-writes set (accepted, not yet persisted). */
   pendingTurns(conversationId: string): Promise<number> {
-    return this.redis.zcard(`${this.prefix}:conv:${conversationId}:pending`);
+    return this.redis.zcard(`${this.prefix}:${this.keys.pending(conversationId)}`);
   }
 
   async expectDrained(conversationIds: string[]): Promise<void> {

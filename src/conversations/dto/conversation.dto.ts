@@ -353,16 +353,42 @@ export class VerifyResponse {
   @ApiProperty() turns!: number;
 }
 
+export class ContextStatsResponse {
+  @ApiProperty({ nullable: true, type: String, example: 'contract-negotiation' })
+  value!: string | null;
+  @ApiProperty({ example: 12 }) turns!: number;
+  @ApiProperty({ nullable: true, type: Number, example: 84.5 })
+  averageProcessingTimeMs!: number | null;
+  @ApiProperty({ example: 9, description: 'Turns with confidence ≥ 0.85 (HIGH)' })
+  highConfidenceTurns!: number;
+}
+
+/**
+ * Figures over the persisted turns, each as its latest persisted revision made it; turns
+ * and revisions still in the Redis buffer join them once persisted (`buffered` counts
+ * the turns waiting).
+ */
 export class StatsResponse {
   @ApiProperty() turns!: number;
   @ApiProperty({ description: 'Accepted turns not yet persisted (not in the other figures)' })
   buffered!: number;
+  @ApiProperty({ example: 40, description: 'Turns whose latest revision has cleaningApplied' })
+  turnsCleaned!: number;
+  @ApiProperty({ example: 2, description: 'Turns with transcriptionErrorDetected' })
+  errorsFiltered!: number;
+  @ApiProperty({
+    nullable: true,
+    type: Number,
+    example: 35.2,
+    description: 'Mean websocketLatencyMs of the turns that have one; null when none has',
+  })
+  averageLatencyMs!: number | null;
   @ApiProperty() speakers!: { speaker: string; turns: number }[];
   @ApiProperty({ nullable: true, type: Number }) averageProcessingTimeMs!: number | null;
   @ApiProperty({ nullable: true, type: Number }) averageQueueTimeMs!: number | null;
   @ApiProperty({ description: 'Percentages of turns per confidence level' })
   confidenceDistribution!: { HIGH: number; MEDIUM: number; LOW: number };
-  @ApiProperty() contexts!: { value: string | null; turns: number }[];
+  @ApiProperty({ type: [ContextStatsResponse] }) contexts!: ContextStatsResponse[];
   @ApiProperty() domains!: { value: string | null; turns: number }[];
   @ApiProperty() turnsPerHour!: { hour: string; turns: number }[];
   @ApiProperty({

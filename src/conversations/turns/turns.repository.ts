@@ -10,13 +10,24 @@ export interface StoredTurn extends RevisedTurn {
   persistedAt: string;
 }
 
+/** A `contextDetected` value (null: none detected) and its turns. */
+export interface ContextTurnStats {
+  value: string | null;
+  turns: number;
+  averageProcessingTimeMs: number | null;
+  highConfidenceTurns: number;
+}
+
 export interface ConversationTurnStats {
   turns: number;
   speakers: { speaker: string; turns: number }[];
   averageProcessingTimeMs: number | null;
   averageQueueTimeMs: number | null;
   confidence: { high: number; medium: number; low: number };
-  contexts: { value: string | null; turns: number }[];
+  turnsCleaned: number;
+  errorsFiltered: number;
+  averageLatencyMs: number | null;
+  contexts: ContextTurnStats[];
   domains: { value: string | null; turns: number }[];
   turnsPerHour: { hour: string; turns: number }[];
 }
@@ -366,8 +377,14 @@ export class TurnsRepository {
            'medium', (SELECT count(*) FROM t WHERE confidence >= 0.6 AND confidence < 0.85)::int,
            'low', (SELECT count(*) FROM t WHERE confidence < 0.6)::int
          ) AS confidence,
-         coalesce((SELECT json_agg(s ORDER BY s.turns DESC) FROM
-            (SELECT context_detected AS value, count(*)::int AS turns FROM t GROUP BY context_detected) s), '[]') AS contexts,
+         (SELECT count(*) FROM t WHERE cleaning_applied)::int AS "turnsCleaned",
+         (SELECT count(*) FROM t WHERE transcription_error_detected)::int AS "errorsFiltered",
+         (SELECT avg(websocket_latency_ms)::float FROM t) AS "averageLatencyMs",
+         coalesce((SELECT json_agg(s ORDER BY s.turns DESC, s.value NULLS LAST) FROM
+            (SELECT context_detected AS value, count(*)::int AS turns,
+                    avg(processing_time_ms)::float AS "averageProcessingTimeMs",
+                    count(*) FILTER (WHERE confidence >= 0.85)::int AS "highConfidenceTurns"
+               FROM t GROUP BY context_detected) s), '[]') AS contexts,
          coalesce((SELECT json_agg(s ORDER BY s.turns DESC) FROM
             (SELECT business_domain AS value, count(*)::int AS turns FROM t GROUP BY business_domain) s), '[]') AS domains,
          coalesce((SELECT json_agg(s ORDER BY s.hour) FROM

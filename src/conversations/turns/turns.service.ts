@@ -239,11 +239,11 @@ export class TurnsService {
     limit: number,
     filter: TurnFilter = {},
   ): Promise<{ data: TurnResponse[]; nextCursor: string | null }> {
-    const conversation = await this.conversations.get(conversationId);
+    const partitionMonth = await this.conversations.partitionMonth(conversationId);
     const want = limit + 1;
     const filtered = isFiltered(filter);
     const [persisted, buffered, revised] = await Promise.all([
-      this.turns.listAfter(conversationId, conversation.partitionMonth, after, want, filter),
+      this.turns.listAfter(conversationId, partitionMonth, after, want, filter),
       this.bufferedMatching(conversationId, after, want, filter),
       filtered ? this.buffer.revisedAfter(conversationId, after) : Promise.resolve([]),
     ]);
@@ -325,12 +325,8 @@ export class TurnsService {
     const base = await this.buffer.revisionBase(conversationId, messageNumber);
     const buffered = base.pendingRaw ? (JSON.parse(base.pendingRaw) as TurnRecord) : null;
     if (base.revision === null && buffered) return { turn: buffered, base };
-    const conversation = await this.conversations.get(conversationId);
-    const stored = await this.turns.findOne(
-      conversationId,
-      conversation.partitionMonth,
-      messageNumber,
-    );
+    const partitionMonth = await this.conversations.partitionMonth(conversationId);
+    const stored = await this.turns.findOne(conversationId, partitionMonth, messageNumber);
     const turn = stored ?? base.latest ?? buffered;
     return turn ? { turn: withRevision(turn, base.latest ?? undefined), base } : null;
   }
@@ -452,11 +448,11 @@ export class TurnsService {
 
   /** The `size` turns before `before` (or the latest), oldest first. */
   async window(conversationId: string, size: number, before?: number): Promise<TurnResponse[]> {
-    const conversation = await this.conversations.get(conversationId);
+    const partitionMonth = await this.conversations.partitionMonth(conversationId);
     // Past the highest possible messageNumber, and still an int4 for Postgres.
     const end = before ?? MAX_MESSAGE_NUMBER + 1;
     const [persisted, buffered] = await Promise.all([
-      this.turns.listBefore(conversationId, conversation.partitionMonth, end, size),
+      this.turns.listBefore(conversationId, partitionMonth, end, size),
       this.buffer.pendingBefore(conversationId, end, size),
     ]);
     return (await this.latest(conversationId, merge(persisted, buffered).slice(-size))).map(
@@ -469,10 +465,10 @@ export class TurnsService {
     const since = this.clock.nowMs() - minutes * 60_000;
     const live = await this.buffer.liveSince(conversationId, since);
     if (live) return (await this.latest(conversationId, live)).map(toTurnResponse);
-    const conversation = await this.conversations.get(conversationId);
+    const partitionMonth = await this.conversations.partitionMonth(conversationId);
     const persisted = await this.turns.spokenSince(
       conversationId,
-      conversation.partitionMonth,
+      partitionMonth,
       new Date(since),
       1000,
     );

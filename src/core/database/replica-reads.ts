@@ -16,6 +16,10 @@ export function replicaUrlsOf(value: string | undefined): string[] {
 /** After a replica fails, reads go to the primary for this long before trying again. */
 export const REPLICA_RETRY_AFTER_MS = 5_000;
 
+/** How long readCurrent() waits for a replica to replay up to the primary's position. */
+export const REPLICA_CATCH_UP_MS = 5_000;
+const CATCH_UP_POLL_MS = 50;
+
 const CONNECTION_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -75,6 +79,62 @@ export class ReplicaReads {
         await runner.release().catch(() => undefined);
       }
     });
+  }
+
+  /**
+   * `work` on a replica that has replayed everything the primary had written when this was
+   * called, else on the primary: for reads that must not miss what was just committed (an
+   * export bundle must hold the request's own audit entry and every change before it).
+   * The replica gets `maxWaitMs` to catch up; one that is further behind is not skipped
+   * (it is reachable), this read simply runs on the primary.
+   */
+  async readCurrent<T>(
+    work: (manager: EntityManager) => Promise<T>,
+    maxWaitMs = REPLICA_CATCH_UP_MS,
+  ): Promise<T> {
+    if (!this.hasReplicas) return this.read(work);
+    const [primary] = await this.dataSource.query<{ lsn: string }[]>(
+      'SELECT pg_current_wal_insert_lsn()::text AS lsn',
+    );
+    return this.onReplica(async (mode) => {
+      let runner = this.dataSource.createQueryRunner(mode);
+      try {
+        await runner.connect();
+        if (
+          mode === 'slave' &&
+          !(await this.replayedUpTo(runner.manager, primary!.lsn, maxWaitMs))
+        ) {
+          this.logger.warn(
+            { lsn: primary!.lsn, maxWaitMs },
+            'read replica is behind the primary; this read runs on the primary',
+          );
+          await runner.release().catch(() => undefined);
+          runner = this.dataSource.createQueryRunner('master');
+          await runner.connect();
+        }
+        return await work(runner.manager);
+      } finally {
+        await runner.release().catch(() => undefined);
+      }
+    });
+  }
+
+  /** Polls the replica until it has replayed `lsn`; false when `maxWaitMs` ran out first. */
+  private async replayedUpTo(
+    manager: EntityManager,
+    lsn: string,
+    maxWaitMs: number,
+  ): Promise<boolean> {
+    // Counted polls, not the injected clock: this is a real wait on another server.
+    for (let polls = Math.ceil(maxWaitMs / CATCH_UP_POLL_MS); ; polls--) {
+      const [row] = await manager.query<{ done: boolean }[]>(
+        'SELECT coalesce(pg_last_wal_replay_lsn() >= $1::pg_lsn, true) AS done',
+        [lsn],
+      );
+      if (row?.done) return true;
+      if (polls <= 0) return false;
+      await new Promise((resolve) => setTimeout(resolve, CATCH_UP_POLL_MS));
+    }
   }
 
   /** `work` with a raw pg client (prepared statements, EXPLAIN): a replica's, or the primary's. */
