@@ -25,6 +25,7 @@
  *     endpoints run (timed from this process), and of the HTTP endpoints at one connection.
  */
 import 'reflect-metadata';
+import { execFileSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import Redis from 'ioredis';
 import { Client } from 'pg';
@@ -39,7 +40,9 @@ import {
   benchEnvironment,
   BenchRun,
   cannon,
+  checkoutRef,
   createBenchDatabase,
+  createBenchDatabaseIn,
   destroyBenchRun,
   fmt,
   load,
@@ -48,6 +51,7 @@ import {
   percentile,
   planBenchRun,
   reportSummary,
+  ROOT,
   Server,
   sleep,
   startApp,
@@ -95,10 +99,10 @@ interface Stack {
   stop(): Promise<void>;
 }
 
-async function startStack(run: BenchRun, mode: Mode): Promise<Stack> {
+async function startStack(run: BenchRun, mode: Mode, root = ROOT): Promise<Stack> {
   const env = benchEnvironment(run, { WORKERS_ENABLED: mode === 'inprocess' ? 'true' : 'false' });
-  const app = await startApp(env);
-  const worker = mode === 'separate' ? await startWorker(env) : undefined;
+  const app = await startApp(env, root);
+  const worker = mode === 'separate' ? await startWorker(env, root) : undefined;
   const token = await login(app.url, BENCH_ADMIN.username, BENCH_ADMIN.password);
   return {
     app,
@@ -153,6 +157,8 @@ interface PipelineResult {
   persistedPerSecond: number;
   acceptSeconds: number;
   persistSeconds: number;
+  /** Until every turn is found by search (the same as persistSeconds with the index on turns). */
+  searchableSeconds: number;
   p99: number;
   /** CPU µs per turn: API process, worker process, Postgres backends, Redis server. */
   cpu: { api: number; worker: number; postgres: number; redis: number };
@@ -179,8 +185,18 @@ function cpuPerTurn(before: CpuMark, after: CpuMark, turns: number): CpuMark {
   return { api: per('api'), worker: per('worker'), postgres: per('postgres'), redis: per('redis') };
 }
 
+/** Whether this database indexes turns for search off the ingestion path (a side table). */
+async function hasSearchDocuments(pg: Client): Promise<boolean> {
+  const { rows } = await pg.query<{ found: boolean }>(
+    `SELECT to_regclass('turn_search_documents') IS NOT NULL AS found`,
+  );
+  return rows[0]!.found;
+}
+
 async function pipelineRun(ctx: Context, stack: Stack): Promise<PipelineResult> {
   await ctx.pg.query('TRUNCATE turns');
+  const searchSide = await hasSearchDocuments(ctx.pg);
+  if (searchSide) await ctx.pg.query('TRUNCATE turn_search_documents, turn_search_queue');
   const conversations = await createConversations(stack, P1_CONNECTIONS);
   const posts = P1_TURNS / P1_BATCH;
   const spokenBase = Date.now() - 3_600_000;
@@ -229,6 +245,20 @@ async function pipelineRun(ctx: Context, stack: Stack): Promise<PipelineResult> 
   }
   await waitPersisted(ctx.pg, conversations, P1_TURNS);
   const persistSeconds = (performance.now() - started) / 1000;
+  // Searchable: every turn has its search document (at once where the index is on turns).
+  if (searchSide) {
+    const deadline = Date.now() + 300_000;
+    for (;;) {
+      const { rows: indexed } = await ctx.pg.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM turn_search_documents',
+      );
+      if (indexed[0]!.n >= P1_TURNS) break;
+      if (Date.now() > deadline) throw new Error(`P1: only ${indexed[0]!.n} turns indexed`);
+      await sleep(20);
+    }
+  }
+  const searchableSeconds = (performance.now() - started) / 1000;
+  // CPU until searchable: the indexer's work counts too.
   const cpu = cpuPerTurn(cpuBefore, await cpuMark(ctx, stack), P1_TURNS);
   const { rows } = await ctx.pg.query<{ n: number }>(
     'SELECT count(*)::int AS n FROM turns WHERE conversation_id = ANY($1)',
@@ -240,6 +270,7 @@ async function pipelineRun(ctx: Context, stack: Stack): Promise<PipelineResult> 
     persistedPerSecond: P1_TURNS / persistSeconds,
     acceptSeconds,
     persistSeconds,
+    searchableSeconds,
     p99: result.latency.p99,
     cpu,
   };
@@ -667,7 +698,160 @@ async function benchP4(ctx: Context, stack: Stack): Promise<P4Level[]> {
 const medianOf = <T>(items: T[], pick: (item: T) => number): number => median(items.map(pick));
 const ms = (value: number): string => `${value.toFixed(2)} ms`;
 
+// --- P1, the code of BENCH_BEFORE_REF and the current code side by side -----------------------
+
+interface Side {
+  label: string;
+  root: string;
+  ctx: Context;
+  results: Map<Mode, PipelineResult[]>;
+  copy: number[];
+}
+
+/**
+ * P1 for the code of BENCH_BEFORE_REF (a temporary git worktree) and for this tree, in
+ * one run: each side has its own database (migrated by its own code) and Redis prefix;
+ * every round runs both sides in both worker modes, alternating which side goes first, so
+ * the load of the machine weighs on both alike. Each measurement starts its stack fresh.
+ */
+async function compareWithRef(ref: string, afterRef: string | undefined): Promise<void> {
+  const checkout = checkoutRef(ref);
+  // BENCH_AFTER_REF: a commit instead of the working tree, which may then change meanwhile.
+  const afterCheckout = afterRef ? checkoutRef(afterRef) : undefined;
+  const cleanup = (): void => {
+    checkout.remove();
+    afterCheckout?.remove();
+  };
+  process.once('SIGINT', () => {
+    cleanup();
+    process.exit(130);
+  });
+  const head = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  }).trim();
+  const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  }).trim();
+  const sides: Side[] = [];
+  const loads: string[] = [load()];
+  try {
+    for (const [label, root] of [
+      [`before (${checkout.commit.slice(0, 12)})`, checkout.root],
+      afterCheckout
+        ? [`after (${afterCheckout.commit.slice(0, 12)})`, afterCheckout.root]
+        : [`after (${head}${dirty ? ' + working tree' : ''})`, ROOT],
+    ] as const) {
+      const run = planBenchRun('ingest');
+      log(`${label}: database ${run.databaseName}, Redis prefix ${run.redisPrefix}`);
+      if (root === ROOT) await createBenchDatabase(run);
+      else createBenchDatabaseIn(root, run);
+      const pg = new Client({ connectionString: run.databaseUrl });
+      await pg.connect();
+      const redis = new Redis(run.redisUrl);
+      const { rows } = await pg.query<{ id: string }>('SELECT id FROM users WHERE username = $1', [
+        BENCH_ADMIN.username,
+      ]);
+      await createRawTable(pg);
+      sides.push({
+        label,
+        root,
+        ctx: { run, pg, redis, adminId: rows[0]!.id, loads },
+        results: new Map(WORKER_MODES.map((mode) => [mode, []])),
+        copy: [],
+      });
+    }
+    for (let round = 1; round <= RUNS; round++) {
+      for (const mode of WORKER_MODES) {
+        const order = round % 2 === 1 ? sides : [...sides].reverse();
+        for (const side of order) {
+          loads.push(load());
+          const stack = await startStack(side.ctx.run, mode, side.root);
+          let result: PipelineResult;
+          try {
+            result = await pipelineRun(side.ctx, stack);
+          } finally {
+            await stack.stop();
+          }
+          side.results.get(mode)!.push(result);
+          log(
+            `P1 round ${round} [${mode}] ${side.label}: accepted ${fmt(result.acceptedPerSecond)} turns/s, ` +
+              `persisted ${fmt(result.persistedPerSecond)} turns/s (${result.persistSeconds.toFixed(2)} s, ` +
+              `searchable after ${result.searchableSeconds.toFixed(2)} s); ` +
+              `CPU µs/turn API ${result.cpu.api.toFixed(0)}, worker ${result.cpu.worker.toFixed(0)}, ` +
+              `Postgres ${result.cpu.postgres.toFixed(0)}, Redis ${result.cpu.redis.toFixed(0)} (load ${load()})`,
+          );
+        }
+      }
+      for (const side of sides) {
+        const rows = baselineRows(side.ctx, P1_TURNS);
+        side.copy.push((await copyRun(side.ctx, rows)).rate);
+        await side.ctx.pg.query('TRUNCATE turns_raw');
+      }
+    }
+    loads.push(load());
+    const table = markdownTable(
+      [
+        'worker mode',
+        'code',
+        'accepted turns/s (median)',
+        '**accepted and persisted** turns/s (median)',
+        'persisted, each round',
+        'searchable after (s, median)',
+        'CPU µs/turn API / worker / Postgres / Redis',
+        'COPY into its turns table (rows/s)',
+      ],
+      WORKER_MODES.flatMap((mode) =>
+        sides.map((side) => {
+          const results = side.results.get(mode)!;
+          const cpu = (key: keyof CpuMark): string =>
+            medianOf(results, (r) => r.cpu[key]).toFixed(0);
+          return [
+            mode === 'separate' ? 'API + 1 worker process' : 'in-process workers',
+            side.label,
+            fmt(medianOf(results, (r) => r.acceptedPerSecond)),
+            `**${fmt(medianOf(results, (r) => r.persistedPerSecond))}**`,
+            results.map((r) => fmt(r.persistedPerSecond)).join(', '),
+            `${medianOf(results, (r) => r.searchableSeconds).toFixed(1)} (persisted ${medianOf(results, (r) => r.persistSeconds).toFixed(1)})`,
+            `${cpu('api')} / ${cpu('worker')} / ${cpu('postgres')} / ${cpu('redis')}`,
+            fmt(median(side.copy)),
+          ];
+        }),
+      ),
+    );
+    const ratios = WORKER_MODES.map((mode) => {
+      const [before, after] = sides.map((side) =>
+        medianOf(side.results.get(mode)!, (r) => r.persistedPerSecond),
+      );
+      return `${mode}: ${(after! / before!).toFixed(2)}×`;
+    }).join(', ');
+    const body = [
+      `Command: \`BENCH_BEFORE_REF=${ref} BENCH_RUNS=${RUNS} BENCH_WORKERS=${WORKER_MODES.join(',')} npm run bench:ingest\`, ` +
+        `run ${new Date().toISOString()}, Node ${process.version}, ${fmt(P1_TURNS)} turns in POSTs of ${P1_BATCH}, ` +
+        `${P1_CONNECTIONS} connections. Rounds alternate which code goes first; each measurement starts its ` +
+        'API (and worker) fresh, with the code, migrations and database of its side.',
+      `Load average (1/5/15 min) at each measurement: ${loads.join('; ')}.`,
+      '',
+      table,
+      '',
+      `Accepted and persisted, after ÷ before (medians): ${ratios}.`,
+    ].join('\n');
+    console.log(body);
+    await writeSection('P1: before and after in one run (BENCH_BEFORE_REF)', body);
+  } finally {
+    for (const side of sides) {
+      await side.ctx.pg.end();
+      await side.ctx.redis.quit();
+      await destroyBenchRun(side.ctx.run);
+    }
+    cleanup();
+  }
+}
+
 async function main(): Promise<void> {
+  const beforeRef = process.env.BENCH_BEFORE_REF;
+  if (beforeRef) return compareWithRef(beforeRef, process.env.BENCH_AFTER_REF);
   const run = planBenchRun('ingest');
   log(`database ${run.databaseName}, Redis prefix ${run.redisPrefix}, load ${load()}`);
   await createBenchDatabase(run);

@@ -9,11 +9,11 @@
  */
 import 'reflect-metadata';
 import autocannon from 'autocannon';
-import { ChildProcess, fork } from 'node:child_process';
+import { ChildProcess, execFileSync, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
 import { appendFile, readFile, writeFile } from 'node:fs/promises';
-import { loadavg } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
 import { Client } from 'pg';
@@ -182,10 +182,11 @@ export async function startProcess(
   entry: string,
   env: Record<string, string>,
   timeoutMs = 60_000,
+  root = ROOT,
 ): Promise<Server> {
   const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-  const child = fork(join(__dirname, entry), [], {
-    cwd: ROOT,
+  const child = fork(join(root, 'bench', 'support', entry), [], {
+    cwd: root,
     env: {
       ...env,
       ...(process.env.BENCH_CPU_PROF ? { BENCH_CPU_PROF: process.env.BENCH_CPU_PROF } : {}),
@@ -233,12 +234,12 @@ export async function startProcess(
 }
 
 /** The real app (createApp, as production builds it) listening on a loopback port. */
-export const startApp = (env: Record<string, string>): Promise<Server> =>
-  startProcess('app-server.ts', env);
+export const startApp = (env: Record<string, string>, root = ROOT): Promise<Server> =>
+  startProcess('app-server.ts', env, 180_000, root);
 
 /** A worker process (WorkerModule, as `npm run start:worker` runs it). */
-export const startWorker = (env: Record<string, string>): Promise<Server> =>
-  startProcess('worker-server.ts', env);
+export const startWorker = (env: Record<string, string>, root = ROOT): Promise<Server> =>
+  startProcess('worker-server.ts', env, 180_000, root);
 
 /** A bare NestJS app on the same Fastify adapter with constant routes only. */
 export const startBareApp = (): Promise<Server> =>
@@ -407,4 +408,45 @@ export async function serviceCpu(
     postgres: rows.reduce((sum, row) => sum + cpuSeconds(row.pid), 0),
     redis: used('used_cpu_user') + used('used_cpu_sys'),
   };
+}
+
+// --- the code of another commit, side by side with this tree ------------------------------
+
+/**
+ * A temporary git worktree of `ref` (detached) sharing this tree's node_modules, for a
+ * benchmark that runs the code of `ref` and the current code in the same run.
+ */
+export function checkoutRef(ref: string): { root: string; commit: string; remove(): void } {
+  const commit = execFileSync('git', ['rev-parse', '--verify', `${ref}^{commit}`], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  }).trim();
+  const root = join(tmpdir(), `verbatim-bench-${commit.slice(0, 12)}-${process.pid}`);
+  execFileSync('git', ['worktree', 'add', '--detach', root, commit], {
+    cwd: ROOT,
+    stdio: 'ignore',
+  });
+  symlinkSync(realpathSync(join(ROOT, 'node_modules')), join(root, 'node_modules'));
+  return {
+    root,
+    commit,
+    remove() {
+      execFileSync('git', ['worktree', 'remove', '--force', root], { cwd: ROOT, stdio: 'ignore' });
+    },
+  };
+}
+
+/** createBenchDatabase as the tree at `root` does it: its migrations, its seed. */
+export function createBenchDatabaseIn(root: string, run: BenchRun): void {
+  execFileSync(
+    process.execPath,
+    [
+      '-r',
+      'ts-node/register/transpile-only',
+      '-e',
+      `require('./bench/support/harness').createBenchDatabase(JSON.parse(process.env.BENCH_RUN))
+         .then(() => process.exit(0), (e) => { console.error(e); process.exit(1); })`,
+    ],
+    { cwd: root, env: { ...process.env, BENCH_RUN: JSON.stringify(run) }, stdio: 'inherit' },
+  );
 }
