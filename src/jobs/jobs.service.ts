@@ -26,13 +26,17 @@ export class JobsService {
   /** The job, if it exists and the caller asked for it or holds `queues:admin`; 404 otherwise. */
   async get(actor: Actor, id: string): Promise<JobResponse> {
     if (!JOB_ID_PATTERN.test(id)) throw new NotFoundProblem('job');
-    const job = await this.find(id);
+    let job = await this.find(id);
     const data = job?.data as Partial<RequestedJobData> | undefined;
     if (!job || (data?.requestedBy !== actor.userId && !grants(actor.grants, 'queues:admin'))) {
       throw new NotFoundProblem('job');
     }
-    const progress = typeof job.progress === 'number' ? job.progress : 0;
     const state = await job.getState();
+    // The job may have finished between the two reads: its result is only in a fresh copy.
+    if ((state === 'completed' || state === 'failed') && !job.finishedOn) {
+      job = (await this.find(id)) ?? job;
+    }
+    const progress = typeof job.progress === 'number' ? job.progress : 0;
     return {
       id: job.id!,
       type: job.name,

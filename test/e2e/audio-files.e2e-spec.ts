@@ -209,6 +209,31 @@ describe('Audio processing, jobs and retention (SPEC sections 4 and 8)', () => {
       expect(usage!.n).toBeGreaterThanOrEqual(1);
     });
 
+    it('never shows a finished job without its outcome, however the poll falls', async () => {
+      const files = await Promise.all(Array.from({ length: 12 }, () => uploadOne()));
+      const jobIds = await Promise.all(
+        files.map(
+          async (file) =>
+            (await t.http.post(`/api/v1/audio/${file.id}/verify`).set(worker.auth).expect(202)).body
+              .jobId as string,
+        ),
+      );
+      // Polled back to back, with no pause, so some reads land while the job finishes.
+      const finished = await Promise.all(
+        jobIds.map(async (jobId) => {
+          for (;;) {
+            const job = (await t.http.get(`/api/v1/jobs/${jobId}`).set(worker.auth).expect(200))
+              .body as { state: string; result: unknown; finishedAt: string | null };
+            if (job.state === 'completed' || job.state === 'failed') return job;
+          }
+        }),
+      );
+      for (const job of finished) {
+        expect(job).toMatchObject({ state: 'completed', result: { valid: true } });
+        expect(job.finishedAt).not.toBeNull();
+      }
+    });
+
     it('mounts Bull Board at /admin/queues for queues:admin only (S5)', async () => {
       expect((await t.http.get('/admin/queues')).status).toBe(401);
       expect((await t.http.get('/admin/queues/api/queues')).status).toBe(401);

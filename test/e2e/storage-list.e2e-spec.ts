@@ -11,7 +11,7 @@ import {
   StorageDriver,
 } from '../../src/core/storage/storage-driver';
 import { archiveAudioKey, caseAudioKey } from '../../src/core/storage/storage-keys';
-import type { TestS3 } from '../support/s3';
+import { driverSettings, TestS3 } from '../support/s3';
 import { startS3Process } from '../support/s3-process';
 
 type Listed = Omit<ListedObject, 'modifiedAt'>;
@@ -116,14 +116,7 @@ describe('StorageDriver.list', () => {
   let s3: TestS3;
   behavesLikeAStore('s3', async () => {
     s3 = await startS3Process();
-    const driver = new S3StorageDriver({
-      bucket: s3.env.S3_BUCKET!,
-      region: s3.env.S3_REGION!,
-      endpoint: s3.env.S3_ENDPOINT,
-      accessKeyId: s3.env.S3_ACCESS_KEY_ID,
-      secretAccessKey: s3.env.S3_SECRET_ACCESS_KEY,
-      forcePathStyle: true,
-    });
+    const driver = new S3StorageDriver(driverSettings(s3));
     // Two keys a page: the listing must follow continuation tokens.
     driver.listPageSize = 2;
     cleanup.push(async () => {

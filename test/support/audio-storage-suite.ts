@@ -596,11 +596,7 @@ export function storageSuite(driver: Driver): void {
         }
         await rm(large.path, { force: true });
         const growth = (peak - baseline) / 1024 / 1024;
-        // P7's 64 MiB holds for the local driver (measured ~4 MiB). Through the AWS SDK's
-        // multipart upload this process held 75-90 MiB on Node 20 and 22 (2026-12-05), with
-        // or without a second part in flight: the SDK's own part buffers, not ours. Bounded
-        // here so a real leak still fails; the gap is noted on the scale-out issue.
-        expect(growth).toBeLessThan(driver === 's3' ? 128 : 64);
+        expect(growth).toBeLessThan(64);
       }, 180_000);
     });
     // Last: a second app in the process takes over passport's global strategies, so

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { S3Settings } from '../../src/core/storage/s3-storage.driver';
 // s3rver ships no type declarations.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const S3rver = require('s3rver') as new (options: Record<string, unknown>) => {
@@ -14,6 +15,21 @@ export interface TestS3 {
   env: Record<string, string>;
   directory: string;
   stop(): Promise<void>;
+}
+
+/** Settings for an S3StorageDriver built directly (outside an app) against this server. */
+export function driverSettings(s3: TestS3, overrides: Partial<S3Settings> = {}): S3Settings {
+  return {
+    bucket: s3.env.S3_BUCKET!,
+    region: s3.env.S3_REGION!,
+    endpoint: s3.env.S3_ENDPOINT,
+    accessKeyId: s3.env.S3_ACCESS_KEY_ID,
+    secretAccessKey: s3.env.S3_SECRET_ACCESS_KEY,
+    forcePathStyle: true,
+    connectTimeoutMs: 5_000,
+    socketTimeoutMs: 30_000,
+    ...overrides,
+  };
 }
 
 /**

@@ -457,6 +457,24 @@ export class Environment {
   @IsBoolean()
   S3_FORCE_PATH_STYLE = false;
 
+  /** An S3 connection not established within this long fails (the SDK retries it twice). */
+  @Transform(toNumber)
+  @IsInt()
+  @Min(100)
+  @Max(600_000)
+  S3_CONNECT_TIMEOUT_MS = 5_000;
+
+  /**
+   * An S3 request whose socket is silent this long fails (retried twice): a hung endpoint
+   * fails a request instead of holding it for ever. Also applies while a download streams,
+   * so a client that reads nothing for this long is cut (it can resume with a Range).
+   */
+  @Transform(toNumber)
+  @IsInt()
+  @Min(100)
+  @Max(3_600_000)
+  S3_SOCKET_TIMEOUT_MS = 30_000;
+
   /** Largest accepted upload in bytes (2 GiB); larger answers 413. */
   @Transform(toNumber)
   @IsInt()

@@ -1,16 +1,20 @@
 import {
   AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CompletedPart,
   CopyObjectCommand,
+  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
+  PutObjectCommand,
   S3Client,
   S3ServiceException,
+  UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import { Readable } from 'node:stream';
 import {
   ByteRange,
@@ -30,11 +34,84 @@ export interface S3Settings {
   accessKeyId?: string;
   secretAccessKey?: string;
   forcePathStyle: boolean;
+  /** A connection to S3 not established within this long fails the request. */
+  connectTimeoutMs: number;
+  /** A request whose socket sends and receives nothing for this long fails. */
+  socketTimeoutMs: number;
 }
 
-/** 8 MiB parts, two in flight: upload memory stays near 16 MiB whatever the file size. */
+/** Multipart part size: S3's minimum is 5 MiB (all parts but the last). */
 const PART_SIZE = 8 * 1024 * 1024;
+/** Part buffers of one upload: one part sends while the next fills, or both send. */
 const PARTS_IN_FLIGHT = 2;
+/** Part buffers kept between uploads: two uploads' worth. */
+const POOLED_BUFFERS = 2 * PARTS_IN_FLIGHT;
+
+/**
+ * Part-sized buffers reused within an upload and from one upload to the next. A fresh
+ * buffer per part (what lib-storage's Upload did, concatenating the stream's chunks) is
+ * garbage the collector reclaims late: one 200 MB upload grew the process's RSS by
+ * 56-82 MiB. Copying the chunks into the same two buffers keeps it near 16 MiB.
+ */
+class PartBuffers {
+  private readonly free: Buffer[] = [];
+
+  take(): Buffer {
+    return this.free.pop() ?? Buffer.allocUnsafeSlow(PART_SIZE);
+  }
+
+  give(buffer: Buffer): void {
+    if (this.free.length < POOLED_BUFFERS) this.free.push(buffer);
+  }
+}
+
+/** Reads a byte stream into caller-provided buffers, one part at a time. */
+class PartReader {
+  private pending: Buffer | undefined;
+  private ended = false;
+  private stopped = false;
+
+  constructor(private readonly source: AsyncIterator<unknown>) {}
+
+  private async next(): Promise<Buffer | undefined> {
+    if (this.pending) {
+      const chunk = this.pending;
+      this.pending = undefined;
+      return chunk;
+    }
+    if (this.ended || this.stopped) return undefined;
+    const result = await this.source.next();
+    if (result.done || this.stopped) {
+      this.ended = true;
+      return undefined;
+    }
+    const value: unknown = result.value;
+    return Buffer.isBuffer(value) ? value : Buffer.from(value as Uint8Array | string);
+  }
+
+  /** Reads nothing more: a fill in progress ends at its current chunk. */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /**
+   * Fills `target` from its start; `last` is true when the stream has nothing after
+   * these bytes (found by reading one chunk ahead).
+   */
+  async fill(target: Buffer): Promise<{ length: number; last: boolean }> {
+    let length = 0;
+    while (length < target.length) {
+      const chunk = await this.next();
+      if (!chunk) return { length, last: true };
+      const copied = chunk.copy(target, length);
+      length += copied;
+      if (copied < chunk.length) this.pending = chunk.subarray(copied);
+    }
+    const ahead = await this.next();
+    if (ahead) this.pending = ahead;
+    return { length, last: !ahead };
+  }
+}
 
 function isNotFound(error: unknown): boolean {
   if (error instanceof S3ServiceException) {
@@ -63,6 +140,7 @@ export class S3StorageDriver implements StorageDriver {
   /** Keys per ListObjectsV2 page (S3's maximum is 1000); lowered by tests to see paging. */
   listPageSize = 1000;
   private readonly client: S3Client;
+  private readonly parts = new PartBuffers();
 
   constructor(private readonly settings: S3Settings) {
     this.client = new S3Client({
@@ -77,6 +155,14 @@ export class S3StorageDriver implements StorageDriver {
             },
           }
         : {}),
+      // connectionTimeout bounds the TCP connect; socketTimeout fails a request whose socket
+      // is silent for that long (a black-holed endpoint), including while a response body
+      // streams. requestTimeout is not used: it counts from the start of the request until
+      // the response headers, which for an 8 MiB part depends on the uplink.
+      requestHandler: {
+        connectionTimeout: settings.connectTimeoutMs,
+        socketTimeout: settings.socketTimeoutMs,
+      },
       // Content is verified by our own sha256. The SDK's default CRC trailers use
       // aws-chunked encoding that several S3-compatible servers do not understand.
       requestChecksumCalculation: 'WHEN_REQUIRED',
@@ -84,29 +170,123 @@ export class S3StorageDriver implements StorageDriver {
     });
   }
 
+  /**
+   * One PutObject for a body of at most one part; otherwise a multipart upload whose parts
+   * are copied into PARTS_IN_FLIGHT pooled buffers: memory stays at PARTS_IN_FLIGHT *
+   * PART_SIZE whatever the file size. Any failure (the source stream, a part, the
+   * completion) aborts the multipart upload, so nothing is stored under `key` and no parts
+   * are left behind (unless S3 cannot be reached to abort: then `leftovers` finds them).
+   */
   async put(key: string, body: Readable, options: { contentType?: string } = {}): Promise<void> {
     assertValidKey(key);
-    // leavePartsOnError: false aborts the multipart upload, so a failure stores nothing.
-    const upload = new Upload({
-      client: this.client,
-      params: {
-        Bucket: this.settings.bucket,
-        Key: key,
-        Body: body,
-        ContentType: options.contentType,
-      },
-      partSize: PART_SIZE,
-      queueSize: PARTS_IN_FLIGHT,
-      leavePartsOnError: false,
-    });
-    // A source stream that fails must fail the upload, not leave it waiting.
-    const failed = new Promise<never>((_, reject) => body.once('error', reject));
+    const bucket = this.settings.bucket;
+    const contentType = options.contentType;
+    // The first failure (the source stream, a part) stops everything else at once: the
+    // requests in flight and the wait for the next part's bytes.
+    const stop = new AbortController();
+    let failure: unknown;
+    const fail = (error: unknown) => {
+      failure ??= error;
+      stop.abort(error);
+    };
+    const stopped = new Promise<never>((_, reject) =>
+      stop.signal.addEventListener(
+        'abort',
+        () => reject(failure instanceof Error ? failure : new Error(String(failure))),
+        { once: true },
+      ),
+    );
+    stopped.catch(() => undefined);
+    body.once('error', fail);
+    const reader = new PartReader(body[Symbol.asyncIterator]());
+    const fill = (buffer: Buffer) => Promise.race([reader.fill(buffer), stopped]);
+    const sendOptions = { abortSignal: stop.signal };
+    const held: Buffer[] = [];
+    const take = () => {
+      const buffer = this.parts.take();
+      held.push(buffer);
+      return buffer;
+    };
+    const sending = new Map<number, Promise<void>>();
+    let uploadId: string | undefined;
     try {
-      await Promise.race([upload.done(), failed]);
+      let buffer = take();
+      let { length, last } = await fill(buffer);
+      if (last) {
+        await this.client.send(
+          new PutObjectCommand({
+            Bucket: bucket,
+            Key: key,
+            Body: buffer.subarray(0, length),
+            ContentLength: length,
+            ContentType: contentType,
+          }),
+          sendOptions,
+        );
+      } else {
+        const created = await this.client.send(
+          new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ContentType: contentType }),
+          sendOptions,
+        );
+        uploadId = created.UploadId;
+        if (!uploadId) throw new Error('S3 returned no multipart upload id');
+        const completed: CompletedPart[] = [];
+        const free: Buffer[] = [];
+        for (let partNumber = 1; ; partNumber++) {
+          const part = buffer;
+          const sent = this.client
+            .send(
+              new UploadPartCommand({
+                Bucket: bucket,
+                Key: key,
+                UploadId: uploadId,
+                PartNumber: partNumber,
+                Body: part.subarray(0, length),
+                ContentLength: length,
+              }),
+              sendOptions,
+            )
+            .then(({ ETag }) => {
+              if (!ETag) throw new Error(`S3 returned no ETag for part ${partNumber}`);
+              completed.push({ PartNumber: partNumber, ETag });
+              sending.delete(partNumber);
+              free.push(part);
+            });
+          sent.catch(fail);
+          sending.set(partNumber, sent);
+          if (last) break;
+          if (sending.size >= PARTS_IN_FLIGHT) await Promise.race(sending.values());
+          buffer = free.pop() ?? take();
+          ({ length, last } = await fill(buffer));
+        }
+        await Promise.all(sending.values());
+        await this.client.send(
+          new CompleteMultipartUploadCommand({
+            Bucket: bucket,
+            Key: key,
+            UploadId: uploadId,
+            MultipartUpload: { Parts: completed.sort((a, b) => a.PartNumber! - b.PartNumber!) },
+          }),
+          sendOptions,
+        );
+      }
     } catch (error) {
-      await upload.abort().catch(() => undefined);
-      throw error;
+      fail(error);
+      reader.stop();
+      // Parts still arriving after the abort would be kept by S3: abort once they settled.
+      await Promise.allSettled(sending.values());
+      if (uploadId) await this.abortUpload(key, uploadId);
+      throw failure;
+    } finally {
+      body.off('error', fail);
     }
+    // Only now: the buffers of a failed upload may still be referenced by a cut request.
+    for (const buffer of held) this.parts.give(buffer);
+  }
+
+  /** Best effort: what it cannot abort, `leftovers` finds later. */
+  private async abortUpload(key: string, uploadId: string): Promise<void> {
+    await this.removeLeftover({ id: uploadId, key, startedAt: new Date() }).catch(() => undefined);
   }
 
   async get(key: string, range?: ByteRange): Promise<Readable> {

@@ -16,6 +16,8 @@ export function createStorageDriver(config: AppConfig): StorageDriver {
       accessKeyId: config.get('S3_ACCESS_KEY_ID'),
       secretAccessKey: config.get('S3_SECRET_ACCESS_KEY'),
       forcePathStyle: config.get('S3_FORCE_PATH_STYLE'),
+      connectTimeoutMs: config.get('S3_CONNECT_TIMEOUT_MS'),
+      socketTimeoutMs: config.get('S3_SOCKET_TIMEOUT_MS'),
     });
   }
   return new LocalStorageDriver(config.get('STORAGE_LOCAL_ROOT'));
