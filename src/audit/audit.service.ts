@@ -10,6 +10,7 @@ import { AuditFilter, AuditRepository, ChainSpan, NewAuditEntry } from './audit.
 import { AuditCheckpointEntity } from './entities/audit-checkpoint.entity';
 import { AuditLogEntity } from './entities/audit-log.entity';
 import { NotFoundProblem } from '../core/http/problem.exception';
+import { GroupCommit } from '../core/database/group-commit';
 
 export interface VerifyOptions {
   from?: Date;
@@ -40,6 +41,14 @@ export interface AuditEvent {
 @Injectable()
 export class AuditService {
   private readonly logger = new Logger(AuditService.name);
+  /**
+   * Entries recorded outside a caller's transaction. Every append serialises on the chain
+   * lock, so N concurrent writers each holding a pooled connection while they queue for it
+   * exhausted the pool (503) under bursts; grouped, they share one transaction.
+   */
+  private readonly standalone = new GroupCommit<NewAuditEntry[]>(async (groups) => {
+    await this.repository.inTransaction((tx) => this.repository.appendMany(groups.flat(), tx));
+  });
 
   constructor(
     private readonly repository: AuditRepository,
@@ -56,11 +65,8 @@ export class AuditService {
   /** Several entries at once, chained in the order given (one statement, see appendMany). */
   async recordMany(events: AuditEvent[], manager?: EntityManager): Promise<void> {
     const entries = events.map((event) => this.entryOf(event));
-    if (manager) {
-      await this.repository.appendMany(entries, manager);
-    } else {
-      await this.repository.inTransaction((tx) => this.repository.appendMany(entries, tx));
-    }
+    if (manager) await this.repository.appendMany(entries, manager);
+    else await this.standalone.submit(entries);
   }
 
   private entryOf(event: AuditEvent): NewAuditEntry {

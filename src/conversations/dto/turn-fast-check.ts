@@ -47,7 +47,7 @@ const TURN_KEYS = new Set([
 ]);
 const CORRECTION_KEYS = new Set(['original', 'corrected', 'confidence', 'reason', 'position']);
 const POSITION_KEYS = new Set(['start', 'end']);
-const CLEANING_LEVELS = new Set(['none', 'light', 'full']);
+export const CLEANING_LEVELS = new Set(['none', 'light', 'full']);
 
 function isCertainlyValidTurn(turn: unknown): boolean {
   if (!isPlainObject(turn) || !hasOnlyKeys(turn, TURN_KEYS)) return false;
@@ -72,7 +72,7 @@ function isCertainlyValidTurn(turn: unknown): boolean {
   );
 }
 
-function isCorrectionList(value: unknown): boolean {
+export function isCorrectionList(value: unknown): boolean {
   if (!Array.isArray(value) || value.length > 100) return false;
   for (const correction of value) {
     if (
@@ -99,7 +99,7 @@ function isCorrectionList(value: unknown): boolean {
 }
 
 /** What JSON.parse makes of `{…}`; class instances, arrays and null are left to the DTO rules. */
-function isPlainObject(value: unknown): value is Record<string, unknown> {
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return (
     typeof value === 'object' &&
     value !== null &&
@@ -108,21 +108,21 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   );
 }
 
-function hasOnlyKeys(value: Record<string, unknown>, allowed: ReadonlySet<string>): boolean {
+export function hasOnlyKeys(value: Record<string, unknown>, allowed: ReadonlySet<string>): boolean {
   for (const key of Object.keys(value)) if (!allowed.has(key)) return false;
   return true;
 }
 
 /** `@IsOptional()` skips both. */
-function isAbsentOr(value: unknown, check: (value: unknown) => boolean): boolean {
+export function isAbsentOr(value: unknown, check: (value: unknown) => boolean): boolean {
   return value === undefined || value === null || check(value);
 }
 
-function isBoolean(value: unknown): boolean {
+export function isBoolean(value: unknown): boolean {
   return typeof value === 'boolean';
 }
 
-function isIntIn(value: unknown, min: number, max: number): boolean {
+export function isIntIn(value: unknown, min: number, max: number): boolean {
   return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
 }
 
@@ -137,7 +137,7 @@ function isNumberIn(value: unknown, min: number, max: number): boolean {
  * `allowed` is the very pattern the DTO's IsPrintableText / IsMultilineText match with
  * (control and bidi-override characters refused), one precompiled regex test per string.
  */
-function isText(value: unknown, min: 0 | 1, max: number, allowed: RegExp): boolean {
+export function isText(value: unknown, min: 0 | 1, max: number, allowed: RegExp): boolean {
   if (typeof value !== 'string' || value.length > max) return false;
   if (min === 1 && !NOT_ONLY_SELECTORS.test(value)) return false;
   return allowed.test(value);

@@ -119,6 +119,7 @@ export class TurnsController {
     anyPermission: ['conversations:ingest', 'conversations:write'],
     resource: 'conversation',
   })
+  @ApiBody({ type: ReviseTurnDto })
   @ApiOkResponse({ type: TurnResponse })
   @ApiOperation({
     summary: "Revise a turn's cleaning fields",
@@ -129,10 +130,11 @@ export class TurnsController {
     @CurrentActor() actor: Actor,
     @UuidParam() id: string,
     @MessageNumberParam() messageNumber: number,
-    @Body() dto: ReviseTurnDto,
+    // Validated in the service (a fast path first, then the ReviseTurnDto rules).
+    @Body() body: unknown,
     @IfMatchVersion() revision: number | undefined,
   ): Promise<TurnResponse> {
-    return this.turns.revise(actor, id, messageNumber, dto, revision);
+    return this.turns.revise(actor, id, messageNumber, body, revision);
   }
 
   @Get(':id/turns/:messageNumber/revisions')

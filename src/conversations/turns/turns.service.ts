@@ -3,7 +3,7 @@ import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
 import { map, Observable } from 'rxjs';
 import { Clock } from '../../core/clock/clock';
-import { flattenValidationErrors } from '../../core/http/validation';
+import { createValidationPipe, flattenValidationErrors } from '../../core/http/validation';
 import {
   NotFoundProblem,
   PreconditionFailedProblem,
@@ -24,6 +24,7 @@ import {
   TurnResponse,
 } from '../dto/turn.dto';
 import type { TurnCorrection } from '../entities/turn.entity';
+import { isCertainlyValidRevision } from '../dto/revise-fast-check';
 import { isCertainlyValidBody } from '../dto/turn-fast-check';
 import { FlushScheduler } from './flush-scheduler';
 import { RevisionBase, TurnBuffer } from './turn-buffer';
@@ -59,6 +60,9 @@ const VALIDATION = {
   forbidNonWhitelisted: true,
   forbidUnknownValues: true,
 } as const;
+
+/** The global ValidationPipe, for PATCH bodies the fast check is not sure of. */
+const REVISE_PIPE = createValidationPipe();
 
 export function toTurnResponse(turn: TurnRecord | RevisedTurn | StoredTurn): TurnResponse {
   const stored = 'persistedAt' in turn ? turn : undefined;
@@ -375,6 +379,19 @@ export class TurnsService {
   }
 
   /**
+   * The PATCH body as ReviseTurnDto: well-formed bodies pass a fast check, any other goes
+   * through the very ValidationPipe every other body does (same errors, 400 or 413).
+   */
+  private async parseRevision(body: unknown): Promise<ReviseTurnDto> {
+    if (isCertainlyValidRevision(body)) return body;
+    return (await REVISE_PIPE.transform(body, {
+      type: 'body',
+      metatype: ReviseTurnDto,
+      data: undefined,
+    })) as ReviseTurnDto;
+  }
+
+  /**
    * A revision (SPEC section 10): the cleaning fields in `dto` change, the turn's
    * revision moves up by one. Redis-first like ingestion: the revision is a
    * compare-and-set on the turn's counter plus an entry in the durable buffer (see
@@ -385,10 +402,10 @@ export class TurnsService {
     actor: Actor,
     conversationId: string,
     messageNumber: number,
-    dto: ReviseTurnDto,
+    body: unknown,
     ifMatch?: number,
   ): Promise<TurnResponse> {
-    const changes = changesOf(dto);
+    const changes = changesOf(await this.parseRevision(body));
     if (Object.keys(changes).length === 0) {
       throw new ValidationProblem([
         { field: 'body', message: `send at least one of ${CLEANING_FIELDS.join(', ')}` },
