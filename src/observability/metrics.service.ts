@@ -70,7 +70,7 @@ export class MetricsService implements OnModuleInit {
     const buffer = this.buffer;
     new Gauge({
       name: 'verbatim_turn_buffer_entries',
-      help: 'Accepted turns waiting in the Redis buffer (delivered-but-unacknowledged included)',
+      help: 'Entries waiting in the Redis turn buffer, each the turns of one request or one revision (delivered-but-unacknowledged included)',
       registers: [this.registry],
       async collect() {
         this.set((await buffer.backlog()).length);

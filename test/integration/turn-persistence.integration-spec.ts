@@ -2,6 +2,7 @@ import { BullModule } from '@nestjs/bullmq';
 import { DataSource } from 'typeorm';
 import { FlushScheduler } from '../../src/conversations/turns/flush-scheduler';
 import { TurnBuffer } from '../../src/conversations/turns/turn-buffer';
+import { TurnDeadLetters } from '../../src/conversations/turns/turn-dead-letters';
 import { TurnPersistenceService } from '../../src/conversations/turns/turn-persistence.service';
 import { TurnRecord } from '../../src/conversations/turns/turn-record';
 import { TurnsRepository } from '../../src/conversations/turns/turns.repository';
@@ -21,8 +22,8 @@ const BATCH_SIZE = 7;
  * The turn persistence service below HTTP: turns accepted into the Redis buffer (the
  * ingest script the API runs) drained into Postgres by TurnPersistenceService, with a
  * database and a Redis prefix of the spec's own (the buffer stream is one per prefix,
- * and the failure tests put triggers on `turns`). Batches of BATCH_SIZE, so a drain
- * runs several.
+ * and the failure tests put triggers on `turns`). Batches of at least BATCH_SIZE turns
+ * (whole buffer entries, one per ingest call), so a drain runs several.
  */
 describe('Turn persistence (integration)', () => {
   let integration: Integration;
@@ -31,6 +32,7 @@ describe('Turn persistence (integration)', () => {
   let buffer: TurnBuffer;
   let persistence: TurnPersistenceService;
   let turns: TurnsRepository;
+  let deadLetters: TurnDeadLetters;
   let user: string;
 
   beforeAll(async () => {
@@ -46,7 +48,13 @@ describe('Turn persistence (integration)', () => {
           MetricsModule,
           BullModule.registerQueue({ name: QueueName.TurnPersistence }),
         ],
-        providers: [TurnBuffer, TurnsRepository, FlushScheduler, TurnPersistenceService],
+        providers: [
+          TurnBuffer,
+          TurnsRepository,
+          FlushScheduler,
+          TurnPersistenceService,
+          TurnDeadLetters,
+        ],
       },
       { env: { TURN_BATCH_SIZE: String(BATCH_SIZE) } },
     );
@@ -55,6 +63,7 @@ describe('Turn persistence (integration)', () => {
     buffer = integration.moduleRef.get(TurnBuffer);
     persistence = integration.moduleRef.get(TurnPersistenceService);
     turns = integration.moduleRef.get(TurnsRepository);
+    deadLetters = integration.moduleRef.get(TurnDeadLetters);
     user = await world.user();
   });
 
@@ -117,7 +126,9 @@ describe('Turn persistence (integration)', () => {
   describe('draining accepted turns', () => {
     it('moves every accepted turn from the buffer into Postgres once, in several batches', async () => {
       const conversation = await world.conversation(user);
-      await accept(conversation, numbers(1, 30));
+      // Six requests: six buffer entries of five turns; a batch takes two (≥ 7 turns).
+      for (let first = 1; first <= 30; first += 5)
+        await accept(conversation, numbers(first, first + 4));
       // A duplicate accepted again is not buffered a second time.
       expect(await buffer.ingest(conversation, [record(conversation, 5)])).toEqual({
         accepted: 0,
@@ -126,16 +137,26 @@ describe('Turn persistence (integration)', () => {
       expect(await buffer.pendingCount(conversation)).toBe(30);
 
       const first = await persistence.drain();
-      expect(first).toEqual({
-        persisted: 30,
-        duplicates: 0,
-        batches: Math.ceil(30 / BATCH_SIZE),
-      });
+      expect(first).toEqual({ persisted: 30, duplicates: 0, batches: 3 });
       expect(await rows(conversation)).toEqual(numbers(1, 30));
       await expectBufferEmpty(conversation);
 
       expect(await persistence.drain()).toEqual({ persisted: 0, duplicates: 0, batches: 0 });
       expect(await rows(conversation)).toEqual(numbers(1, 30));
+    });
+
+    it("acknowledging a request's entry takes only its own turns out of the pending set", async () => {
+      const conversation = await world.conversation(user);
+      await accept(conversation, [1, 3, 5]);
+      await accept(conversation, [2, 4, 6]);
+      const [first] = await buffer.readNew(persistence.consumer, 1);
+      expect(first).toMatchObject({ kind: 'turns', numbers: [1, 3, 5] });
+      await turns.appendBatch(JSON.parse(first!.raw) as TurnRecord[], new Date());
+      await buffer.acknowledge([first!]);
+      expect(await buffer.pendingNumbers(conversation)).toEqual([2, 4, 6]);
+      expect(await persistence.drain()).toEqual({ persisted: 3, duplicates: 0, batches: 1 });
+      expect(await rows(conversation)).toEqual(numbers(1, 6));
+      await expectBufferEmpty(conversation);
     });
   });
 
@@ -145,21 +166,16 @@ describe('Turn persistence (integration)', () => {
       await accept(conversation, numbers(1, 5));
       // A worker reads the batch and commits it, then dies before acknowledging.
       const delivered = await buffer.readNew(persistence.consumer, BATCH_SIZE);
-      expect(delivered.map((e) => e.turn!.messageNumber)).toEqual(numbers(1, 5));
-      expect(
-        await turns.appendBatch(
-          delivered.map((e) => e.turn!),
-          new Date(),
-        ),
-      ).toBe(5);
+      expect(delivered.flatMap((e) => (e.kind === 'turns' ? e.numbers : []))).toEqual(
+        numbers(1, 5),
+      );
+      const stored = delivered.flatMap((e) =>
+        e.kind === 'turns' ? (JSON.parse(e.raw) as TurnRecord[]) : [],
+      );
+      expect(await turns.appendBatch(stored, new Date())).toBe(5);
       // Stored twice by hand: nothing new.
-      expect(
-        await turns.appendBatch(
-          delivered.map((e) => e.turn!),
-          new Date(),
-        ),
-      ).toBe(0);
-      expect(await buffer.backlog()).toEqual({ length: 5, pending: 5 });
+      expect(await turns.appendBatch(stored, new Date())).toBe(0);
+      expect(await buffer.backlog()).toEqual({ length: 1, pending: 1 });
 
       // The next drain takes its own pending entries first: all duplicates, then acknowledged.
       expect(await persistence.drain()).toEqual({ persisted: 0, duplicates: 5, batches: 1 });
@@ -253,11 +269,11 @@ describe('Turn persistence (integration)', () => {
       try {
         await expect(persistence.drain()).rejects.toThrow(/integration: refused 4/);
         expect(await rows(conversation)).toEqual([]);
-        expect(await buffer.backlog()).toEqual({ length: 6, pending: 6 });
+        expect(await buffer.backlog()).toEqual({ length: 1, pending: 1 });
         expect(await buffer.pendingNumbers(conversation)).toEqual(numbers(1, 6));
         // Every later drain retries the same entries first, and fails the same way.
         await expect(persistence.drain()).rejects.toThrow(/integration: refused 4/);
-        expect(await buffer.backlog()).toEqual({ length: 6, pending: 6 });
+        expect(await buffer.backlog()).toEqual({ length: 1, pending: 1 });
       } finally {
         await drop();
       }
@@ -290,6 +306,66 @@ describe('Turn persistence (integration)', () => {
       }
       expect(await rows(conversation)).toEqual([1, 2, 4, 5, 6]);
       expect(await buffer.deadLetterCount()).toBe(deadBefore + 1);
+      await expectBufferEmpty(conversation);
+    });
+
+    /** The dead letters of one conversation: messageNumber and the JSON as buffered. */
+    async function lettersOf(conversationId: string): Promise<[number, string][]> {
+      return (await deadLetters.list(undefined, 1000))
+        .filter((letter) => letter.conversationId === conversationId)
+        .map((letter) => [letter.turn.messageNumber, letter.raw]);
+    }
+
+    async function turnsCount(conversationId: string): Promise<number> {
+      const [row] = await db.query<{ n: number }[]>(
+        'SELECT turns_count::int AS n FROM conversations WHERE id = $1',
+        [conversationId],
+      );
+      return row!.n;
+    }
+
+    it("refused turns inside one request's entry are dead-lettered one by one, as buffered; the rest of the batch is stored", async () => {
+      const conversation = await world.conversation(user);
+      const records = numbers(1, 6).map((n) =>
+        record(conversation, n, n === 2 || n === 5 ? { rawText: 'refuse-for-ever' } : {}),
+      );
+      await buffer.ingest(conversation, records);
+      await accept(conversation, [7, 8]);
+      const drop = await failOn('refuse-for-ever', '23514');
+      try {
+        expect(await persistence.drain()).toEqual({ persisted: 6, duplicates: 2, batches: 1 });
+      } finally {
+        await drop();
+      }
+      expect(await rows(conversation)).toEqual([1, 3, 4, 6, 7, 8]);
+      expect(await turnsCount(conversation)).toBe(6);
+      expect(await lettersOf(conversation)).toEqual([
+        [2, JSON.stringify(records[1])],
+        [5, JSON.stringify(records[4])],
+      ]);
+      await expectBufferEmpty(conversation);
+    });
+
+    it('a retry after a crash between storing the accepted turns and dead-lettering the refused one stores nothing twice and dead-letters it once', async () => {
+      const conversation = await world.conversation(user);
+      const records = numbers(1, 4).map((n) =>
+        record(conversation, n, n === 2 ? { rawText: 'refuse-for-ever' } : {}),
+      );
+      await buffer.ingest(conversation, records);
+      // The worker took the entry and stored the turns the database accepts, then died.
+      const [taken] = await buffer.readNew(persistence.consumer, BATCH_SIZE);
+      expect(taken).toMatchObject({ kind: 'turns', numbers: [1, 2, 3, 4] });
+      await turns.appendBatch([records[0]!, records[2]!, records[3]!], new Date());
+      const drop = await failOn('refuse-for-ever', '23514');
+      try {
+        expect(await persistence.drain()).toEqual({ persisted: 0, duplicates: 4, batches: 1 });
+        expect(await persistence.drain()).toEqual({ persisted: 0, duplicates: 0, batches: 0 });
+      } finally {
+        await drop();
+      }
+      expect(await rows(conversation)).toEqual([1, 3, 4]);
+      expect(await turnsCount(conversation)).toBe(3);
+      expect(await lettersOf(conversation)).toEqual([[2, JSON.stringify(records[1])]]);
       await expectBufferEmpty(conversation);
     });
   });

@@ -80,9 +80,11 @@ export class TurnKeys {
 
 /**
  * Accepts a batch atomically: for each turn not seen before, mark it seen, add it to
- * the pending set, the live window, the event stream and the durable buffer. Either
- * all of a turn's writes happen or none, so a turn is never marked seen without
- * being buffered (which would drop it on a retry).
+ * the pending set, the live window and the event stream; then one durable buffer entry
+ * holds every turn accepted (`n`: their messageNumbers, `turns`: a JSON array of them),
+ * not one entry per turn: most of the script's cost was per argument and per write.
+ * The script runs whole or not at all, so a turn is never marked seen without being
+ * buffered (which would drop it on a retry).
  * Returns {accepted, duplicates}, or {-1, 0} when the conversation has ended.
  */
 const INGEST_SCRIPT = `
@@ -92,19 +94,25 @@ local now = tonumber(ARGV[2])
 local conversation = ARGV[3]
 local count = tonumber(ARGV[4])
 local accepted, duplicates = 0, 0
+local numbers, turns = {}, {}
 for i = 0, count - 1 do
-  local number = tonumber(ARGV[5 + i * 3])
+  local number = ARGV[5 + i * 3]
   local spoken = ARGV[6 + i * 3]
   local turn = ARGV[7 + i * 3]
-  if redis.call('SETBIT', KEYS[1], number, 1) == 0 then
+  if redis.call('SETBIT', KEYS[1], tonumber(number), 1) == 0 then
     redis.call('ZADD', KEYS[2], number, turn)
     redis.call('ZADD', KEYS[3], spoken, turn)
     redis.call('XADD', KEYS[4], 'MAXLEN', '~', 10000, '*', 'turn', turn)
-    redis.call('XADD', KEYS[5], '*', 'c', conversation, 'turn', turn)
     accepted = accepted + 1
+    numbers[accepted] = number
+    turns[accepted] = turn
   else
     duplicates = duplicates + 1
   end
+end
+if accepted > 0 then
+  redis.call('XADD', KEYS[5], '*', 'c', conversation, 'n', table.concat(numbers, ','),
+    'turns', '[' .. table.concat(turns, ',') .. ']')
 end
 redis.call('EXPIRE', KEYS[1], ttl)
 redis.call('EXPIRE', KEYS[3], ttl)
@@ -173,12 +181,28 @@ const UPDATED_EVERY_MS = 1000;
 /** How long a turn's revision counter outlives its last revision (see README). */
 const REVISION_COUNTER_TTL_SECONDS = 7 * 86400;
 
+/**
+ * One turn. Since ingestion buffers a request's turns as one entry (BufferedTurnsEntry),
+ * only turns put back from the dead letters, and entries buffered before that, are so.
+ */
 export interface BufferedTurnEntry {
   kind: 'turn';
   streamId: string;
   conversationId: string;
   raw: string;
-  turn: TurnRecord;
+  /** `raw` parsed (on each read: the persisting path never needs it). */
+  readonly turn: TurnRecord;
+}
+
+/** The turns one ingest call accepted, in request order. */
+export interface BufferedTurnsEntry {
+  kind: 'turns';
+  streamId: string;
+  conversationId: string;
+  /** Their messageNumbers (their scores in the pending set), in the order of `raw`. */
+  numbers: number[];
+  /** A JSON array of the turns; each element's JSON is its member in the pending set. */
+  raw: string;
 }
 
 export interface BufferedRevisionEntry {
@@ -192,7 +216,24 @@ export interface BufferedRevisionEntry {
   turn: TurnRecord | null;
 }
 
-export type BufferedEntry = BufferedTurnEntry | BufferedRevisionEntry;
+export type BufferedEntry = BufferedTurnEntry | BufferedTurnsEntry | BufferedRevisionEntry;
+
+/** How many turns (or revisions) an entry holds: what batch sizes count. */
+export function entrySize(entry: BufferedEntry): number {
+  return entry.kind === 'turns' ? entry.numbers.length : 1;
+}
+
+/** Sorted messageNumbers as [first, last] runs of consecutive numbers. */
+function runsOf(numbers: number[]): [number, number][] {
+  const sorted = [...numbers].sort((a, b) => a - b);
+  const runs: [number, number][] = [];
+  for (const n of sorted) {
+    const last = runs[runs.length - 1];
+    if (last && n <= last[1] + 1) last[1] = Math.max(last[1], n);
+    else runs.push([n, n]);
+  }
+  return runs;
+}
 
 /** What the buffer knows of one turn, for computing its next revision. */
 export interface RevisionBase {
@@ -214,6 +255,17 @@ function parseEntries(entries: [string, string[]][]): BufferedEntry[] {
     if (!fields || fields.length < 4) return [];
     const conversationId = fields[1]!;
     const raw = fields[3]!;
+    if (fields[2] === 'n') {
+      return [
+        {
+          kind: 'turns',
+          streamId,
+          conversationId,
+          numbers: raw.split(',').map(Number),
+          raw: fields[5] ?? '[]',
+        },
+      ];
+    }
     if (fields[2] === 'rev') {
       const turnRaw = fields[5] ?? '';
       return [
@@ -227,7 +279,18 @@ function parseEntries(entries: [string, string[]][]): BufferedEntry[] {
         },
       ];
     }
-    return [{ kind: 'turn', streamId, conversationId, raw, turn: JSON.parse(raw) as TurnRecord }];
+    // Parsed only when asked: the worker stores `raw` as it is.
+    return [
+      {
+        kind: 'turn',
+        streamId,
+        conversationId,
+        raw,
+        get turn() {
+          return JSON.parse(raw) as TurnRecord;
+        },
+      },
+    ];
   });
 }
 
@@ -244,6 +307,8 @@ export class TurnBuffer implements OnModuleInit {
   private nextShard = 0;
   /** Shards' entries read by readNew but not yet handed out (see readNew). */
   private heldBack: BufferedEntry[][] = [];
+  /** Turns per entry in recent reads: how many entries to ask for to get `count` turns. */
+  private turnsPerEntry = 1;
 
   constructor(
     @InjectRedis() private readonly redis: Redis,
@@ -573,9 +638,11 @@ export class TurnBuffer implements OnModuleInit {
   /**
    * New entries: the ones an earlier read held back first, else every shard read at once
    * (one round trip whatever the number of shards; on a cluster they live on different
-   * masters, which answer in parallel). Whole shards are taken in a rotating order
-   * until `count` is reached; the others wait in memory for the next call. They are this
-   * consumer's pending entries already, so a crash leaves them to reclaim like any other.
+   * masters, which answer in parallel). Shards are taken in a rotating order, entry by
+   * entry, until `count` turns are reached; the rest wait in memory for the next call.
+   * They are this consumer's pending entries already, so a crash leaves them to reclaim
+   * like any other. Each read asks for about `count` turns' worth of entries (an entry
+   * holds a request's turns), so what waits stays small.
    */
   async readNew(consumer: string, count: number): Promise<BufferedEntry[]> {
     if (this.heldBack.length === 0) this.heldBack = await this.readAllShards(consumer, count, '>');
@@ -601,16 +668,27 @@ export class TurnBuffer implements OnModuleInit {
     const start = this.nextShard;
     this.nextShard = (this.nextShard + 1) % this.keys.shards;
     const order = this.keys.allShards().map((i) => (start + i) % this.keys.shards);
+    const entries = Math.max(1, Math.min(count, Math.ceil(count / this.turnsPerEntry)));
     const replies = await Promise.all(
-      order.map((shard) => this.readGroup(shard, consumer, count, from)),
+      order.map((shard) => this.readGroup(shard, consumer, entries, from)),
     );
-    return replies.filter((entries) => entries.length > 0);
+    const read = replies.flat();
+    if (read.length > 0)
+      this.turnsPerEntry = read.reduce((sum, e) => sum + entrySize(e), 0) / read.length;
+    return replies.filter((shardEntries) => shardEntries.length > 0);
   }
 
-  /** Whole shards' entries from the held-back replies until `count` is reached. */
+  /** Entries from the held-back replies, in order, until `count` turns are reached. */
   private takeHeldBack(count: number): BufferedEntry[] {
     const taken: BufferedEntry[] = [];
-    while (this.heldBack.length > 0 && taken.length < count) taken.push(...this.heldBack.shift()!);
+    let turns = 0;
+    while (this.heldBack.length > 0 && turns < count) {
+      const shard = this.heldBack[0]!;
+      const entry = shard.shift()!;
+      if (shard.length === 0) this.heldBack.shift();
+      taken.push(entry);
+      turns += entrySize(entry);
+    }
     return taken;
   }
 
@@ -675,21 +753,44 @@ export class TurnBuffer implements OnModuleInit {
       .pipeline()
       .xack(this.keys.buffer(shard), PERSISTERS_GROUP, ...ids)
       .xdel(this.keys.buffer(shard), ...ids);
-    const byConversation = new Map<string, string[]>();
+    const raws = new Map<string, string[]>();
+    const numbers = new Map<string, number[]>();
     for (const entry of entries) {
       if (entry.kind === 'revision') {
         this.forgetRevised(pipeline, entry);
-        continue;
+      } else if (entry.kind === 'turns') {
+        const list = numbers.get(entry.conversationId) ?? [];
+        list.push(...entry.numbers);
+        numbers.set(entry.conversationId, list);
+      } else {
+        const list = raws.get(entry.conversationId) ?? [];
+        list.push(entry.raw);
+        raws.set(entry.conversationId, list);
       }
-      const list = byConversation.get(entry.conversationId) ?? [];
-      list.push(entry.raw);
-      byConversation.set(entry.conversationId, list);
     }
-    for (const [conversationId, raws] of byConversation)
-      pipeline.zrem(this.keys.pending(conversationId), ...raws);
+    for (const [conversationId, members] of raws)
+      pipeline.zrem(this.keys.pending(conversationId), ...members);
+    for (const [conversationId, persisted] of numbers)
+      this.forgetPending(pipeline, conversationId, persisted);
     const results = (await pipeline.exec()) ?? [];
     const failed = results.find(([error]) => error);
     if (failed?.[0]) throw failed[0];
+  }
+
+  /**
+   * Takes turns out of the pending set by messageNumber (its score), a range per run of
+   * consecutive numbers, rather than by member: the worker then never sends the turns'
+   * JSON back to Redis. Each number is pending once: the `seen` bit refuses a second turn
+   * with it (once that bit expired, the database keeps the first turn and refuses the
+   * later one, whose pending member then goes with the first's).
+   */
+  private forgetPending(
+    pipeline: ChainableCommander,
+    conversationId: string,
+    numbers: number[],
+  ): void {
+    for (const [first, last] of runsOf(numbers))
+      pipeline.zremrangebyscore(this.keys.pending(conversationId), first, last);
   }
 
   private forgetRevised(pipeline: ChainableCommander, entry: BufferedRevisionEntry): void {
@@ -712,7 +813,10 @@ export class TurnBuffer implements OnModuleInit {
    * Moves one entry the database refuses to the dead-letter stream (with the reason) and
    * acknowledges it, atomically, so it is neither lost nor retried for ever.
    */
-  async deadLetter(entry: BufferedEntry, reason: string): Promise<void> {
+  async deadLetter(
+    entry: BufferedTurnEntry | BufferedRevisionEntry,
+    reason: string,
+  ): Promise<void> {
     const shard = this.keys.shardOf(entry.conversationId);
     const multi = this.redis
       .multi()
@@ -733,6 +837,40 @@ export class TurnBuffer implements OnModuleInit {
     if (entry.kind === 'revision')
       multi.zrem(this.keys.revPending(entry.conversationId), entry.raw);
     else multi.zrem(this.keys.pending(entry.conversationId), entry.raw);
+    await this.execOrThrow(multi);
+  }
+
+  /**
+   * After the turns of `entry` the database accepted are stored: each refused turn (its
+   * JSON and the reason) goes to the dead-letter stream, and the entry is acknowledged,
+   * all of it or nothing (MULTI), so a refused turn is dead-lettered exactly once and
+   * an accepted one is never dropped.
+   */
+  async deadLetterTurns(
+    entry: BufferedTurnsEntry,
+    refused: { raw: string; reason: string }[],
+  ): Promise<void> {
+    const shard = this.keys.shardOf(entry.conversationId);
+    const multi = this.redis.multi();
+    for (const { raw, reason } of refused)
+      multi.xadd(
+        this.keys.dead(shard),
+        '*',
+        'c',
+        entry.conversationId,
+        'turn',
+        raw,
+        'reason',
+        reason.slice(0, 500),
+      );
+    multi
+      .xack(this.keys.buffer(shard), PERSISTERS_GROUP, entry.streamId)
+      .xdel(this.keys.buffer(shard), entry.streamId);
+    this.forgetPending(multi, entry.conversationId, entry.numbers);
+    await this.execOrThrow(multi);
+  }
+
+  private async execOrThrow(multi: ChainableCommander): Promise<void> {
     const results = await multi.exec();
     const failed = results?.find(([error]) => error);
     if (failed?.[0]) throw failed[0];

@@ -8,9 +8,12 @@ import {
   PersistenceMetrics,
 } from '../../core/metrics/persistence-metrics.port';
 import { FlushScheduler } from './flush-scheduler';
-import { BufferedEntry, TurnBuffer } from './turn-buffer';
-import { RevisionRecord, TurnRecord } from './turn-record';
+import { BufferedEntry, BufferedTurnsEntry, entrySize, TurnBuffer } from './turn-buffer';
+import { RevisionRecord } from './turn-record';
 import { ConversationCounters, TurnsRepository } from './turns.repository';
+
+const reasonOf = (error: unknown): string =>
+  error instanceof Error ? error.message : String(error);
 
 export interface DrainResult {
   persisted: number;
@@ -69,7 +72,7 @@ export class TurnPersistenceService {
         throw error;
       }
       result.persisted += inserted;
-      result.duplicates += entries.length - inserted;
+      result.duplicates += entries.reduce((sum, e) => sum + entrySize(e), 0) - inserted;
       result.batches += 1;
       onBatch?.(result.persisted);
       if (this.clock.nowMs() - started > budgetMs) {
@@ -92,8 +95,9 @@ export class TurnPersistenceService {
    * Stores a batch, then acknowledges it. Any failure that may pass later (outage,
    * deadlock, timeout) is rethrown: the job retries and the entries wait in Redis. Only
    * when the database refuses the data itself is the batch split until the refused
-   * entries are isolated; those move to the dead-letter stream, so one bad turn never
-   * blocks everybody's turns behind it.
+   * entries are isolated, and a refused entry holding several turns until its refused
+   * turns are (persistTurnByTurn); those move to the dead-letter stream, so one bad turn
+   * never blocks everybody's turns behind it.
    */
   private async persist(entries: BufferedEntry[]): Promise<number> {
     let inserted: number;
@@ -103,12 +107,14 @@ export class TurnPersistenceService {
     } catch (error) {
       if (!isRefusedData(error)) throw error;
       if (entries.length === 1) {
-        const reason = error instanceof Error ? error.message : String(error);
+        const entry = entries[0]!;
+        if (entry.kind === 'turns') return this.persistTurnByTurn(entry);
+        const reason = reasonOf(error);
         this.logger.error(
-          { streamId: entries[0]!.streamId, reason },
+          { streamId: entry.streamId, reason },
           'turn refused by the database; dead-lettered',
         );
-        await this.buffer.deadLetter(entries[0]!, reason);
+        await this.buffer.deadLetter(entry, reason);
         return 0;
       }
       const middle = Math.ceil(entries.length / 2);
@@ -117,6 +123,58 @@ export class TurnPersistenceService {
       );
     }
     await this.buffer.acknowledge(entries);
+    this.stored(inserted, counters);
+    const turnEntries = entries
+      .filter((e) => e.kind !== 'revision')
+      .reduce((sum, e) => sum + entrySize(e), 0);
+    if (inserted < turnEntries) {
+      this.logger.debug({ entries: turnEntries, inserted }, 'skipped turns already persisted');
+    }
+    // A turn inserted by its revision's entry counts as persisted there and as a
+    // duplicate when its own entry follows; never report fewer than none.
+    return Math.min(inserted, turnEntries);
+  }
+
+  /**
+   * The turns of one refused entry, split in halves until each refused turn is alone:
+   * the others are stored, the refused ones dead-lettered, then the entry acknowledged
+   * (TurnBuffer.deadLetterTurns, one MULTI). A crash in between leaves the entry pending:
+   * its next persister skips the stored turns (ON CONFLICT) and refuses the same ones.
+   */
+  private async persistTurnByTurn(entry: BufferedTurnsEntry): Promise<number> {
+    const turns = (JSON.parse(entry.raw) as unknown[]).map((turn) => JSON.stringify(turn));
+    const refused: { raw: string; reason: string }[] = [];
+    const counters = new Map<string, ConversationCounters>();
+    const storeOrIsolate = async (part: string[]): Promise<number> => {
+      try {
+        const stored = await this.turns.persistJson(part, this.clock.now());
+        for (const c of stored.counters) counters.set(c.conversationId, c);
+        return stored.inserted;
+      } catch (error) {
+        if (!isRefusedData(error)) throw error;
+        if (part.length === 1) {
+          refused.push({ raw: part[0]!, reason: reasonOf(error) });
+          return 0;
+        }
+        const middle = Math.ceil(part.length / 2);
+        return (
+          (await storeOrIsolate(part.slice(0, middle))) + (await storeOrIsolate(part.slice(middle)))
+        );
+      }
+    };
+    const inserted = await storeOrIsolate(turns);
+    for (const { reason } of refused)
+      this.logger.error(
+        { streamId: entry.streamId, reason },
+        'turn refused by the database; dead-lettered',
+      );
+    await this.buffer.deadLetterTurns(entry, refused);
+    this.stored(inserted, [...counters.values()]);
+    return inserted;
+  }
+
+  /** Once stored and acknowledged: metrics, and the new counters for live subscribers. */
+  private stored(inserted: number, counters: ConversationCounters[]): void {
     this.metrics.turnsPersisted(inserted);
     // Live subscribers learn the new counters (SSE `conversation.updated`, at most one
     // per second per conversation). Best effort: the batch is stored and acknowledged.
@@ -125,13 +183,6 @@ export class TurnPersistenceService {
       .catch((error: unknown) =>
         this.logger.warn({ err: String(error) }, 'conversation.updated not published'),
       );
-    const turnEntries = entries.filter((e) => e.kind === 'turn').length;
-    if (inserted < turnEntries) {
-      this.logger.debug({ entries: turnEntries, inserted }, 'skipped turns already persisted');
-    }
-    // A turn inserted by its revision's entry counts as persisted there and as a
-    // duplicate when its own entry follows; never report fewer than none.
-    return Math.min(inserted, turnEntries);
   }
 
   /**
@@ -143,16 +194,20 @@ export class TurnPersistenceService {
   private async store(
     entries: BufferedEntry[],
   ): Promise<{ inserted: number; counters: ConversationCounters[] }> {
-    const turns = new Map<string, TurnRecord>();
+    // A turn twice in the batch (its own entry and a revision's) is inserted once: the
+    // statement skips what it already inserted.
+    const turns: string[] = [];
     const revisions: RevisionRecord[] = [];
     for (const entry of entries) {
-      if (entry.kind === 'revision') revisions.push(entry.revision);
-      if (entry.turn) turns.set(`${entry.conversationId}:${entry.turn.messageNumber}`, entry.turn);
+      if (entry.kind === 'turn') turns.push(entry.raw);
+      // The array's elements, as they are: persistJson joins its strings with commas.
+      else if (entry.kind === 'turns') turns.push(entry.raw.slice(1, -1));
+      else {
+        revisions.push(entry.revision);
+        if (entry.turn) turns.push(JSON.stringify(entry.turn));
+      }
     }
-    const { inserted, counters } = await this.turns.persistBatch(
-      [...turns.values()],
-      this.clock.now(),
-    );
+    const { inserted, counters } = await this.turns.persistJson(turns, this.clock.now());
     await this.turns.appendRevisions(revisions);
     return { inserted, counters };
   }

@@ -109,10 +109,19 @@ applied AS (
 SELECT (SELECT count(*) FROM history)::int AS stored, (SELECT count(*) FROM applied)::int AS applied`;
 
 /**
+ * `confidence` is a `real` column. A number too small for a 4-byte float (valid in 0..1,
+ * e.g. 1e-100) is refused by Postgres as "out of range", which would fail the whole batch
+ * on every retry and stall persistence for everyone: it is stored as the 0 it rounds to.
+ * 2^-150 is the largest double that rounds to 0 as a float (round half to even).
+ */
+const FLOAT4_ROUNDS_TO_ZERO = '7.006492321624085e-46';
+
+/**
  * One statement per batch: insert the turns (duplicates skipped by the unique key),
  * then, from the rows actually inserted, bump each conversation's counters and each
  * ingesting user's monthly usage. A statement is atomic, so counters always equal rows,
- * and re-persisting a batch after a crash changes nothing.
+ * and re-persisting a batch after a crash changes nothing. Rows are inserted in key order,
+ * so two workers storing overlapping batches (a reclaimed entry) lock them in one order.
  */
 const APPEND_BATCH = `
 WITH input AS (
@@ -127,7 +136,7 @@ WITH input AS (
          "websocketLatencyMs" AS websocket_latency_ms, "ingestedBy" AS ingested_by, "receivedAt" AS received_at
     FROM json_to_recordset($1::json) AS t(
       "conversationId" uuid, "messageNumber" int, speaker text, "rawText" text, "cleanedText" text,
-      "spokenAt" timestamptz, confidence real, "cleaningApplied" bool, "cleaningLevel" text,
+      "spokenAt" timestamptz, confidence float8, "cleaningApplied" bool, "cleaningLevel" text,
       corrections jsonb, "contextDetected" text, "businessDomain" text, "conversationFlow" text,
       "aiModelUsed" text, "transcriptionErrorDetected" bool, "processingTimeMs" int,
       "slidingWindowSize" int, "contextTurnsUsed" int, "engineRequestId" text, "websocketLatencyMs" int,
@@ -140,11 +149,13 @@ inserted AS (
                      processing_time_ms, sliding_window_size, context_turns_used, engine_request_id,
                      websocket_latency_ms, ingested_by, received_at, persisted_at)
   SELECT c.partition_month, i.conversation_id, i.message_number, i.speaker, i.raw_text, i.cleaned_text,
-         i.spoken_at, i.confidence, i.cleaning_applied, i.cleaning_level, i.corrections,
+         i.spoken_at, CASE WHEN abs(i.confidence) <= ${FLOAT4_ROUNDS_TO_ZERO} THEN 0 ELSE i.confidence END,
+         i.cleaning_applied, i.cleaning_level, i.corrections,
          i.context_detected, i.business_domain, i.conversation_flow, i.ai_model_used,
          i.transcription_error_detected, i.processing_time_ms, i.sliding_window_size, i.context_turns_used,
          i.engine_request_id, i.websocket_latency_ms, i.ingested_by, i.received_at, $2
     FROM input i JOIN conversations c ON c.id = i.conversation_id
+   ORDER BY i.conversation_id, i.message_number
   ON CONFLICT (conversation_id, message_number, partition_month) DO NOTHING
   RETURNING conversation_id, confidence, processing_time_ms, ingested_by, received_at
 ),
@@ -188,16 +199,6 @@ export interface ConversationCounters {
   lastActivityAt: string | null;
 }
 
-/**
- * `confidence` is a `real` column. A number too small for a 4-byte float (what rounds to
- * 0 there, e.g. 1e-100, though valid in 0..1) is refused by Postgres as "out of range",
- * which would fail the whole batch on every retry and stall persistence for everyone:
- * it is stored as the 0 it rounds to.
- */
-export function storableReal(value: number): number {
-  return Math.fround(value) === 0 ? 0 : value;
-}
-
 @Injectable()
 export class TurnsRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
@@ -208,28 +209,30 @@ export class TurnsRepository {
   }
 
   /** Persists a batch; returns how many rows were new and the counters they moved. */
-  async persistBatch(
+  persistBatch(
     turns: TurnRecord[],
     persistedAt: Date,
   ): Promise<{ inserted: number; counters: ConversationCounters[] }> {
+    return this.persistJson(
+      turns.map((t) => JSON.stringify(t)),
+      persistedAt,
+    );
+  }
+
+  /**
+   * Persists a batch given as JSON, exactly as buffered: each string is one turn's JSON
+   * or several turns' separated by commas (a JSON array's inside). They go into the
+   * statement's one parameter as they are (json_to_recordset), so the worker neither
+   * parses nor re-serializes turns, which was most of its CPU per turn.
+   */
+  async persistJson(
+    turns: string[],
+    persistedAt: Date,
+  ): Promise<{ inserted: number; counters: ConversationCounters[] }> {
     if (turns.length === 0) return { inserted: 0, counters: [] };
-    const sorted = [...turns].sort((a, b) =>
-      a.conversationId === b.conversationId
-        ? a.messageNumber - b.messageNumber
-        : a.conversationId < b.conversationId
-          ? -1
-          : 1,
-    );
-    // The records travel as the JSON they are (json_to_recordset): no per-element escaping
-    // of twenty parameter arrays, which was most of the worker's CPU per turn.
-    const rows = sorted.map((t) =>
-      storableReal(t.confidence) === t.confidence
-        ? t
-        : { ...t, confidence: storableReal(t.confidence) },
-    );
     const [row] = await this.dataSource.query<
       { inserted: number; counters: ConversationCounters[] }[]
-    >(APPEND_BATCH, [JSON.stringify(rows), persistedAt]);
+    >(APPEND_BATCH, [`[${turns.join(',')}]`, persistedAt]);
     return {
       inserted: row?.inserted ?? 0,
       counters: (row?.counters ?? []).map((c) => ({
