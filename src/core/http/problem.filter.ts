@@ -17,6 +17,10 @@ interface ProblemDocument {
 
 const PROBLEM_BASE = 'https://verbatim.dev/problems/';
 
+/** By name: the storage driver may be loaded in another module registry than this filter. */
+const isStorageUnavailable = (error: unknown): boolean =>
+  (error as { name?: unknown } | null)?.name === 'StorageUnavailableError';
+
 function codeForStatus(status: number): string {
   return (STATUS_CODES[status] ?? 'error').toLowerCase().replace(/[^a-z0-9]+/g, '-');
 }
@@ -157,7 +161,7 @@ export class ProblemFilter implements ExceptionFilter {
         headers: {},
       };
     }
-    if (isDependencyOutage(exception)) {
+    if (isDependencyOutage(exception) || isStorageUnavailable(exception)) {
       return {
         problem: {
           type: PROBLEM_BASE + 'dependency-unavailable',

@@ -23,6 +23,7 @@ import {
   StorageDriver,
   StorageNotFoundError,
   StoredObject,
+  StorageUnavailableError,
   UploadLeftover,
 } from './storage-driver';
 import { assertValidKey, assertValidPrefix, isValidKey } from './storage-keys';
@@ -124,6 +125,46 @@ function isNotFound(error: unknown): boolean {
   return false;
 }
 
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+
+/**
+ * Also in a message: the SDK's retry layer re-wraps a socket error that fails its
+ * `instanceof Error` (another realm, as under Jest) into a plain Error naming it.
+ */
+const UNREACHABLE_MESSAGE =
+  /\b(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|TimeoutError)\b|socket hang up/;
+
+/**
+ * S3 could not be reached, went silent past a timeout or answered 5xx, each after the
+ * SDK's retries. Checked by shape: Node's socket errors may come from another realm.
+ */
+function isUnreachable(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const { name, code, message } = error as { name?: unknown; code?: unknown; message?: unknown };
+  if (error instanceof S3ServiceException) return (error.$metadata.httpStatusCode ?? 0) >= 500;
+  return (
+    name === 'TimeoutError' ||
+    (typeof code === 'string' && UNREACHABLE_CODES.has(code)) ||
+    (typeof message === 'string' && UNREACHABLE_MESSAGE.test(message))
+  );
+}
+
+/** What a failed S3 call is thrown as: not found and unreachable get the storage errors. */
+function storageError(error: unknown, key?: string): unknown {
+  if (key !== undefined && isNotFound(error)) return new StorageNotFoundError(key);
+  if (isUnreachable(error)) return new StorageUnavailableError(error);
+  return error;
+}
+
 function isNotImplemented(error: unknown): boolean {
   return (
     error instanceof S3ServiceException &&
@@ -197,7 +238,12 @@ export class S3StorageDriver implements StorageDriver {
       ),
     );
     stopped.catch(() => undefined);
-    body.once('error', fail);
+    let sourceFailed = false;
+    const failSource = (error: unknown) => {
+      sourceFailed ||= failure === undefined;
+      fail(error);
+    };
+    body.once('error', failSource);
     const reader = new PartReader(body[Symbol.asyncIterator]());
     const fill = (buffer: Buffer) => Promise.race([reader.fill(buffer), stopped]);
     const sendOptions = { abortSignal: stop.signal };
@@ -276,9 +322,10 @@ export class S3StorageDriver implements StorageDriver {
       // Parts still arriving after the abort would be kept by S3: abort once they settled.
       await Promise.allSettled(sending.values());
       if (uploadId) await this.abortUpload(key, uploadId);
-      throw failure;
+      // The source's own error (a client gone, a size limit) is the caller's to read.
+      throw sourceFailed ? failure : storageError(failure);
     } finally {
-      body.off('error', fail);
+      body.off('error', failSource);
     }
     // Only now: the buffers of a failed upload may still be referenced by a cut request.
     for (const buffer of held) this.parts.give(buffer);
@@ -302,8 +349,7 @@ export class S3StorageDriver implements StorageDriver {
       if (!(response.Body instanceof Readable)) throw new Error('S3 returned no stream');
       return response.Body;
     } catch (error) {
-      if (isNotFound(error)) throw new StorageNotFoundError(key);
-      throw error;
+      throw storageError(error, key);
     }
   }
 
@@ -316,7 +362,7 @@ export class S3StorageDriver implements StorageDriver {
       return { size: response.ContentLength ?? 0 };
     } catch (error) {
       if (isNotFound(error)) return null;
-      throw error;
+      throw storageError(error);
     }
   }
 
@@ -333,28 +379,35 @@ export class S3StorageDriver implements StorageDriver {
         }),
       );
     } catch (error) {
-      if (isNotFound(error)) throw new StorageNotFoundError(from);
-      throw error;
+      throw storageError(error, from);
     }
   }
 
   async delete(key: string): Promise<void> {
     assertValidKey(key);
-    await this.client.send(new DeleteObjectCommand({ Bucket: this.settings.bucket, Key: key }));
+    await this.client
+      .send(new DeleteObjectCommand({ Bucket: this.settings.bucket, Key: key }))
+      .catch((error: unknown) => {
+        throw storageError(error);
+      });
   }
 
   async *list(prefix: string): AsyncIterable<ListedObject> {
     assertValidPrefix(prefix);
     let token: string | undefined;
     do {
-      const page = await this.client.send(
-        new ListObjectsV2Command({
-          Bucket: this.settings.bucket,
-          Prefix: prefix || undefined,
-          MaxKeys: this.listPageSize,
-          ContinuationToken: token,
-        }),
-      );
+      const page = await this.client
+        .send(
+          new ListObjectsV2Command({
+            Bucket: this.settings.bucket,
+            Prefix: prefix || undefined,
+            MaxKeys: this.listPageSize,
+            ContinuationToken: token,
+          }),
+        )
+        .catch((error: unknown) => {
+          throw storageError(error);
+        });
       for (const object of page.Contents ?? []) {
         if (object.Key !== undefined && isValidKey(object.Key)) {
           yield {
@@ -383,7 +436,7 @@ export class S3StorageDriver implements StorageDriver {
         );
       } catch (error) {
         if (isNotImplemented(error)) throw new LeftoversUnsupportedError('this S3 server');
-        throw error;
+        throw storageError(error);
       }
       for (const upload of page.Uploads ?? []) {
         const startedAt = upload.Initiated ?? new Date(0);
@@ -406,13 +459,19 @@ export class S3StorageDriver implements StorageDriver {
         }),
       );
     } catch (error) {
-      if (!isNotFound(error) && (error as { name?: string }).name !== 'NoSuchUpload') throw error;
+      if (!isNotFound(error) && (error as { name?: string }).name !== 'NoSuchUpload') {
+        throw storageError(error);
+      }
     }
   }
 
   /** Readiness: the bucket answers. */
   async ping(): Promise<void> {
-    await this.client.send(new HeadBucketCommand({ Bucket: this.settings.bucket }));
+    await this.client
+      .send(new HeadBucketCommand({ Bucket: this.settings.bucket }))
+      .catch((error: unknown) => {
+        throw storageError(error);
+      });
   }
 
   destroy(): void {

@@ -85,3 +85,16 @@ export class LeftoversUnsupportedError extends Error {
     this.name = 'LeftoversUnsupportedError';
   }
 }
+
+/**
+ * The storage backend could not be reached or did not answer in time (after the client's
+ * own retries): the request may succeed later. Answered 503 over HTTP.
+ */
+export class StorageUnavailableError extends Error {
+  constructor(cause: unknown) {
+    super(`Storage is unavailable: ${cause instanceof Error ? cause.message : String(cause)}`, {
+      cause,
+    });
+    this.name = 'StorageUnavailableError';
+  }
+}

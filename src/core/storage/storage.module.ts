@@ -1,4 +1,4 @@
-import { Global, Inject, Module } from '@nestjs/common';
+import { Global, Inject, Module, OnModuleDestroy } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
 import { LocalStorageDriver } from './local-storage.driver';
 import { S3StorageDriver } from './s3-storage.driver';
@@ -28,4 +28,11 @@ export function createStorageDriver(config: AppConfig): StorageDriver {
   providers: [{ provide: STORAGE, inject: [AppConfig], useFactory: createStorageDriver }],
   exports: [STORAGE],
 })
-export class StorageModule {}
+export class StorageModule implements OnModuleDestroy {
+  constructor(@Inject(STORAGE) private readonly storage: StorageDriver) {}
+
+  /** Closes the S3 client's pooled sockets with the app. */
+  onModuleDestroy(): void {
+    if (this.storage instanceof S3StorageDriver) this.storage.destroy();
+  }
+}
