@@ -6,8 +6,8 @@
  *   npx ts-node -T bench/support/patch-cpu.ts [seconds=6] [connections=8] [persisted,fresh,post]
  *   BENCH_CPU_PROF=/tmp/prof npx ts-node -T bench/support/patch-cpu.ts   (then profile-summary.ts)
  *
- * PATCHes go round robin over 3,000 turns persisted before the measurement (each revised
- * every few seconds: its previous revision is usually persisted already, as in P11's
+ * PATCHes go round robin over 500 of 3,000 turns persisted before the measurement (each
+ * revised every second or two, its previous revision often persisted already, as in P11's
  * preseeded half), with the body bench/cleaning.ts sends. A second probe PATCHes turns
  * POSTed moments before (still buffered in Redis, or just flushed): P11's other half.
  */
@@ -36,6 +36,8 @@ const CONNECTIONS = Number(process.argv[3] ?? 8);
 /** Which probes to run (comma-separated: persisted, fresh, post); all by default. */
 const ONLY = new Set((process.argv[4] ?? 'persisted,fresh,post').split(','));
 const PRESEEDED = 3_000;
+/** The persisted probe revises the first this many, round robin: each every second or two. */
+const REVISED = 500;
 
 let sequence = 0;
 
@@ -108,7 +110,7 @@ async function main(): Promise<void> {
           setupRequest: (request: autocannon.Request) => ({
             ...request,
             method: 'PATCH',
-            path: `/api/v1/conversations/${id}/turns/${(cursor++ % PRESEEDED) + 1}`,
+            path: `/api/v1/conversations/${id}/turns/${(cursor++ % REVISED) + 1}`,
             body: patchBody(),
           }),
         },

@@ -131,12 +131,16 @@ return {accepted, duplicates}
  * CONFLICT DO NOTHING) and never updates a row that is not there yet. A turn no longer
  * pending was acknowledged, which happens only after its row committed.
  * An absent counter means no revision is buffered or recent: the caller's read of the
- * turn (from the pending set or Postgres) is then current, so ARGV[2] is trusted.
+ * turn (from the pending set or Postgres) is then current, so ARGV[2] is trusted; unless
+ * ARGV[8] is '1' (the base is the API's memory of its own last revision, RevisionMemory),
+ * which only a present counter can confirm.
  */
 const REVISE_SCRIPT = `
 if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
 local expected = tonumber(ARGV[2])
-local current = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or expected)
+local stored = redis.call('HGET', KEYS[2], ARGV[1])
+if not stored and ARGV[8] == '1' then return -2 end
+local current = tonumber(stored or expected)
 if current ~= expected then return -2 end
 redis.call('HSET', KEYS[2], ARGV[1], current + 1, ARGV[1] .. ':t', ARGV[3])
 redis.call('EXPIRE', KEYS[2], ARGV[7])
@@ -387,11 +391,13 @@ export class TurnBuffer implements OnModuleInit {
   /**
    * Compare-and-set of turn `revision.messageNumber` from `revision.revision - 1` to
    * `revision.revision` (REVISE_SCRIPT); `next` is the turn as the revision makes it.
+   * `remembered`: the base is the API's memory, not a read (refused if the counter is gone).
    */
   async revise(
     revision: RevisionRecord,
     next: RevisedTurn,
     pendingRaw: string | null,
+    remembered = false,
   ): Promise<ReviseOutcome> {
     const { conversationId, messageNumber } = revision;
     const run = (
@@ -412,6 +418,7 @@ export class TurnBuffer implements OnModuleInit {
       pendingRaw ?? '',
       conversationId,
       REVISION_COUNTER_TTL_SECONDS,
+      remembered ? '1' : '0',
     );
     if (result === -1) return 'closed';
     if (result === -2) return 'conflict';

@@ -27,6 +27,7 @@ import type { TurnCorrection } from '../entities/turn.entity';
 import { isCertainlyValidRevision } from '../dto/revise-fast-check';
 import { isCertainlyValidBody } from '../dto/turn-fast-check';
 import { FlushScheduler } from './flush-scheduler';
+import { RevisionMemory } from './revision-memory';
 import { RevisionBase, TurnBuffer } from './turn-buffer';
 import { isFiltered, matchesFilter, TurnFilter } from './turn-filter';
 import {
@@ -51,6 +52,12 @@ export interface ConversationEvent {
 /** A filtered list scans buffered turns this many at a time, at most this many times. */
 const BUFFER_SCAN_CHUNK = 500;
 const BUFFER_SCAN_CHUNKS = 20;
+
+/**
+ * Persisted turns this process revised, kept to be the base of their next PATCH (one
+ * Redis round trip, no read): P11 revises each of thousands of turns every few seconds.
+ */
+const REVISION_MEMORY = { maxEntries: 10_000, maxAgeMs: 60_000 };
 
 /** Concurrent PATCHes of one turn re-read and retry; this many rounds is ample. */
 const MAX_REVISION_ATTEMPTS = 25;
@@ -162,6 +169,7 @@ function correctionOf(c: CorrectionDto): TurnCorrection {
 @Injectable()
 export class TurnsService {
   private readonly logger = new Logger(TurnsService.name);
+  private readonly remembered = new RevisionMemory(REVISION_MEMORY);
 
   constructor(
     private readonly conversations: ConversationsService,
@@ -413,10 +421,20 @@ export class TurnsService {
     }
     if ((await this.conversations.statusForIngest(conversationId)) !== 'active')
       throw new ConversationsException(ConversationsErrorCode.NotActive);
+    let memory = this.remembered.get(conversationId, messageNumber);
+    // The memory may be behind another process's revision: If-Match decides on a read.
+    if (memory && ifMatch !== undefined && ifMatch !== memory.revision) memory = undefined;
     for (let attempt = 0; attempt < MAX_REVISION_ATTEMPTS; attempt++) {
-      const found = await this.resolve(conversationId, messageNumber);
-      if (!found) throw new NotFoundProblem('turn');
-      const { turn, base } = found;
+      let turn: AnyTurn;
+      let pendingRaw: string | null = null;
+      if (memory) {
+        turn = memory;
+      } else {
+        const found = await this.resolve(conversationId, messageNumber);
+        if (!found) throw new NotFoundProblem('turn');
+        turn = found.turn;
+        pendingRaw = found.base.pendingRaw;
+      }
       const current = revisionOf(turn);
       if (ifMatch !== undefined && ifMatch !== current) throw new PreconditionFailedProblem();
       const changedAt = this.clock.now().toISOString();
@@ -445,9 +463,16 @@ export class TurnsService {
             }
           : {}),
       };
-      const outcome = await this.buffer.revise(record, next, base.pendingRaw);
+      const outcome = await this.buffer.revise(record, next, pendingRaw, memory !== undefined);
       if (outcome === 'closed') throw new ConversationsException(ConversationsErrorCode.NotActive);
       if (outcome === 'conflict') {
+        if (memory) {
+          // Another revision got in (or the counter is gone): read, then decide as usual.
+          memory = undefined;
+          this.remembered.forget(conversationId, messageNumber);
+          attempt--;
+          continue;
+        }
         if (ifMatch !== undefined) throw new PreconditionFailedProblem();
         continue;
       }
@@ -456,9 +481,10 @@ export class TurnsService {
         .catch((error: unknown) =>
           this.logger.warn({ err: String(error) }, 'flush request failed'),
         );
-      return toTurnResponse(
-        'persistedAt' in turn ? { ...next, id: turn.id, persistedAt: turn.persistedAt } : next,
-      );
+      if (!('persistedAt' in turn)) return toTurnResponse(next);
+      const stored: StoredTurn = { ...next, id: turn.id, persistedAt: turn.persistedAt };
+      this.remembered.remember(stored);
+      return toTurnResponse(stored);
     }
     throw new ConversationsException(ConversationsErrorCode.RevisionContention);
   }
