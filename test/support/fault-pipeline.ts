@@ -237,6 +237,12 @@ export function planBatches(
   return batches;
 }
 
+/** The value of one field of a stream entry (fields alternate name, value). */
+function fieldValue(fields: string[], name: string): string | undefined {
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
+  return undefined;
+}
+
 /** Where a probe looks: the run's single Redis server, or a Redis Cluster. */
 export interface ProbeTarget {
   redisUrl: string;
@@ -281,6 +287,26 @@ export class PipelineProbe {
   async bufferLength(): Promise<number> {
     const lengths = await Promise.all(this.bufferKeys().map((key) => this.redis.xlen(key)));
     return lengths.reduce((sum, n) => sum + n, 0);
+  }
+
+  /**
+   * Turns (and revisions) still in the buffer: an entry holds every turn one request
+   * accepted (its `n` field lists their numbers), or one turn or revision.
+   */
+  async bufferTurns(): Promise<number> {
+    let turns = 0;
+    for (const key of this.bufferKeys()) {
+      for (let from = '-'; ;) {
+        const entries = await this.redis.xrange(key, from, '+', 'COUNT', 500);
+        for (const [, fields] of entries) {
+          const numbers = fieldValue(fields, 'n');
+          turns += numbers ? numbers.split(',').length : 1;
+        }
+        if (entries.length < 500) break;
+        from = `(${entries[entries.length - 1]![0]}`;
+      }
+    }
+    return turns;
   }
 
   /** Entries delivered to each consumer and not acknowledged, over every buffer. */
