@@ -1,27 +1,30 @@
 import { Global, Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { ThrottlerModule } from '@nestjs/throttler';
-import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
-import Redis from 'ioredis';
 import { AccessModule } from '../access/access.module';
 import { AppConfig } from '../config/app-config';
-import { REDIS } from '../redis/redis.module';
 import { AccessGuard } from './access.guard';
 import { ActorThrottlerGuard } from './actor-throttler.guard';
 import { AuthFailureLimiter } from './auth-failure-limiter';
 import { FailureLimiter } from './failure-limiter';
+import { SharedRateCounter } from './shared-rate-counter';
+
+/** The rate limit's store, a provider of its own so Nest flushes it on shutdown. */
+@Module({ providers: [SharedRateCounter], exports: [SharedRateCounter] })
+class RateCounterModule {}
 
 @Global()
 @Module({
   imports: [
     AccessModule,
     ThrottlerModule.forRootAsync({
-      inject: [AppConfig, REDIS],
-      useFactory: (config: AppConfig, redis: Redis) => ({
+      imports: [RateCounterModule],
+      inject: [AppConfig, SharedRateCounter],
+      useFactory: (config: AppConfig, counter: SharedRateCounter) => ({
         throttlers: [
           { ttl: config.get('RATE_LIMIT_TTL_SECONDS') * 1000, limit: config.get('RATE_LIMIT_MAX') },
         ],
-        storage: new ThrottlerStorageRedisService(redis),
+        storage: counter,
       }),
     }),
   ],
