@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
-import { APP_INTERCEPTOR } from '@nestjs/core';
+import { APP_PIPE } from '@nestjs/core';
 import { AuthModule } from '../auth/auth.module';
-import { DefaultPageSizeInterceptor } from './default-page-size.interceptor';
+import { DefaultPageSizePipe } from './default-page-size.pipe';
 import { SettingsController, UserSettingsController } from './settings.controller';
 import { SettingsRepository } from './settings.repository';
 import { SettingsService } from './settings.service';
@@ -13,7 +13,8 @@ import { SettingsService } from './settings.service';
   providers: [
     SettingsRepository,
     SettingsService,
-    { provide: APP_INTERCEPTOR, useClass: DefaultPageSizeInterceptor },
+    // Global, and before app.factory.ts's validation pipe: APP_PIPE providers come first.
+    { provide: APP_PIPE, useClass: DefaultPageSizePipe },
   ],
   exports: [SettingsService],
 })
