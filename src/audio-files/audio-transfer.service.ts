@@ -12,7 +12,11 @@ import { DomainEvents } from '../core/events/domain-events';
 import { NotFoundProblem, ValidationProblem } from '../core/http/problem.exception';
 import type { Actor } from '../core/security/actor';
 import { HashingCounter, SizeLimitExceededError } from '../core/storage/hashing';
-import { StorageDriver, StorageNotFoundError } from '../core/storage/storage-driver';
+import {
+  StorageDriver,
+  StorageNotFoundError,
+  StorageUnavailableError,
+} from '../core/storage/storage-driver';
 import { archiveAudioKey, caseAudioKey, extensionOfKey } from '../core/storage/storage-keys';
 import { InjectStorage } from '../core/storage/storage.module';
 import { AudioErrorCode, AudioException } from './audio-files.exception';
@@ -164,7 +168,10 @@ export class AudioTransferService {
       await feeding;
       if (part.file.truncated) throw new SizeLimitExceededError(maxBytes);
     } catch (error) {
-      await this.removeQuietly(key);
+      // Storage that did not answer the put will likely not answer the clean-up either:
+      // the caller gets the 503 now, the delete runs on (storage-check finds what it misses).
+      if (error instanceof StorageUnavailableError) void this.removeQuietly(key);
+      else await this.removeQuietly(key);
       if (isTooLarge(error) || part.file.truncated) {
         part.file.resume();
         throw new AudioException(AudioErrorCode.TooLarge, {
