@@ -44,8 +44,8 @@ export function isCluster(settings: Pick<RedisSettings, 'clusterNodes'>): boolea
  * The one way the service connects to Redis: a single server, or a Redis Cluster when
  * cluster nodes are given (SPEC section 12). The cluster client is returned as `Redis`:
  * ioredis gives both the same command API, and every multi-key command, script, MULTI
- * and pipeline of the service keeps its keys in one hash slot (see redis-keys.ts), which
- * is the only thing a cluster adds to the contract.
+ * and pipeline of the service keeps its keys in one hash slot (TurnKeys; README
+ * "Scaling out"), which is the only thing a cluster adds to the contract.
  */
 export function createRedisClient(settings: RedisSettings): Redis {
   const { username, password, tls } = redisOptionsFromUrl(settings.url);

@@ -135,13 +135,17 @@ export class SharedRateCounter implements ThrottlerStorage, OnModuleDestroy {
     count.unsent = 0;
     count.sending += hits;
     try {
-      // Kept a little past the window so a late sync still finds it; never read after.
-      const [shared] = await Promise.all([
-        this.redis.incrby(count.key, hits),
-        this.redis.pexpire(count.key, count.length + 10_000),
-      ]);
+      // One write for both (one key, so one slot on a cluster). Kept a little past the
+      // window so a late sync still finds it; never read after.
+      const replies = await this.redis
+        .pipeline()
+        .incrby(count.key, hits)
+        .pexpire(count.key, count.length + 10_000)
+        .exec();
+      const [error, shared] = replies?.[0] ?? [new Error('no reply to INCRBY')];
+      if (error) throw error;
       // Syncs run one at a time, so the total includes every hit this process sent.
-      count.shared = Math.max(count.shared, shared);
+      count.shared = Math.max(count.shared, Number(shared));
     } catch {
       // Redis unreachable: counted again with the next sync (the limit holds per process).
       count.unsent += hits;
