@@ -7,6 +7,7 @@ import {
   Session,
   startApp,
   TestApp,
+  userSession,
 } from '../support/app';
 import { createCase, uploadAudio, waitForJob, wavBuffer } from '../support/audio';
 import { openEventStream, portOf } from '../support/conversation-http';
@@ -136,6 +137,40 @@ describe('Redis Cluster (SPEC section 12)', () => {
       .expect(202);
     const job = await waitForJob(t.http, admin.auth, (verify.body as { jobId: string }).jobId);
     expect(job.state).toBe('completed');
+  });
+
+  /** Every rate-limit count the masters hold, summed (keys spread over the slots). */
+  async function rateCountsInCluster(): Promise<number> {
+    const totals = await Promise.all(
+      cluster.ports.map(async (port) => {
+        const node = new Redis({ host: '127.0.0.1', port, lazyConnect: true });
+        await node.connect();
+        try {
+          const keys = await node.keys('vbt-cluster:rate:*');
+          const values = keys.length > 0 ? await Promise.all(keys.map((k) => node.get(k))) : [];
+          return values.reduce((sum, value) => sum + Number(value ?? 0), 0);
+        } finally {
+          node.disconnect();
+        }
+      }),
+    );
+    return totals.reduce((sum, n) => sum + n, 0);
+  }
+
+  it('adds every request to the shared rate-limit counts on the masters', async () => {
+    const before = await rateCountsInCluster();
+    const session = await userSession(t.http, admin, 'case_worker');
+    const requests = 12;
+    for (let i = 0; i < requests; i++) {
+      await t.http.get('/api/v1/auth/me').set(session.auth).expect(200);
+    }
+    // Counts are synced every few milliseconds, not per request.
+    const after = await eventually(
+      rateCountsInCluster,
+      (total) => total >= before + requests,
+      5000,
+    );
+    expect(after - before).toBeGreaterThanOrEqual(requests);
   });
 
   it('locks an account after LOGIN_MAX_FAILURES failures, as on one server', async () => {
