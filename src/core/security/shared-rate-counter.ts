@@ -1,4 +1,4 @@
-import { Injectable, OnModuleDestroy } from '@nestjs/common';
+import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import type { ThrottlerStorage } from '@nestjs/throttler';
 import Redis from 'ioredis';
 import { Clock } from '../clock/clock';
@@ -43,7 +43,10 @@ interface WindowCount {
  */
 @Injectable()
 export class SharedRateCounter implements ThrottlerStorage, OnModuleDestroy {
+  private readonly logger = new Logger(SharedRateCounter.name);
   private readonly windows = new Map<string, WindowCount>();
+  /** Whether the last sync failed: logged when it starts and when it ends, not per try. */
+  private unsynced = false;
   private timer: NodeJS.Timeout | undefined;
   private syncing: Promise<void> = Promise.resolve();
   private closed = false;
@@ -146,8 +149,16 @@ export class SharedRateCounter implements ThrottlerStorage, OnModuleDestroy {
       if (error) throw error;
       // Syncs run one at a time, so the total includes every hit this process sent.
       count.shared = Math.max(count.shared, Number(shared));
-    } catch {
+      if (this.unsynced) this.logger.log('rate-limit counts are shared through Redis again');
+      this.unsynced = false;
+    } catch (error) {
       // Redis unreachable: counted again with the next sync (the limit holds per process).
+      if (!this.unsynced)
+        this.logger.warn(
+          { err: error },
+          'rate-limit counts cannot reach Redis; limiting per process until they can',
+        );
+      this.unsynced = true;
       count.unsent += hits;
       this.scheduleSync();
     } finally {
