@@ -58,14 +58,15 @@ describe('Turn revisions (SPEC section 10)', () => {
   let t: TestApp;
   let admin: Session;
   let worker: Session;
+  const env = {
+    WORKERS_ENABLED: 'false',
+    // Its own buffer stream: another spec's in-process workers must not drain this one's.
+    REDIS_PREFIX: `${process.env.REDIS_PREFIX ?? 'vbt'}-revisions-${Date.now().toString(36)}`,
+    TURN_RECLAIM_IDLE_MS: String(RECLAIM_IDLE_MS),
+  };
 
   beforeAll(async () => {
-    t = await startApp({
-      WORKERS_ENABLED: 'false',
-      // Its own buffer stream: another spec's in-process workers must not drain this one's.
-      REDIS_PREFIX: `${process.env.REDIS_PREFIX ?? 'vbt'}-revisions-${Date.now().toString(36)}`,
-      TURN_RECLAIM_IDLE_MS: String(RECLAIM_IDLE_MS),
-    });
+    t = await startApp(env);
     admin = await loginAsAdmin(t.http);
     worker = await userSession(t.http, admin, 'case_worker');
   });
@@ -79,8 +80,15 @@ describe('Turn revisions (SPEC section 10)', () => {
       .set(session.auth)
       .send(body as object)
       .expect(202);
-  const patch = (session: Session, id: string, n: number, body: object, ifMatch?: string) => {
-    const request = t.http.patch(base(id, `/turns/${n}`)).set(session.auth);
+  const patch = (
+    session: Session,
+    id: string,
+    n: number,
+    body: object,
+    ifMatch?: string,
+    via: TestApp = t,
+  ) => {
+    const request = via.http.patch(base(id, `/turns/${n}`)).set(session.auth);
     if (ifMatch !== undefined) void request.set('If-Match', ifMatch);
     return request.send(body);
   };
@@ -361,6 +369,55 @@ describe('Turn revisions (SPEC section 10)', () => {
         revision: 21,
         cleaned_text: last.cleanedText,
       });
+    });
+
+    it('never builds on what this replica remembers when another replica revised the turn since', async () => {
+      const other = await startApp(env);
+      try {
+        const conversation = await createConversation(t.http, worker);
+        await post(worker, conversation.id, turn(4));
+        await post(worker, conversation.id, turn(5));
+        // Turn 4: this replica remembers it as ingested; the other revises it first.
+        await patch(worker, conversation.id, 4, { cleanedText: 'there' }, undefined, other).expect(
+          200,
+        );
+        const four = await patch(worker, conversation.id, 4, { cleaningLevel: 'full' }).expect(200);
+        expect(four.body).toMatchObject({
+          revision: 3,
+          cleanedText: 'there',
+          cleaningLevel: 'full',
+        });
+        // Turn 5: this replica remembers its own revision 2; the other makes revision 3.
+        await patch(worker, conversation.id, 5, { cleanedText: 'here' }).expect(200);
+        await patch(
+          worker,
+          conversation.id,
+          5,
+          { businessDomain: 'legal' },
+          undefined,
+          other,
+        ).expect(200);
+        const five = await patch(worker, conversation.id, 5, { cleaningLevel: 'light' }).expect(
+          200,
+        );
+        expect(five.body).toMatchObject({
+          revision: 4,
+          cleanedText: 'here',
+          businessDomain: 'legal',
+          cleaningLevel: 'light',
+        });
+        await drain();
+        expect(await storedRevisions(conversation.id, 4)).toEqual([1, 2, 3]);
+        expect(await storedRevisions(conversation.id, 5)).toEqual([1, 2, 3, 4]);
+        expect(await stored(conversation.id, 5)).toMatchObject({
+          revision: 4,
+          cleaned_text: 'here',
+          business_domain: 'legal',
+          cleaning_level: 'light',
+        });
+      } finally {
+        await other.close();
+      }
     });
 
     it('of 10 concurrent PATCHes with the same If-Match, exactly one wins', async () => {

@@ -1,4 +1,9 @@
-import type { StoredTurn } from './turns.repository';
+/** What a memory entry needs: the turn's identity and, once revised, its revision. */
+export interface RememberedTurn {
+  conversationId: string;
+  messageNumber: number;
+  revision?: number;
+}
 
 export interface RevisionMemoryOptions {
   maxEntries: number;
@@ -6,22 +11,24 @@ export interface RevisionMemoryOptions {
   maxAgeMs: number;
 }
 
-interface Entry {
-  turn: StoredTurn;
+interface Entry<T> {
+  turn: T;
   at: number;
 }
 
+const revisionOf = (turn: RememberedTurn): number => turn.revision ?? 1;
+
 /**
- * The persisted turns this process revised last, each as its latest revision here made it.
- * A revision number names one state of a turn for good (the counter only moves by
- * compare-and-set), so a remembered turn is exact as long as the turn's counter still
- * holds its revision: the next PATCH sends it to the revise script as its base, which
- * checks exactly that (and refuses when the counter is absent), in the same round trip
- * that applies it. A stale entry costs one refused attempt and the usual read, never a
- * wrong revision. Bounded in size and age; the oldest entry goes first.
+ * Turns this process wrote last (ingested, or revised), each as it left them: the base of
+ * their next PATCH without a read. A revision number names one state of a turn for good
+ * (the counter only moves by compare-and-set, a turn is accepted once), so a remembered
+ * turn is exact as long as the turn's counter still holds its revision: the next PATCH
+ * sends it to the revise script as its base, which checks exactly that in the same round
+ * trip that applies it. A stale entry costs one refused attempt and the usual read, never
+ * a wrong revision. Bounded in size and age; the oldest entry goes first.
  */
-export class RevisionMemory {
-  private readonly entries = new Map<string, Entry>();
+export class RevisionMemory<T extends RememberedTurn> {
+  private readonly entries = new Map<string, Entry<T>>();
 
   constructor(
     private readonly options: RevisionMemoryOptions,
@@ -32,7 +39,7 @@ export class RevisionMemory {
     return this.entries.size;
   }
 
-  get(conversationId: string, messageNumber: number): StoredTurn | undefined {
+  get(conversationId: string, messageNumber: number): T | undefined {
     const key = `${conversationId}:${messageNumber}`;
     const entry = this.entries.get(key);
     if (!entry) return undefined;
@@ -44,10 +51,10 @@ export class RevisionMemory {
   }
 
   /** Keeps `turn` unless a higher revision of it is remembered already. */
-  remember(turn: StoredTurn): void {
+  remember(turn: T): void {
     const key = `${turn.conversationId}:${turn.messageNumber}`;
     const known = this.entries.get(key);
-    if (known && known.turn.revision > turn.revision) return;
+    if (known && revisionOf(known.turn) > revisionOf(turn)) return;
     this.entries.delete(key);
     if (this.entries.size >= this.options.maxEntries) {
       // Maps iterate in insertion order: the first key is the oldest entry.

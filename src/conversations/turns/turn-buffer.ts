@@ -125,31 +125,30 @@ return {accepted, duplicates}
  * Accepts one revision of turn ARGV[1], computed by the API from revision ARGV[2]:
  * refused (-1) once the conversation has ended, refused (-2) when another revision got
  * in first (the caller re-reads and retries, or answers 412 under If-Match). Otherwise
- * the counter moves to ARGV[2] + 1 and the revision goes to the durable buffer like a
- * turn. If the turn itself is still buffered (ARGV[5] is its pending member), the entry
- * carries it, so the worker that persists the revision inserts the turn first (ON
+ * the counter moves to ARGV[2] + 1, the revision goes to the durable buffer like a turn,
+ * and the answer is { revision, 1 if the turn is still buffered else 0 }. If the turn
+ * itself is still buffered (its member in the pending set), the entry carries it, so the worker that persists the revision inserts the turn first (ON
  * CONFLICT DO NOTHING) and never updates a row that is not there yet. A turn no longer
  * pending was acknowledged, which happens only after its row committed.
- * An absent counter means no revision is buffered or recent: the caller's read of the
- * turn (from the pending set or Postgres) is then current, so ARGV[2] is trusted; unless
- * ARGV[8] is '1' (the base is the API's memory of its own last revision, RevisionMemory),
- * which only a present counter can confirm.
+ * An absent counter means no revision is buffered or recent: the caller's base (a read
+ * of the turn, or the turn as this process ingested it) is then current, so ARGV[2] is
+ * trusted; unless ARGV[7] is '1' (the base is the API's memory of a revision it made,
+ * RevisionMemory), which only a present counter can confirm.
  */
 const REVISE_SCRIPT = `
-if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
+if redis.call('EXISTS', KEYS[1]) == 1 then return {-1} end
 local expected = tonumber(ARGV[2])
 local stored = redis.call('HGET', KEYS[2], ARGV[1])
-if not stored and ARGV[8] == '1' then return -2 end
+if not stored and ARGV[7] == '1' then return {-2} end
 local current = tonumber(stored or expected)
-if current ~= expected then return -2 end
+if current ~= expected then return {-2} end
 redis.call('HSET', KEYS[2], ARGV[1], current + 1, ARGV[1] .. ':t', ARGV[3])
-redis.call('EXPIRE', KEYS[2], ARGV[7])
+redis.call('EXPIRE', KEYS[2], ARGV[6])
 redis.call('ZADD', KEYS[4], tonumber(ARGV[1]), ARGV[4])
-local turn = ''
-if ARGV[5] ~= '' and redis.call('ZSCORE', KEYS[3], ARGV[5]) then turn = ARGV[5] end
-redis.call('XADD', KEYS[5], '*', 'c', ARGV[6], 'rev', ARGV[4], 'turn', turn)
+local pending = redis.call('ZRANGEBYSCORE', KEYS[3], ARGV[1], ARGV[1], 'LIMIT', 0, 1)
+redis.call('XADD', KEYS[5], '*', 'c', ARGV[5], 'rev', ARGV[4], 'turn', pending[1] or '')
 redis.call('XADD', KEYS[6], 'MAXLEN', '~', 10000, '*', 'revised', ARGV[3])
-return current + 1
+return {current + 1, pending[1] and 1 or 0}
 `;
 
 /**
@@ -245,7 +244,8 @@ export interface RevisionBase {
   pendingRaw: string | null;
 }
 
-export type ReviseOutcome = number | 'closed' | 'conflict';
+/** A revision accepted: its number, and whether its turn was still buffered then. */
+export type ReviseOutcome = { revision: number; buffered: boolean } | 'closed' | 'conflict';
 
 type StreamReply = [string, [string, string[]][]][] | null;
 
@@ -391,19 +391,22 @@ export class TurnBuffer implements OnModuleInit {
   /**
    * Compare-and-set of turn `revision.messageNumber` from `revision.revision - 1` to
    * `revision.revision` (REVISE_SCRIPT); `next` is the turn as the revision makes it.
-   * `remembered`: the base is the API's memory, not a read (refused if the counter is gone).
+   * `requireCounter`: the base is a remembered revision, not a read or the turn as
+   * ingested (refused if the counter is gone).
    */
   async revise(
     revision: RevisionRecord,
     next: RevisedTurn,
-    pendingRaw: string | null,
-    remembered = false,
+    requireCounter = false,
   ): Promise<ReviseOutcome> {
     const { conversationId, messageNumber } = revision;
     const run = (
-      this.redis as unknown as Record<'reviseTurn', (...a: (string | number)[]) => Promise<number>>
+      this.redis as unknown as Record<
+        'reviseTurn',
+        (...a: (string | number)[]) => Promise<[number, number?]>
+      >
     ).reviseTurn;
-    const result = await run.call(
+    const [result, buffered] = await run.call(
       this.redis,
       this.keys.closed(conversationId),
       this.keys.revs(conversationId),
@@ -415,14 +418,13 @@ export class TurnBuffer implements OnModuleInit {
       revision.revision - 1,
       JSON.stringify(next),
       JSON.stringify(revision),
-      pendingRaw ?? '',
       conversationId,
       REVISION_COUNTER_TTL_SECONDS,
-      remembered ? '1' : '0',
+      requireCounter ? '1' : '0',
     );
     if (result === -1) return 'closed';
     if (result === -2) return 'conflict';
-    return result;
+    return { revision: result, buffered: buffered === 1 };
   }
 
   /** The buffered (not yet persisted) form of these turns, by messageNumber. */

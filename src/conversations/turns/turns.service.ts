@@ -54,10 +54,17 @@ const BUFFER_SCAN_CHUNK = 500;
 const BUFFER_SCAN_CHUNKS = 20;
 
 /**
- * Persisted turns this process revised, kept to be the base of their next PATCH (one
- * Redis round trip, no read): P11 revises each of thousands of turns every few seconds.
+ * Turns this process revised, kept to be the base of their next PATCH (one Redis round
+ * trip, no read): P11 revises each of thousands of turns every few seconds.
  */
 const REVISION_MEMORY = { maxEntries: 10_000, maxAgeMs: 60_000 };
+
+/**
+ * Turns this process accepted last, the base of their first revision: a cleaner PATCHes
+ * each turn a moment after posting it (seed 002), by then often persisted, which would
+ * cost a read. At 5,000 turns/s this covers the last two seconds.
+ */
+const INGEST_MEMORY = { maxEntries: 10_000, maxAgeMs: 30_000 };
 
 /** Concurrent PATCHes of one turn re-read and retry; this many rounds is ample. */
 const MAX_REVISION_ATTEMPTS = 25;
@@ -169,7 +176,8 @@ function correctionOf(c: CorrectionDto): TurnCorrection {
 @Injectable()
 export class TurnsService {
   private readonly logger = new Logger(TurnsService.name);
-  private readonly remembered = new RevisionMemory(REVISION_MEMORY);
+  private readonly remembered = new RevisionMemory<RevisedTurn | StoredTurn>(REVISION_MEMORY);
+  private readonly ingested = new RevisionMemory<TurnRecord>(INGEST_MEMORY);
 
   constructor(
     private readonly conversations: ConversationsService,
@@ -226,6 +234,8 @@ export class TurnsService {
     }));
     const outcome = await this.buffer.ingest(conversationId, records);
     if (outcome === 'closed') throw new ConversationsException(ConversationsErrorCode.NotActive);
+    // Only when every turn was new is each record the turn as accepted (revision 1).
+    if (outcome.duplicates === 0) for (const record of records) this.ingested.remember(record);
     if (outcome.accepted > 0) {
       // The turns are safe in Redis; a missed flush request is covered by the sweep.
       this.scheduler
@@ -421,19 +431,19 @@ export class TurnsService {
     }
     if ((await this.conversations.statusForIngest(conversationId)) !== 'active')
       throw new ConversationsException(ConversationsErrorCode.NotActive);
-    let memory = this.remembered.get(conversationId, messageNumber);
+    let memory: AnyTurn | undefined =
+      this.remembered.get(conversationId, messageNumber) ??
+      this.ingested.get(conversationId, messageNumber);
     // The memory may be behind another process's revision: If-Match decides on a read.
-    if (memory && ifMatch !== undefined && ifMatch !== memory.revision) memory = undefined;
+    if (memory && ifMatch !== undefined && ifMatch !== revisionOf(memory)) memory = undefined;
     for (let attempt = 0; attempt < MAX_REVISION_ATTEMPTS; attempt++) {
       let turn: AnyTurn;
-      let pendingRaw: string | null = null;
       if (memory) {
         turn = memory;
       } else {
         const found = await this.resolve(conversationId, messageNumber);
         if (!found) throw new NotFoundProblem('turn');
         turn = found.turn;
-        pendingRaw = found.base.pendingRaw;
       }
       const current = revisionOf(turn);
       if (ifMatch !== undefined && ifMatch !== current) throw new PreconditionFailedProblem();
@@ -463,13 +473,16 @@ export class TurnsService {
             }
           : {}),
       };
-      const outcome = await this.buffer.revise(record, next, pendingRaw, memory !== undefined);
+      // A remembered revision needs its counter to confirm it; revision 1 (the turn as
+      // ingested) is what an absent counter means.
+      const outcome = await this.buffer.revise(record, next, memory !== undefined && current > 1);
       if (outcome === 'closed') throw new ConversationsException(ConversationsErrorCode.NotActive);
       if (outcome === 'conflict') {
         if (memory) {
           // Another revision got in (or the counter is gone): read, then decide as usual.
           memory = undefined;
           this.remembered.forget(conversationId, messageNumber);
+          this.ingested.forget(conversationId, messageNumber);
           attempt--;
           continue;
         }
@@ -481,12 +494,29 @@ export class TurnsService {
         .catch((error: unknown) =>
           this.logger.warn({ err: String(error) }, 'flush request failed'),
         );
-      if (!('persistedAt' in turn)) return toTurnResponse(next);
-      const stored: StoredTurn = { ...next, id: turn.id, persistedAt: turn.persistedAt };
-      this.remembered.remember(stored);
-      return toTurnResponse(stored);
+      const revised = await this.withRow(turn, next, outcome.buffered);
+      this.ingested.forget(conversationId, messageNumber);
+      this.remembered.remember(revised);
+      return toTurnResponse(revised);
     }
     throw new ConversationsException(ConversationsErrorCode.RevisionContention);
+  }
+
+  /**
+   * `next` with the row's own fields once its turn is persisted: from the base when it
+   * was read from Postgres, else read now if the revise script found the turn no longer
+   * buffered (persisted since this process ingested or read it).
+   */
+  private async withRow(
+    base: AnyTurn,
+    next: RevisedTurn,
+    buffered: boolean,
+  ): Promise<RevisedTurn | StoredTurn> {
+    if ('persistedAt' in base) return { ...next, id: base.id, persistedAt: base.persistedAt };
+    if (buffered) return next;
+    const partitionMonth = await this.conversations.partitionMonth(next.conversationId);
+    const row = await this.turns.findOne(next.conversationId, partitionMonth, next.messageNumber);
+    return row ? { ...next, id: row.id, persistedAt: row.persistedAt } : next;
   }
 
   /** The `size` turns before `before` (or the latest), oldest first. */
