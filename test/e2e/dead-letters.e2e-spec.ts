@@ -105,6 +105,18 @@ describe('Dead-lettered turns (SPEC section 12)', () => {
       }),
     ]);
     expect(Date.parse(dead[0]!.deadLetteredAt)).not.toBeNaN();
+    // Not a turn while it is aside, even to the process that accepted it moments ago and
+    // remembers it: its PATCH is 404 like its GET, and no revision is kept for it.
+    const revision = await t.http
+      .patch(`/api/v1/conversations/${conversation.id}/turns/2`)
+      .set(admin.auth)
+      .send({ cleanedText: 'cleaned' });
+    expectProblem(revision, 404);
+    expect(
+      await t.db.query('SELECT 1 FROM turn_revisions WHERE conversation_id = $1', [
+        conversation.id,
+      ]),
+    ).toEqual([]);
 
     const replay = await t.http
       .post('/api/v1/admin/dead-letters/turns/replay')

@@ -127,25 +127,29 @@ return {accepted, duplicates}
  * in first (the caller re-reads and retries, or answers 412 under If-Match). Otherwise
  * the counter moves to ARGV[2] + 1, the revision goes to the durable buffer like a turn,
  * and the answer is { revision, 1 if the turn is still buffered else 0 }. If the turn
- * itself is still buffered (its member in the pending set), the entry carries it, so the worker that persists the revision inserts the turn first (ON
- * CONFLICT DO NOTHING) and never updates a row that is not there yet. A turn no longer
- * pending was acknowledged, which happens only after its row committed.
- * An absent counter means no revision is buffered or recent: the caller's base (a read
- * of the turn, or the turn as this process ingested it) is then current, so ARGV[2] is
- * trusted; unless ARGV[7] is '1' (the base is the API's memory of a revision it made,
- * RevisionMemory), which only a present counter can confirm.
+ * itself is still buffered (its member in the pending set), the entry carries it, so
+ * the worker that persists the revision inserts the turn first (ON CONFLICT DO NOTHING)
+ * and never updates a row that is not there yet. A turn no longer pending was
+ * acknowledged, which happens only after its row committed.
+ * An absent counter means no revision is buffered or recent: the caller's read of the
+ * turn is then current, so ARGV[2] is trusted. ARGV[7] names a base that is no read
+ * (RevisionBaseKind): 'revision', the API's memory of a revision it made, which only a
+ * present counter can confirm; 'ingested', the turn as this process accepted it, which is
+ * revision 1 while the turn is still buffered (once it left the buffer it is persisted,
+ * or refused by the database and dead-lettered: a read tells which).
  */
 const REVISE_SCRIPT = `
 if redis.call('EXISTS', KEYS[1]) == 1 then return {-1} end
 local expected = tonumber(ARGV[2])
 local stored = redis.call('HGET', KEYS[2], ARGV[1])
-if not stored and ARGV[7] == '1' then return {-2} end
+if not stored and ARGV[7] == 'revision' then return {-2} end
 local current = tonumber(stored or expected)
 if current ~= expected then return {-2} end
+local pending = redis.call('ZRANGEBYSCORE', KEYS[3], ARGV[1], ARGV[1], 'LIMIT', 0, 1)
+if not pending[1] and ARGV[7] == 'ingested' then return {-2} end
 redis.call('HSET', KEYS[2], ARGV[1], current + 1, ARGV[1] .. ':t', ARGV[3])
 redis.call('EXPIRE', KEYS[2], ARGV[6])
 redis.call('ZADD', KEYS[4], tonumber(ARGV[1]), ARGV[4])
-local pending = redis.call('ZRANGEBYSCORE', KEYS[3], ARGV[1], ARGV[1], 'LIMIT', 0, 1)
 redis.call('XADD', KEYS[5], '*', 'c', ARGV[5], 'rev', ARGV[4], 'turn', pending[1] or '')
 redis.call('XADD', KEYS[6], 'MAXLEN', '~', 10000, '*', 'revised', ARGV[3])
 return {current + 1, pending[1] and 1 or 0}
@@ -243,6 +247,9 @@ export interface RevisionBase {
   /** The turn's pending member, while the turn itself is not persisted. */
   pendingRaw: string | null;
 }
+
+/** Where the API took the turn a revision builds on (see REVISE_SCRIPT). */
+export type RevisionBaseKind = 'read' | 'revision' | 'ingested';
 
 /** A revision accepted: its number, and whether its turn was still buffered then. */
 export type ReviseOutcome = { revision: number; buffered: boolean } | 'closed' | 'conflict';
@@ -391,13 +398,12 @@ export class TurnBuffer implements OnModuleInit {
   /**
    * Compare-and-set of turn `revision.messageNumber` from `revision.revision - 1` to
    * `revision.revision` (REVISE_SCRIPT); `next` is the turn as the revision makes it.
-   * `requireCounter`: the base is a remembered revision, not a read or the turn as
-   * ingested (refused if the counter is gone).
+   * `base`: where the revision's base came from, which decides what the script checks.
    */
   async revise(
     revision: RevisionRecord,
     next: RevisedTurn,
-    requireCounter = false,
+    base: RevisionBaseKind = 'read',
   ): Promise<ReviseOutcome> {
     const { conversationId, messageNumber } = revision;
     const run = (
@@ -420,7 +426,7 @@ export class TurnBuffer implements OnModuleInit {
       JSON.stringify(revision),
       conversationId,
       REVISION_COUNTER_TTL_SECONDS,
-      requireCounter ? '1' : '0',
+      base,
     );
     if (result === -1) return 'closed';
     if (result === -2) return 'conflict';

@@ -28,7 +28,7 @@ import { isCertainlyValidRevision } from '../dto/revise-fast-check';
 import { isCertainlyValidBody } from '../dto/turn-fast-check';
 import { FlushScheduler } from './flush-scheduler';
 import { RevisionMemory } from './revision-memory';
-import { RevisionBase, TurnBuffer } from './turn-buffer';
+import { RevisionBase, RevisionBaseKind, TurnBuffer } from './turn-buffer';
 import { isFiltered, matchesFilter, TurnFilter } from './turn-filter';
 import {
   CLEANING_FIELDS,
@@ -130,6 +130,12 @@ function withRevision(turn: AnyTurn, revised: RevisedTurn | undefined): AnyTurn 
   return 'persistedAt' in turn
     ? { ...revised, id: turn.id, persistedAt: turn.persistedAt }
     : revised;
+}
+
+/** What the revise script must check of a base: a read, or which memory it came from. */
+function baseKind(memory: AnyTurn | undefined): RevisionBaseKind {
+  if (!memory) return 'read';
+  return revisionOf(memory) > 1 ? 'revision' : 'ingested';
 }
 
 /** A RevisedTurn without the row's own fields, as it is kept in Redis. */
@@ -473,9 +479,7 @@ export class TurnsService {
             }
           : {}),
       };
-      // A remembered revision needs its counter to confirm it; revision 1 (the turn as
-      // ingested) is what an absent counter means.
-      const outcome = await this.buffer.revise(record, next, memory !== undefined && current > 1);
+      const outcome = await this.buffer.revise(record, next, baseKind(memory));
       if (outcome === 'closed') throw new ConversationsException(ConversationsErrorCode.NotActive);
       if (outcome === 'conflict') {
         if (memory) {
