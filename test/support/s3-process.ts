@@ -45,6 +45,10 @@ export async function startS3Process(): Promise<TestS3> {
         child.kill('SIGTERM');
         await exited;
       }
+      // Our ends of its pipes: stdout is no longer read after the first line, so it
+      // would never see its end and keep the test worker alive.
+      child.stdin?.destroy();
+      child.stdout?.destroy();
       await rm(directory, { recursive: true, force: true });
     },
   };

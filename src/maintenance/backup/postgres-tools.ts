@@ -137,6 +137,9 @@ export async function restoreInOneTransaction(
   );
   // psql stopping early (an error) closes the pipe; pg_restore's EPIPE is not the news.
   psql.child.stdin!.on('error', () => undefined);
+  // Nothing reads pg_restore's output once psql is gone: close it, or pg_restore blocks
+  // for ever on a full pipe (any dump larger than the pipe's buffer) and so does this.
+  psql.child.once('close', () => restore.child.stdout!.destroy());
   restore.child.stdout!.pipe(psql.child.stdin!);
   const [restored, applied] = await Promise.allSettled([restore.done, psql.done]);
   if (applied.status === 'rejected') throw applied.reason;
