@@ -135,8 +135,9 @@ return {accepted, duplicates}
  * turn is then current, so ARGV[2] is trusted. ARGV[7] names a base that is no read
  * (RevisionBaseKind): 'revision', the API's memory of a revision it made, which only a
  * present counter can confirm; 'ingested', the turn as this process accepted it, which is
- * revision 1 while the turn is still buffered (once it left the buffer it is persisted,
- * or refused by the database and dead-lettered: a read tells which).
+ * revision 1 while the turn is still buffered. Once it left the buffer unrevised, the
+ * answer is {-3}: it is persisted, or refused by the database and dead-lettered, and
+ * its row (or none) tells which.
  */
 const REVISE_SCRIPT = `
 if redis.call('EXISTS', KEYS[1]) == 1 then return {-1} end
@@ -146,7 +147,7 @@ if not stored and ARGV[7] == 'revision' then return {-2} end
 local current = tonumber(stored or expected)
 if current ~= expected then return {-2} end
 local pending = redis.call('ZRANGEBYSCORE', KEYS[3], ARGV[1], ARGV[1], 'LIMIT', 0, 1)
-if not pending[1] and ARGV[7] == 'ingested' then return {-2} end
+if not pending[1] and ARGV[7] == 'ingested' then return {-3} end
 redis.call('HSET', KEYS[2], ARGV[1], current + 1, ARGV[1] .. ':t', ARGV[3])
 redis.call('EXPIRE', KEYS[2], ARGV[6])
 redis.call('ZADD', KEYS[4], tonumber(ARGV[1]), ARGV[4])
@@ -251,8 +252,13 @@ export interface RevisionBase {
 /** Where the API took the turn a revision builds on (see REVISE_SCRIPT). */
 export type RevisionBaseKind = 'read' | 'revision' | 'ingested';
 
-/** A revision accepted: its number, and whether its turn was still buffered then. */
-export type ReviseOutcome = { revision: number; buffered: boolean } | 'closed' | 'conflict';
+/**
+ * A revision accepted (its number, and whether its turn was still buffered then), or why
+ * not: the conversation ended, another revision got in first, or the turn as ingested
+ * left the buffer before any revision (`unbuffered`: read its row).
+ */
+export type ReviseOutcome =
+  { revision: number; buffered: boolean } | 'closed' | 'conflict' | 'unbuffered';
 
 type StreamReply = [string, [string, string[]][]][] | null;
 
@@ -430,6 +436,7 @@ export class TurnBuffer implements OnModuleInit {
     );
     if (result === -1) return 'closed';
     if (result === -2) return 'conflict';
+    if (result === -3) return 'unbuffered';
     return { revision: result, buffered: buffered === 1 };
   }
 

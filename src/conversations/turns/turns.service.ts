@@ -132,10 +132,10 @@ function withRevision(turn: AnyTurn, revised: RevisedTurn | undefined): AnyTurn 
     : revised;
 }
 
-/** What the revise script must check of a base: a read, or which memory it came from. */
-function baseKind(memory: AnyTurn | undefined): RevisionBaseKind {
-  if (!memory) return 'read';
-  return revisionOf(memory) > 1 ? 'revision' : 'ingested';
+/** A turn a revision builds on, and where it came from (what the revise script checks). */
+interface RevisionBaseOf {
+  turn: AnyTurn;
+  kind: RevisionBaseKind;
 }
 
 /** A RevisedTurn without the row's own fields, as it is kept in Redis. */
@@ -353,8 +353,7 @@ export class TurnsService {
     const base = await this.buffer.revisionBase(conversationId, messageNumber);
     const buffered = base.pendingRaw ? (JSON.parse(base.pendingRaw) as TurnRecord) : null;
     if (base.revision === null && buffered) return { turn: buffered, base };
-    const partitionMonth = await this.conversations.partitionMonth(conversationId);
-    const stored = await this.turns.findOne(conversationId, partitionMonth, messageNumber);
+    const stored = await this.storedTurn(conversationId, messageNumber);
     const turn = stored ?? base.latest ?? buffered;
     return turn ? { turn: withRevision(turn, base.latest ?? undefined), base } : null;
   }
@@ -437,54 +436,29 @@ export class TurnsService {
     }
     if ((await this.conversations.statusForIngest(conversationId)) !== 'active')
       throw new ConversationsException(ConversationsErrorCode.NotActive);
-    let memory: AnyTurn | undefined =
-      this.remembered.get(conversationId, messageNumber) ??
-      this.ingested.get(conversationId, messageNumber);
+    let base = this.rememberedBase(conversationId, messageNumber);
     // The memory may be behind another process's revision: If-Match decides on a read.
-    if (memory && ifMatch !== undefined && ifMatch !== revisionOf(memory)) memory = undefined;
+    if (base && ifMatch !== undefined && ifMatch !== revisionOf(base.turn)) base = undefined;
     for (let attempt = 0; attempt < MAX_REVISION_ATTEMPTS; attempt++) {
-      let turn: AnyTurn;
-      if (memory) {
-        turn = memory;
-      } else {
-        const found = await this.resolve(conversationId, messageNumber);
-        if (!found) throw new NotFoundProblem('turn');
-        turn = found.turn;
-      }
-      const current = revisionOf(turn);
-      if (ifMatch !== undefined && ifMatch !== current) throw new PreconditionFailedProblem();
-      const changedAt = this.clock.now().toISOString();
-      const next: RevisedTurn = {
-        ...asRevised(turn),
-        ...changes,
-        revision: current + 1,
-        updatedAt: changedAt,
-      };
-      const record: RevisionRecord = {
-        conversationId,
-        messageNumber,
-        revision: next.revision,
-        changedBy: actor.userId,
-        changedAt,
-        changes,
-        state: cleaningStateOf(next),
-        ...(current === 1
-          ? {
-              original: {
-                revision: 1,
-                changedBy: turn.ingestedBy,
-                changedAt: turn.receivedAt,
-                changes: cleaningStateOf(turn),
-              },
-            }
-          : {}),
-      };
-      const outcome = await this.buffer.revise(record, next, baseKind(memory));
+      const { turn, kind } = base ?? (await this.readBase(conversationId, messageNumber));
+      if (ifMatch !== undefined && ifMatch !== revisionOf(turn))
+        throw new PreconditionFailedProblem();
+      const { next, record } = this.nextRevision(turn, changes, actor.userId);
+      const outcome = await this.buffer.revise(record, next, kind);
       if (outcome === 'closed') throw new ConversationsException(ConversationsErrorCode.NotActive);
+      if (outcome === 'unbuffered') {
+        // Persisted since this process ingested it (the row is the base), or dead-lettered.
+        this.ingested.forget(conversationId, messageNumber);
+        const row = await this.storedTurn(conversationId, messageNumber);
+        if (!row) throw new NotFoundProblem('turn');
+        base = { turn: row, kind: 'read' };
+        attempt--;
+        continue;
+      }
       if (outcome === 'conflict') {
-        if (memory) {
+        base = undefined;
+        if (kind !== 'read') {
           // Another revision got in (or the counter is gone): read, then decide as usual.
-          memory = undefined;
           this.remembered.forget(conversationId, messageNumber);
           this.ingested.forget(conversationId, messageNumber);
           attempt--;
@@ -506,6 +480,68 @@ export class TurnsService {
     throw new ConversationsException(ConversationsErrorCode.RevisionContention);
   }
 
+  /** The turn as this process last wrote it (its own revision, or as ingested), if known. */
+  private rememberedBase(
+    conversationId: string,
+    messageNumber: number,
+  ): RevisionBaseOf | undefined {
+    const revised = this.remembered.get(conversationId, messageNumber);
+    if (revised) return { turn: revised, kind: 'revision' };
+    const ingested = this.ingested.get(conversationId, messageNumber);
+    return ingested ? { turn: ingested, kind: 'ingested' } : undefined;
+  }
+
+  /** The turn as it now is, read (404 when there is none). */
+  private async readBase(conversationId: string, messageNumber: number): Promise<RevisionBaseOf> {
+    const found = await this.resolve(conversationId, messageNumber);
+    if (!found) throw new NotFoundProblem('turn');
+    return { turn: found.turn, kind: 'read' };
+  }
+
+  private async storedTurn(
+    conversationId: string,
+    messageNumber: number,
+  ): Promise<StoredTurn | undefined> {
+    const partitionMonth = await this.conversations.partitionMonth(conversationId);
+    return this.turns.findOne(conversationId, partitionMonth, messageNumber);
+  }
+
+  /** `turn` as the revision makes it, and the revision as the buffer carries it. */
+  private nextRevision(
+    turn: AnyTurn,
+    changes: CleaningChanges,
+    changedBy: string,
+  ): { next: RevisedTurn; record: RevisionRecord } {
+    const current = revisionOf(turn);
+    const changedAt = this.clock.now().toISOString();
+    const next: RevisedTurn = {
+      ...asRevised(turn),
+      ...changes,
+      revision: current + 1,
+      updatedAt: changedAt,
+    };
+    const record: RevisionRecord = {
+      conversationId: turn.conversationId,
+      messageNumber: turn.messageNumber,
+      revision: next.revision,
+      changedBy,
+      changedAt,
+      changes,
+      state: cleaningStateOf(next),
+      ...(current === 1
+        ? {
+            original: {
+              revision: 1,
+              changedBy: turn.ingestedBy,
+              changedAt: turn.receivedAt,
+              changes: cleaningStateOf(turn),
+            },
+          }
+        : {}),
+    };
+    return { next, record };
+  }
+
   /**
    * `next` with the row's own fields once its turn is persisted: from the base when it
    * was read from Postgres, else read now if the revise script found the turn no longer
@@ -518,8 +554,7 @@ export class TurnsService {
   ): Promise<RevisedTurn | StoredTurn> {
     if ('persistedAt' in base) return { ...next, id: base.id, persistedAt: base.persistedAt };
     if (buffered) return next;
-    const partitionMonth = await this.conversations.partitionMonth(next.conversationId);
-    const row = await this.turns.findOne(next.conversationId, partitionMonth, next.messageNumber);
+    const row = await this.storedTurn(next.conversationId, next.messageNumber);
     return row ? { ...next, id: row.id, persistedAt: row.persistedAt } : next;
   }
 
