@@ -50,6 +50,19 @@ describe('Restoring a dump in one transaction (pg_restore | psql)', () => {
     }
   };
 
+  /** A custom-format dump of a new database made by `sql`. */
+  const dumpOf = async (label: string, sql: string): Promise<string> => {
+    const source = await createDatabase(label);
+    await query(source, sql);
+    const dump = join(work, `${label}.dump`);
+    await runPostgresTool(
+      'pg_dump',
+      ['--format=custom', `--file=${dump}`],
+      postgresEnvironment(source),
+    );
+    return dump;
+  };
+
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'verbatim-pgtools-'));
   });
@@ -61,19 +74,11 @@ describe('Restoring a dump in one transaction (pg_restore | psql)', () => {
   });
 
   it('ends with psql’s error when psql stops early, the dump many times a pipe buffer; nothing changes', async () => {
-    const source = await createDatabase('pgt_src');
     // About 2 MB of COPY data: pg_restore blocks on the pipe long before the end.
-    await query(
-      source,
+    const dump = await dumpOf(
+      'pgt_src',
       `CREATE TABLE notes AS SELECT n, repeat('x', 400) AS body FROM generate_series(1, 5000) n`,
     );
-    const dump = join(work, 'source.dump');
-    await runPostgresTool(
-      'pg_dump',
-      ['--format=custom', `--file=${dump}`],
-      postgresEnvironment(source),
-    );
-
     const target = await createDatabase('pgt_dst');
     await query(target, `CREATE TABLE kept (id int); INSERT INTO kept VALUES (1)`);
     const started = Date.now();
@@ -92,13 +97,9 @@ describe('Restoring a dump in one transaction (pg_restore | psql)', () => {
   });
 
   it('restores the whole dump when every statement succeeds', async () => {
-    const source = await createDatabase('pgt_src2');
-    await query(source, `CREATE TABLE notes AS SELECT n FROM generate_series(1, 3000) n`);
-    const dump = join(work, 'source2.dump');
-    await runPostgresTool(
-      'pg_dump',
-      ['--format=custom', `--file=${dump}`],
-      postgresEnvironment(source),
+    const dump = await dumpOf(
+      'pgt_src2',
+      'CREATE TABLE notes AS SELECT n FROM generate_series(1, 3000) n',
     );
     const target = await createDatabase('pgt_dst2');
     await restoreInOneTransaction(dump, [], postgresEnvironment(target));
