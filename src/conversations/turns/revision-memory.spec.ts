@@ -6,7 +6,7 @@ const turn = (messageNumber: number, revision: number): StoredTurn =>
 
 describe('RevisionMemory', () => {
   it('answers the latest revision remembered, never an older one over a newer', () => {
-    const memory = new RevisionMemory({ maxEntries: 10, maxAgeMs: 1000 });
+    const memory = new RevisionMemory<StoredTurn>({ maxEntries: 10, maxAgeMs: 1000 }, () => 0);
     memory.remember(turn(1, 3));
     memory.remember(turn(1, 2));
     expect(memory.get('c', 1)?.revision).toBe(3);
@@ -19,7 +19,7 @@ describe('RevisionMemory', () => {
 
   it('drops entries past their age and the oldest beyond its size', () => {
     let now = 0;
-    const memory = new RevisionMemory({ maxEntries: 2, maxAgeMs: 1000 }, () => now);
+    const memory = new RevisionMemory<StoredTurn>({ maxEntries: 2, maxAgeMs: 1000 }, () => now);
     memory.remember(turn(1, 2));
     memory.remember(turn(2, 2));
     memory.remember(turn(3, 2));

@@ -1,9 +1,4 @@
-/** What a memory entry needs: the turn's identity and, once revised, its revision. */
-export interface RememberedTurn {
-  conversationId: string;
-  messageNumber: number;
-  revision?: number;
-}
+import { revisionOf, type TurnRecord } from './turn-record';
 
 export interface RevisionMemoryOptions {
   maxEntries: number;
@@ -16,8 +11,6 @@ interface Entry<T> {
   at: number;
 }
 
-const revisionOf = (turn: RememberedTurn): number => turn.revision ?? 1;
-
 /**
  * Turns this process wrote last (ingested, or revised), each as it left them: the base of
  * their next PATCH without a read. A revision number names one state of a turn for good
@@ -27,12 +20,12 @@ const revisionOf = (turn: RememberedTurn): number => turn.revision ?? 1;
  * trip that applies it. A stale entry costs one refused attempt and the usual read, never
  * a wrong revision. Bounded in size and age; the oldest entry goes first.
  */
-export class RevisionMemory<T extends RememberedTurn> {
+export class RevisionMemory<T extends TurnRecord> {
   private readonly entries = new Map<string, Entry<T>>();
 
   constructor(
     private readonly options: RevisionMemoryOptions,
-    private readonly now: () => number = Date.now,
+    private readonly now: () => number,
   ) {}
 
   get size(): number {

@@ -57,6 +57,11 @@ export interface RevisedTurn extends TurnRecord {
   updatedAt: string | null;
 }
 
+/** A turn's revision: 1 for the turn as posted, until a PATCH numbers it. */
+export function revisionOf(turn: TurnRecord | RevisedTurn): number {
+  return 'revision' in turn ? turn.revision : 1;
+}
+
 export interface RevisionHistoryEntry {
   revision: number;
   changedBy: string | null;

@@ -38,6 +38,7 @@ import {
   RevisedTurn,
   RevisionHistoryEntry,
   RevisionRecord,
+  revisionOf,
   TurnRecord,
 } from './turn-record';
 import { StoredTurn, TurnsRepository } from './turns.repository';
@@ -122,8 +123,6 @@ function merge(persisted: StoredTurn[], buffered: TurnRecord[]): AnyTurn[] {
   return [...byNumber.values()].sort((a, b) => a.messageNumber - b.messageNumber);
 }
 
-const revisionOf = (turn: AnyTurn): number => ('revision' in turn ? turn.revision : 1);
-
 /** `turn` as its newer buffered revision made it, keeping the row's id once persisted. */
 function withRevision(turn: AnyTurn, revised: RevisedTurn | undefined): AnyTurn {
   if (!revised || revised.revision <= revisionOf(turn)) return turn;
@@ -182,8 +181,13 @@ function correctionOf(c: CorrectionDto): TurnCorrection {
 @Injectable()
 export class TurnsService {
   private readonly logger = new Logger(TurnsService.name);
-  private readonly remembered = new RevisionMemory<RevisedTurn | StoredTurn>(REVISION_MEMORY);
-  private readonly ingested = new RevisionMemory<TurnRecord>(INGEST_MEMORY);
+  // Read at each use, so the clock is the one the constructor is given.
+  private readonly remembered = new RevisionMemory<RevisedTurn | StoredTurn>(REVISION_MEMORY, () =>
+    this.clock.nowMs(),
+  );
+  private readonly ingested = new RevisionMemory<TurnRecord>(INGEST_MEMORY, () =>
+    this.clock.nowMs(),
+  );
 
   constructor(
     private readonly conversations: ConversationsService,
