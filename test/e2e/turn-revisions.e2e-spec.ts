@@ -228,6 +228,32 @@ describe('Turn revisions (SPEC section 10)', () => {
     });
   });
 
+  describe('PATCH of a turn persisted since its last PATCH here', () => {
+    it('answers with the row once the turn is persisted, though the base came from memory', async () => {
+      const conversation = await createConversation(t.http, worker);
+      await post(worker, conversation.id, turn(3));
+      const buffered = await patch(worker, conversation.id, 3, { cleanedText: 'first' }).expect(
+        200,
+      );
+      expect(buffered.body).toMatchObject({ revision: 2, persistedAt: null, id: null });
+      await drain();
+      const persisted = await patch(worker, conversation.id, 3, { cleaningLevel: 'full' }).expect(
+        200,
+      );
+      const [row] = await t.db.query<{ id: string }[]>(
+        'SELECT id::text AS id FROM turns WHERE conversation_id = $1 AND message_number = 3',
+        [conversation.id],
+      );
+      expect(persisted.body).toMatchObject({
+        revision: 3,
+        cleanedText: 'first',
+        cleaningLevel: 'full',
+        id: row!.id,
+      });
+      expect((persisted.body as TurnBody).persistedAt).not.toBeNull();
+    });
+  });
+
   describe('PATCH of a persisted turn', () => {
     it('numbers each revision, keeps every one, and stores the latest', async () => {
       const conversation = await createConversation(t.http, worker);
