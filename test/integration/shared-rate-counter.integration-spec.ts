@@ -39,11 +39,13 @@ describe('Rate limit counts shared through Redis (SharedRateCounter)', () => {
   };
   const hit = (counter: SharedRateCounter, tracker: string) =>
     counter.increment(tracker, TTL_MS, LIMIT, TTL_MS, 'default');
-  const sharedCount = async (tracker: string): Promise<number> => {
+  /** The Redis key of the tracker's window the clock is in now. */
+  const windowKey = (tracker: string): string => {
     const now = clock.nowMs();
-    const value = await clients[0]!.get(`rate:default:${tracker}:${now - (now % TTL_MS)}`);
-    return Number(value ?? 0);
+    return `rate:default:${tracker}:${now - (now % TTL_MS)}`;
   };
+  const sharedCount = async (tracker: string): Promise<number> =>
+    Number((await clients[0]!.get(windowKey(tracker))) ?? 0);
   let sequence = 0;
   const newTracker = () => `user:${process.pid}-${(sequence += 1)}`;
 
@@ -98,6 +100,18 @@ describe('Rate limit counts shared through Redis (SharedRateCounter)', () => {
         await new Promise((resolve) => setTimeout(resolve, RATE_SYNC_INTERVAL_MS));
       }
       expect(await sharedCount(tracker)).toBe(4);
+    });
+
+    it('still sends the hits of a window that ended before its sync', async () => {
+      const counter = replica();
+      const tracker = newTracker();
+      for (let i = 0; i < 3; i += 1) await hit(counter, tracker);
+      const ended = windowKey(tracker);
+      clock.advance(TTL_MS);
+      expect(await hit(counter, tracker)).toMatchObject({ totalHits: 1 });
+      await counter.sync();
+      expect(Number(await clients[0]!.get(ended))).toBe(3);
+      expect(await sharedCount(tracker)).toBe(1);
     });
 
     it('starts a new window from zero once the block is over', async () => {

@@ -10,6 +10,9 @@ type ThrottlerStorageRecord = Awaited<ReturnType<ThrottlerStorage['increment']>>
 /** How long this process counts alone before it adds its hits to the shared count. */
 export const RATE_SYNC_INTERVAL_MS = 20;
 
+/** How often ended windows are dropped from memory. */
+const SWEEP_EVERY_MS = 1_000;
+
 /** One tracker's count in one window, as this process knows it. */
 interface WindowCount {
   key: string;
@@ -45,6 +48,10 @@ interface WindowCount {
 export class SharedRateCounter implements ThrottlerStorage, OnModuleDestroy {
   private readonly logger = new Logger(SharedRateCounter.name);
   private readonly windows = new Map<string, WindowCount>();
+  /** Counts with hits not sent yet: a sync visits these, not every tracker known. */
+  private readonly dirty = new Set<WindowCount>();
+  /** When ended windows were last dropped (at most once per SWEEP_EVERY_MS). */
+  private sweptAt = 0;
   /** Whether the last sync failed: logged when it starts and when it ends, not per try. */
   private unsynced = false;
   private timer: NodeJS.Timeout | undefined;
@@ -66,6 +73,7 @@ export class SharedRateCounter implements ThrottlerStorage, OnModuleDestroy {
     const now = this.clock.nowMs();
     const count = this.current(`${throttlerName}:${key}`, ttl, now);
     count.unsent += 1;
+    this.dirty.add(count);
     this.scheduleSync();
     const totalHits = count.shared + count.sending + count.unsent;
     if (totalHits > limit && count.blockedUntil <= now) count.blockedUntil = now + blockDuration;
@@ -120,17 +128,22 @@ export class SharedRateCounter implements ThrottlerStorage, OnModuleDestroy {
   }
 
   private async sendUnsent(): Promise<void> {
+    const counts = [...this.dirty];
+    this.dirty.clear();
+    this.dropEnded();
+    await Promise.all(counts.map((count) => this.send(count)));
+  }
+
+  /** Forgets trackers whose window and block are over and that have nothing in flight. */
+  private dropEnded(): void {
     const now = this.clock.nowMs();
-    const sends: Promise<void>[] = [];
+    if (now - this.sweptAt < SWEEP_EVERY_MS) return;
+    this.sweptAt = now;
     for (const [id, count] of this.windows) {
-      if (count.unsent === 0) {
-        const over = count.start + count.length <= now && count.blockedUntil <= now;
-        if (over && count.sending === 0) this.windows.delete(id);
-        continue;
-      }
-      sends.push(this.send(count));
+      const over = count.start + count.length <= now && count.blockedUntil <= now;
+      if (over && count.unsent === 0 && count.sending === 0 && !this.dirty.has(count))
+        this.windows.delete(id);
     }
-    await Promise.all(sends);
   }
 
   private async send(count: WindowCount): Promise<void> {
@@ -160,6 +173,7 @@ export class SharedRateCounter implements ThrottlerStorage, OnModuleDestroy {
         );
       this.unsynced = true;
       count.unsent += hits;
+      this.dirty.add(count);
       this.scheduleSync();
     } finally {
       count.sending -= hits;
