@@ -1,7 +1,7 @@
 import { BullModule } from '@nestjs/bullmq';
 import { DataSource } from 'typeorm';
 import { FlushScheduler } from '../../src/conversations/turns/flush-scheduler';
-import { TurnBuffer } from '../../src/conversations/turns/turn-buffer';
+import { fnv1a, TurnBuffer } from '../../src/conversations/turns/turn-buffer';
 import { TurnDeadLetters } from '../../src/conversations/turns/turn-dead-letters';
 import { TurnPersistenceService } from '../../src/conversations/turns/turn-persistence.service';
 import { TurnRecord } from '../../src/conversations/turns/turn-record';
@@ -137,7 +137,9 @@ describe('Turn persistence (integration)', () => {
       expect(await buffer.pendingCount(conversation)).toBe(30);
 
       const first = await persistence.drain();
-      expect(first).toEqual({ persisted: 30, duplicates: 0, batches: 3 });
+      expect(first).toMatchObject({ persisted: 30, duplicates: 0 });
+      // A statement takes whole entries until it holds BATCH_SIZE turns: at most two here.
+      expect(first.batches).toBeGreaterThanOrEqual(3);
       expect(await rows(conversation)).toEqual(numbers(1, 30));
       await expectBufferEmpty(conversation);
 
@@ -157,6 +159,111 @@ describe('Turn persistence (integration)', () => {
       expect(await persistence.drain()).toEqual({ persisted: 3, duplicates: 0, batches: 1 });
       expect(await rows(conversation)).toEqual(numbers(1, 6));
       await expectBufferEmpty(conversation);
+    });
+  });
+
+  describe('lanes: conversations stored at once', () => {
+    /** Two conversations of the user that fall into different lanes (of the default two). */
+    async function conversationsInTwoLanes(): Promise<[string, string]> {
+      const byLane = new Map<number, string>();
+      while (byLane.size < 2) {
+        const conversation = await world.conversation(user);
+        byLane.set(fnv1a(conversation) % 2, conversation);
+      }
+      return [byLane.get(0)!, byLane.get(1)!];
+    }
+
+    /** Holds every insert of a turn whose rawText is `rawText` until `release` is called. */
+    async function holdInsertsOf(rawText: string): Promise<() => Promise<void>> {
+      const holder = db.createQueryRunner();
+      await holder.connect();
+      await holder.query('SELECT pg_advisory_lock(4242)');
+      await db.query(`
+        CREATE FUNCTION integration_hold_turn() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          IF NEW.raw_text = '${rawText}' THEN PERFORM pg_advisory_xact_lock_shared(4242); END IF;
+          RETURN NEW;
+        END $$`);
+      await db.query(`
+        CREATE TRIGGER integration_hold_turn BEFORE INSERT ON turns
+          FOR EACH ROW EXECUTE FUNCTION integration_hold_turn()`);
+      return async () => {
+        await holder.query('SELECT pg_advisory_unlock(4242)');
+        await holder.release();
+        await db.query('DROP TRIGGER integration_hold_turn ON turns');
+        await db.query('DROP FUNCTION integration_hold_turn()');
+      };
+    }
+
+    async function eventually(check: () => Promise<boolean>, what: string): Promise<void> {
+      const deadline = Date.now() + 5000;
+      while (!(await check())) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    }
+
+    it("one conversation's slow statement does not hold back another conversation's turns", async () => {
+      const [slow, other] = await conversationsInTwoLanes();
+      await buffer.ingest(
+        slow,
+        numbers(1, 4).map((n) => record(slow, n, n === 2 ? { rawText: 'held' } : {})),
+      );
+      await accept(other, numbers(1, 4));
+      const release = await holdInsertsOf('held');
+      let drained: Promise<unknown> | undefined;
+      try {
+        drained = persistence.drain();
+        // In one statement (or one lane after the other) `other` would wait for `slow`.
+        await eventually(async () => (await rows(other)).length === 4, "the other lane's commit");
+        expect(await rows(slow)).toEqual([]);
+        expect(await buffer.pendingNumbers(other)).toEqual([]);
+        expect(await buffer.pendingNumbers(slow)).toEqual(numbers(1, 4));
+      } finally {
+        await release();
+      }
+      await drained;
+      expect(await rows(slow)).toEqual(numbers(1, 4));
+      await expectBufferEmpty(slow);
+    });
+
+    it("a lane that fails leaves its turns pending; the other lane's are stored and acknowledged once", async () => {
+      const [failing, other] = await conversationsInTwoLanes();
+      await buffer.ingest(
+        failing,
+        numbers(1, 3).map((n) => record(failing, n, n === 3 ? { rawText: 'lane-outage' } : {})),
+      );
+      await accept(other, numbers(1, 3));
+      await db.query(`
+        CREATE FUNCTION integration_fail_lane() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          IF NEW.raw_text = 'lane-outage' THEN
+            RAISE EXCEPTION 'integration: lane down' USING ERRCODE = '40001';
+          END IF;
+          RETURN NEW;
+        END $$`);
+      await db.query(`
+        CREATE TRIGGER integration_fail_lane AFTER INSERT ON turns
+          FOR EACH ROW EXECUTE FUNCTION integration_fail_lane()`);
+      try {
+        await expect(persistence.drain()).rejects.toThrow(/lane down/);
+        expect(await rows(other)).toEqual(numbers(1, 3));
+        expect(await buffer.pendingNumbers(other)).toEqual([]);
+        expect(await rows(failing)).toEqual([]);
+        expect(await buffer.pendingNumbers(failing)).toEqual(numbers(1, 3));
+      } finally {
+        await db.query('DROP TRIGGER integration_fail_lane ON turns');
+        await db.query('DROP FUNCTION integration_fail_lane()');
+      }
+      expect(await persistence.drain()).toEqual({ persisted: 3, duplicates: 0, batches: 1 });
+      expect(await rows(failing)).toEqual(numbers(1, 3));
+      expect(await rows(other)).toEqual(numbers(1, 3));
+      await expectBufferEmpty(failing);
+      const counted = await db.query<{ turns: number }[]>(
+        'SELECT turns_count::int AS turns FROM conversations WHERE id = ANY($1) ORDER BY id',
+        [[failing, other]],
+      );
+      expect(counted.map((c) => c.turns)).toEqual([3, 3]);
     });
   });
 

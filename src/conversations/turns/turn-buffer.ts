@@ -9,8 +9,8 @@ import { RevisedTurn, RevisionRecord, TurnRecord } from './turn-record';
 /** Name of the consumer group of persistence workers on the buffer stream. */
 export const PERSISTERS_GROUP = 'persisters';
 
-/** FNV-1a of a string: the conversation's buffer shard, stable across processes. */
-function fnv1a(value: string): number {
+/** FNV-1a of a string: the conversation's buffer shard (and persisting lane), stable across processes. */
+export function fnv1a(value: string): number {
   let hash = 0x811c9dc5;
   for (let i = 0; i < value.length; i++) {
     hash ^= value.charCodeAt(i);

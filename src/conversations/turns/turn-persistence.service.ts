@@ -8,7 +8,7 @@ import {
   PersistenceMetrics,
 } from '../../core/metrics/persistence-metrics.port';
 import { FlushScheduler } from './flush-scheduler';
-import { BufferedEntry, BufferedTurnsEntry, entrySize, TurnBuffer } from './turn-buffer';
+import { BufferedEntry, BufferedTurnsEntry, entrySize, fnv1a, TurnBuffer } from './turn-buffer';
 import { RevisionRecord } from './turn-record';
 import { ConversationCounters, TurnsRepository } from './turns.repository';
 
@@ -27,6 +27,13 @@ export interface DrainResult {
  * and is reclaimed by another consumer; a failed batch stays pending with this
  * consumer and is retried first. The insert skips rows that already exist, so a
  * batch persisted twice (crash between commit and acknowledge) is harmless.
+ *
+ * What one read brings is split into TURN_PERSIST_LANES lanes by conversation, and the
+ * lanes are stored at once, each on its own connection: one statement at a time left a
+ * core idle while Postgres stored a batch. A conversation always goes to the same lane,
+ * so its entries are stored in order as before, and two statements of one worker never
+ * lock the same conversation row (no deadlock between lanes: the only row they share is
+ * the ingesting user's monthly usage, locked last).
  */
 @Injectable()
 export class TurnPersistenceService {
@@ -34,6 +41,7 @@ export class TurnPersistenceService {
   /** One consumer per process; jobs in a process run one at a time (concurrency 1). */
   readonly consumer = `${hostname()}-${process.pid}`;
   private readonly batchSize: number;
+  private readonly lanes: number;
   private readonly reclaimIdleMs: number;
 
   constructor(
@@ -45,6 +53,7 @@ export class TurnPersistenceService {
     @Inject(PERSISTENCE_METRICS) private readonly metrics: PersistenceMetrics,
   ) {
     this.batchSize = config.get('TURN_BATCH_SIZE');
+    this.lanes = config.get('TURN_PERSIST_LANES');
     this.reclaimIdleMs = config.get('TURN_RECLAIM_IDLE_MS');
   }
 
@@ -58,22 +67,23 @@ export class TurnPersistenceService {
   async drain(budgetMs = 2000, onBatch?: (persisted: number) => void): Promise<DrainResult> {
     const started = this.clock.nowMs();
     const result: DrainResult = { persisted: 0, duplicates: 0, batches: 0 };
-    await this.buffer.reclaim(this.consumer, this.reclaimIdleMs, this.batchSize);
-    let entries = await this.buffer.readOwnPending(this.consumer, this.batchSize);
+    const readSize = this.batchSize * this.lanes;
+    await this.buffer.reclaim(this.consumer, this.reclaimIdleMs, readSize);
+    let entries = await this.buffer.readOwnPending(this.consumer, readSize);
     let recovering = entries.length > 0;
-    if (!recovering) entries = await this.buffer.readNew(this.consumer, this.batchSize);
+    if (!recovering) entries = await this.buffer.readNew(this.consumer, readSize);
     while (entries.length > 0) {
-      const next = recovering ? undefined : this.buffer.readNew(this.consumer, this.batchSize);
-      let inserted: number;
+      const next = recovering ? undefined : this.buffer.readNew(this.consumer, readSize);
+      let stored: { inserted: number; batches: number };
       try {
-        inserted = await this.persist(entries);
+        stored = await this.persistInLanes(entries);
       } catch (error) {
         await next?.catch(() => undefined);
         throw error;
       }
-      result.persisted += inserted;
-      result.duplicates += entries.reduce((sum, e) => sum + entrySize(e), 0) - inserted;
-      result.batches += 1;
+      result.persisted += stored.inserted;
+      result.duplicates += entries.reduce((sum, e) => sum + entrySize(e), 0) - stored.inserted;
+      result.batches += stored.batches;
       onBatch?.(result.persisted);
       if (this.clock.nowMs() - started > budgetMs) {
         await next?.catch(() => undefined);
@@ -83,12 +93,55 @@ export class TurnPersistenceService {
       if (next) {
         entries = await next;
       } else {
-        entries = await this.buffer.readOwnPending(this.consumer, this.batchSize);
+        entries = await this.buffer.readOwnPending(this.consumer, readSize);
         recovering = entries.length > 0;
-        if (!recovering) entries = await this.buffer.readNew(this.consumer, this.batchSize);
+        if (!recovering) entries = await this.buffer.readNew(this.consumer, readSize);
       }
     }
     return result;
+  }
+
+  /**
+   * The entries of one read, split into lanes by conversation; the lanes are stored at
+   * once, each lane batch after batch (at most about TURN_BATCH_SIZE turns a statement).
+   * Every lane is waited for before a failure is rethrown, so a retry never overlaps a
+   * lane still running; what the other lanes committed is acknowledged and stays so.
+   */
+  private async persistInLanes(
+    entries: BufferedEntry[],
+  ): Promise<{ inserted: number; batches: number }> {
+    const lanes = new Map<number, BufferedEntry[]>();
+    for (const entry of entries) {
+      const lane = this.lanes === 1 ? 0 : fnv1a(entry.conversationId) % this.lanes;
+      const ofLane = lanes.get(lane);
+      if (ofLane) ofLane.push(entry);
+      else lanes.set(lane, [entry]);
+    }
+    const outcomes = await Promise.allSettled(
+      [...lanes.values()].map((ofLane) => this.persistLane(ofLane)),
+    );
+    const stored = { inserted: 0, batches: 0 };
+    for (const outcome of outcomes) {
+      if (outcome.status === 'rejected') throw outcome.reason;
+      stored.inserted += outcome.value.inserted;
+      stored.batches += outcome.value.batches;
+    }
+    return stored;
+  }
+
+  private async persistLane(
+    entries: BufferedEntry[],
+  ): Promise<{ inserted: number; batches: number }> {
+    const stored = { inserted: 0, batches: 0 };
+    for (let start = 0; start < entries.length;) {
+      let end = start;
+      for (let turns = 0; end < entries.length && turns < this.batchSize; end++)
+        turns += entrySize(entries[end]!);
+      stored.inserted += await this.persist(entries.slice(start, end));
+      stored.batches += 1;
+      start = end;
+    }
+    return stored;
   }
 
   /**

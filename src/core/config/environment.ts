@@ -321,6 +321,16 @@ export class Environment {
   @Max(5000)
   TURN_BATCH_SIZE = 500;
 
+  /**
+   * Statements a turn-persistence worker runs at once, each on its own connection and
+   * its own conversations (a conversation always goes to the same lane).
+   */
+  @Transform(toNumber)
+  @IsInt()
+  @Min(1)
+  @Max(8)
+  TURN_PERSIST_LANES = 2;
+
   /** Longest a buffered turn waits before a flush is scheduled. */
   @Transform(toNumber)
   @IsInt()
