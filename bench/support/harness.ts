@@ -157,7 +157,23 @@ export function benchEnvironment(
     ADMIN_PASSWORD: BENCH_ADMIN.password,
     STORAGE_LOCAL_ROOT: join(ROOT, '.data', `bench-${run.id}`),
     ...overrides,
+    ...extraAppEnvironment(),
   };
+}
+
+/**
+ * BENCH_APP_ENV="TURN_BATCH_SIZE=2000 TURN_FLUSH_DELAY_MS=100": settings for the app and
+ * worker processes of an experiment, over the bench's own.
+ */
+function extraAppEnvironment(): Record<string, string> {
+  const pairs = (process.env.BENCH_APP_ENV ?? '').split(' ').filter(Boolean);
+  return Object.fromEntries(
+    pairs.map((pair) => {
+      const at = pair.indexOf('=');
+      if (at <= 0) throw new Error(`BENCH_APP_ENV: "${pair}" is not NAME=value`);
+      return [pair.slice(0, at), pair.slice(at + 1)];
+    }),
+  );
 }
 
 // --- child processes --------------------------------------------------------------------
@@ -290,7 +306,10 @@ export interface LoadResult {
 
 /** Runs autocannon and reduces its result to what the reports need. */
 export async function cannon(options: autocannon.Options): Promise<LoadResult> {
-  const result = await autocannon({ ...options, timeout: 30 });
+  // autocannon notices that `amount` requests are done only at its next sample tick
+  // (1 s by default), which rounded every fixed-amount run up to whole seconds.
+  const sampleInt = options.amount ? 20 : undefined;
+  const result = await autocannon({ ...options, timeout: 30, ...(sampleInt ? { sampleInt } : {}) });
   const latency = result.latency as unknown as Record<string, number>;
   return {
     requests: result.requests.total,
