@@ -1,5 +1,6 @@
 import { BullModule } from '@nestjs/bullmq';
 import { DataSource } from 'typeorm';
+import { MAX_TURNS_PER_REQUEST } from '../../src/conversations/dto/turn.dto';
 import { FlushScheduler } from '../../src/conversations/turns/flush-scheduler';
 import { fnv1a, TurnBuffer } from '../../src/conversations/turns/turn-buffer';
 import { TurnDeadLetters } from '../../src/conversations/turns/turn-dead-letters';
@@ -145,6 +146,23 @@ describe('Turn persistence (integration)', () => {
 
       expect(await persistence.drain()).toEqual({ persisted: 0, duplicates: 0, batches: 0 });
       expect(await rows(conversation)).toEqual(numbers(1, 30));
+    });
+
+    it('accepts the largest request (MAX_TURNS_PER_REQUEST turns) in one script run, duplicates counted in order', async () => {
+      const conversation = await world.conversation(user);
+      const largest = numbers(1, MAX_TURNS_PER_REQUEST).map((n) => record(conversation, n));
+      // The last number again: a duplicate of a turn of the same request.
+      largest[largest.length - 1] = record(conversation, MAX_TURNS_PER_REQUEST - 1);
+      expect(await buffer.ingest(conversation, largest)).toEqual({
+        accepted: MAX_TURNS_PER_REQUEST - 1,
+        duplicates: 1,
+      });
+      expect(await buffer.pendingNumbers(conversation)).toEqual(
+        numbers(1, MAX_TURNS_PER_REQUEST - 1),
+      );
+      await persistence.drain();
+      expect(await rows(conversation)).toEqual(numbers(1, MAX_TURNS_PER_REQUEST - 1));
+      await expectBufferEmpty(conversation);
     });
 
     it("acknowledging a request's entry takes only its own turns out of the pending set", async () => {
