@@ -121,7 +121,9 @@ const FLOAT4_ROUNDS_TO_ZERO = '7.006492321624085e-46';
  * then, from the rows actually inserted, bump each conversation's counters and each
  * ingesting user's monthly usage. A statement is atomic, so counters always equal rows,
  * and re-persisting a batch after a crash changes nothing. Rows are inserted in key order,
- * so two workers storing overlapping batches (a reclaimed entry) lock them in one order.
+ * so two workers storing overlapping batches (a reclaimed entry) lock them in one order,
+ * and so are the usage rows, which two statements of different conversations (lanes,
+ * workers) share when the same users ingested into both.
  */
 const APPEND_BATCH = `
 WITH input AS (
@@ -177,7 +179,7 @@ counters AS (
 usage AS (
   INSERT INTO usage_statistics (user_id, month, turns_ingested)
   SELECT ingested_by, date_trunc('month', $2::timestamptz AT TIME ZONE 'UTC')::date, count(*)
-    FROM inserted WHERE ingested_by IS NOT NULL GROUP BY ingested_by
+    FROM inserted WHERE ingested_by IS NOT NULL GROUP BY ingested_by ORDER BY ingested_by
   ON CONFLICT (user_id, month) DO UPDATE SET turns_ingested = usage_statistics.turns_ingested + EXCLUDED.turns_ingested
   RETURNING user_id
 )
