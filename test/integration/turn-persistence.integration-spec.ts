@@ -124,6 +124,35 @@ describe('Turn persistence (integration)', () => {
     expect(await buffer.pendingCount(conversationId)).toBe(0);
   }
 
+  /** Runs `body` (PL/pgSQL) on every row inserted into turns, until the returned drop. */
+  async function onTurnInsert(
+    name: string,
+    timing: 'BEFORE' | 'AFTER',
+    body: string,
+  ): Promise<() => Promise<void>> {
+    await db.query(
+      `CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN ${body} RETURN NEW; END $$`,
+    );
+    await db.query(
+      `CREATE TRIGGER ${name} ${timing} INSERT ON turns FOR EACH ROW EXECUTE FUNCTION ${name}()`,
+    );
+    return async () => {
+      await db.query(`DROP TRIGGER ${name} ON turns`);
+      await db.query(`DROP FUNCTION ${name}()`);
+    };
+  }
+
+  /** Makes Postgres fail on the row of `rawText` with SQLSTATE `code`, until dropped. */
+  function failOn(rawText: string, code: string): Promise<() => Promise<void>> {
+    return onTurnInsert(
+      'integration_fail_turn',
+      'AFTER',
+      `IF NEW.raw_text = '${rawText}' THEN
+         RAISE EXCEPTION 'integration: refused %', NEW.message_number USING ERRCODE = '${code}';
+       END IF;`,
+    );
+  }
+
   describe('draining accepted turns', () => {
     it('moves every accepted turn from the buffer into Postgres once, in several batches', async () => {
       const conversation = await world.conversation(user);
@@ -196,20 +225,15 @@ describe('Turn persistence (integration)', () => {
       const holder = db.createQueryRunner();
       await holder.connect();
       await holder.query('SELECT pg_advisory_lock(4242)');
-      await db.query(`
-        CREATE FUNCTION integration_hold_turn() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-          IF NEW.raw_text = '${rawText}' THEN PERFORM pg_advisory_xact_lock_shared(4242); END IF;
-          RETURN NEW;
-        END $$`);
-      await db.query(`
-        CREATE TRIGGER integration_hold_turn BEFORE INSERT ON turns
-          FOR EACH ROW EXECUTE FUNCTION integration_hold_turn()`);
+      const drop = await onTurnInsert(
+        'integration_hold_turn',
+        'BEFORE',
+        `IF NEW.raw_text = '${rawText}' THEN PERFORM pg_advisory_xact_lock_shared(4242); END IF;`,
+      );
       return async () => {
         await holder.query('SELECT pg_advisory_unlock(4242)');
         await holder.release();
-        await db.query('DROP TRIGGER integration_hold_turn ON turns');
-        await db.query('DROP FUNCTION integration_hold_turn()');
+        await drop();
       };
     }
 
@@ -221,13 +245,26 @@ describe('Turn persistence (integration)', () => {
       }
     }
 
-    it("one conversation's slow statement does not hold back another conversation's turns", async () => {
-      const [slow, other] = await conversationsInTwoLanes();
+    /**
+     * Turns 1..count accepted in two conversations of different lanes; in the first, turn
+     * `marked` has the rawText `mark` (what a trigger picks out).
+     */
+    async function acceptInTwoLanes(
+      count: number,
+      marked: number,
+      mark: string,
+    ): Promise<[string, string]> {
+      const [first, second] = await conversationsInTwoLanes();
       await buffer.ingest(
-        slow,
-        numbers(1, 4).map((n) => record(slow, n, n === 2 ? { rawText: 'held' } : {})),
+        first,
+        numbers(1, count).map((n) => record(first, n, n === marked ? { rawText: mark } : {})),
       );
-      await accept(other, numbers(1, 4));
+      await accept(second, numbers(1, count));
+      return [first, second];
+    }
+
+    it("one conversation's slow statement does not hold back another conversation's turns", async () => {
+      const [slow, other] = await acceptInTwoLanes(4, 2, 'held');
       const release = await holdInsertsOf('held');
       let drained: Promise<unknown> | undefined;
       try {
@@ -246,32 +283,16 @@ describe('Turn persistence (integration)', () => {
     });
 
     it("a lane that fails leaves its turns pending; the other lane's are stored and acknowledged once", async () => {
-      const [failing, other] = await conversationsInTwoLanes();
-      await buffer.ingest(
-        failing,
-        numbers(1, 3).map((n) => record(failing, n, n === 3 ? { rawText: 'lane-outage' } : {})),
-      );
-      await accept(other, numbers(1, 3));
-      await db.query(`
-        CREATE FUNCTION integration_fail_lane() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-          IF NEW.raw_text = 'lane-outage' THEN
-            RAISE EXCEPTION 'integration: lane down' USING ERRCODE = '40001';
-          END IF;
-          RETURN NEW;
-        END $$`);
-      await db.query(`
-        CREATE TRIGGER integration_fail_lane AFTER INSERT ON turns
-          FOR EACH ROW EXECUTE FUNCTION integration_fail_lane()`);
+      const [failing, other] = await acceptInTwoLanes(3, 3, 'lane-outage');
+      const drop = await failOn('lane-outage', '40001');
       try {
-        await expect(persistence.drain()).rejects.toThrow(/lane down/);
+        await expect(persistence.drain()).rejects.toThrow(/integration: refused 3/);
         expect(await rows(other)).toEqual(numbers(1, 3));
         expect(await buffer.pendingNumbers(other)).toEqual([]);
         expect(await rows(failing)).toEqual([]);
         expect(await buffer.pendingNumbers(failing)).toEqual(numbers(1, 3));
       } finally {
-        await db.query('DROP TRIGGER integration_fail_lane ON turns');
-        await db.query('DROP FUNCTION integration_fail_lane()');
+        await drop();
       }
       expect(await persistence.drain()).toEqual({ persisted: 3, duplicates: 0, batches: 1 });
       expect(await rows(failing)).toEqual(numbers(1, 3));
@@ -364,25 +385,6 @@ describe('Turn persistence (integration)', () => {
   });
 
   describe('acknowledging only after commit', () => {
-    /** Makes Postgres fail on the row of `rawText` with SQLSTATE `code`, until dropped. */
-    async function failOn(rawText: string, code: string): Promise<() => Promise<void>> {
-      await db.query(`
-        CREATE FUNCTION integration_fail_turn() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-          IF NEW.raw_text = '${rawText}' THEN
-            RAISE EXCEPTION 'integration: refused %', NEW.message_number USING ERRCODE = '${code}';
-          END IF;
-          RETURN NEW;
-        END $$`);
-      await db.query(`
-        CREATE TRIGGER integration_fail_turn AFTER INSERT ON turns
-          FOR EACH ROW EXECUTE FUNCTION integration_fail_turn()`);
-      return async () => {
-        await db.query('DROP TRIGGER integration_fail_turn ON turns');
-        await db.query('DROP FUNCTION integration_fail_turn()');
-      };
-    }
-
     it('a batch that fails mid-statement (an outage-like error) stores nothing and stays pending, then persists once', async () => {
       const conversation = await world.conversation(user);
       const records = numbers(1, 6).map((n) =>
