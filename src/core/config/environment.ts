@@ -314,12 +314,16 @@ export class Environment {
   @Max(3650)
   NOTIFICATION_RETENTION_DAYS = 90;
 
-  /** Turns persisted per INSERT statement by the turn-persistence worker. */
+  /**
+   * Turns persisted per INSERT statement by the turn-persistence worker. Large batches
+   * matter most with in-process workers: the drain advances one step per turn of the
+   * event loop the API shares, so each step should move many turns (BENCHMARKS, P1).
+   */
   @Transform(toNumber)
   @IsInt()
   @Min(1)
   @Max(5000)
-  TURN_BATCH_SIZE = 500;
+  TURN_BATCH_SIZE = 2000;
 
   /**
    * Statements a turn-persistence worker runs at once, each on its own connection and
