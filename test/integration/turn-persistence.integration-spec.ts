@@ -15,6 +15,7 @@ import { QueueModule } from '../../src/core/queue/queue.module';
 import { QueueName } from '../../src/core/queue/queue-names';
 import { RedisModule } from '../../src/core/redis/redis.module';
 import { AccessWorld } from '../support/access-world';
+import { waitFor } from '../support/fault-pipeline';
 import { bootIntegration, Integration } from '../support/integration';
 
 const BATCH_SIZE = 7;
@@ -237,14 +238,6 @@ describe('Turn persistence (integration)', () => {
       };
     }
 
-    async function eventually(check: () => Promise<boolean>, what: string): Promise<void> {
-      const deadline = Date.now() + 5000;
-      while (!(await check())) {
-        if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-    }
-
     /**
      * Turns 1..count accepted in two conversations of different lanes; in the first, turn
      * `marked` has the rawText `mark` (what a trigger picks out).
@@ -270,7 +263,13 @@ describe('Turn persistence (integration)', () => {
       try {
         drained = persistence.drain();
         // In one statement (or one lane after the other) `other` would wait for `slow`.
-        await eventually(async () => (await rows(other)).length === 4, "the other lane's commit");
+        await waitFor(
+          () => rows(other),
+          (stored) => stored.length === 4,
+          5000,
+          (stored) => `the other lane's rows: ${stored.join(', ') || 'none'}`,
+          20,
+        );
         expect(await rows(slow)).toEqual([]);
         expect(await buffer.pendingNumbers(other)).toEqual([]);
         expect(await buffer.pendingNumbers(slow)).toEqual(numbers(1, 4));

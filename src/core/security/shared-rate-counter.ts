@@ -141,8 +141,7 @@ export class SharedRateCounter implements ThrottlerStorage, OnModuleDestroy {
     this.sweptAt = now;
     for (const [id, count] of this.windows) {
       const over = count.start + count.length <= now && count.blockedUntil <= now;
-      if (over && count.unsent === 0 && count.sending === 0 && !this.dirty.has(count))
-        this.windows.delete(id);
+      if (over && count.unsent === 0 && count.sending === 0) this.windows.delete(id);
     }
   }
 
