@@ -102,7 +102,7 @@ async function scaleOut(): Promise<Topology> {
     // Two worker processes of one lane each store two batches at once, as the single
     // node's one worker of two lanes does: the same number of statements in both
     // topologies (docker/scale-out.env sets the same). Two lanes each (four statements on
-    // these two cores) measured 69 % of the single node against 127 % with one.
+    // these two cores) measured 69 % of the single node against 80-88 % with one.
     TURN_PERSIST_LANES: '1',
   });
   const apis = [await startApp(env), await startApp(env)];
